@@ -1,0 +1,233 @@
+"""The adapter contract: the one interface through which the harness drives every model.
+
+Two halves:
+
+- `FamilyConfig` is the framework-neutral spec of a model family (MODELS.md): its
+  hyperparameters, data, noise shapes, canonical weight names and shapes, and analytic FLOPs.
+  Both frameworks build from the same config, so their numbers are comparable by construction.
+- `Adapter` is one framework's implementation of a family. The harness speaks numpy to it:
+  images NHWC float32 in [-1, 1] (points N x 2), weights as a dict of numpy arrays in the
+  canonical layout (PyTorch's: Linear (out, in), Conv2d (out, in, kh, kw),
+  ConvTranspose2d (in, out, kh, kw)). Inside, each adapter uses its framework's native layout.
+
+A training step is one full iteration (every D and G update, optimiser steps included) and
+never syncs the host; the timing loop calls `sync()` around rounds of steps.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.data import DataSpec
+from bench.errors import UsageError
+
+MODES = ("eager", "compiled", "xla")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    """Framework-neutral spec of a model family; subclasses add the family's own fields."""
+
+    family: ClassVar[str]
+    #: False for style transfer, which optimises one image rather than learning a distribution.
+    generates_distribution: ClassVar[bool] = True
+    #: Settings per profile (quick, standard, full), applied over the defaults.
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: Named config overrides the throughput suite measures separately (e.g. data variants).
+    throughput_variants: ClassVar[Mapping[str, Mapping[str, Any]]] = {"base": {}}
+    #: Whether the throughput suite sweeps batch sizes (style transfer optimises one image).
+    batch_sweep: ClassVar[bool] = True
+
+    batch_size: int = 64
+
+    @classmethod
+    def for_profile(cls, profile: str, **overrides: Any) -> FamilyConfig:
+        if profile not in cls.profiles:
+            raise UsageError(f"unknown profile {profile!r}; use one of {', '.join(cls.profiles)}")
+        config = cls(**{**cls.profiles[profile], **overrides})
+        config.validate()
+        return config
+
+    def replace(self, **changes: Any) -> FamilyConfig:
+        config = dataclasses.replace(self, **changes)
+        config.validate()
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Raise UsageError naming the first field that cannot work."""
+        require_positive_int("batch_size", self.batch_size)
+
+    def data_spec(self) -> DataSpec:
+        raise NotImplementedError
+
+    def load_data(self, seed: int = 0) -> np.ndarray:
+        """The real examples batches are drawn from (numpy, the boundary format)."""
+        from bench.data import load_dataset
+
+        return load_dataset(self.data_spec(), seed)
+
+    def parity_configs(self) -> dict[str, FamilyConfig]:
+        """Label -> config for every variant the parity checks must cover."""
+        return {"default": self}
+
+    def examples_per_step(self) -> int:
+        """Real examples one training step consumes (more than a batch when D steps repeat)."""
+        return self.batch_size
+
+    def noise_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The random inputs of one training step, so parity tests can feed them from numpy."""
+        raise NotImplementedError
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Canonical name -> shape of every weight (and BatchNorm statistic) get_weights returns."""
+        raise NotImplementedError
+
+    def trainable_names(self) -> list[str]:
+        """Names of trainable parameters; BatchNorm running statistics are not."""
+        return [n for n in self.weight_shapes() if not n.endswith(("running_mean", "running_var"))]
+
+    def param_count(self) -> int:
+        shapes = self.weight_shapes()
+        return sum(math.prod(shapes[n]) for n in self.trainable_names())
+
+    def flops_per_step(self) -> int:
+        """Analytic floating-point operations of one training step (a multiply-add is 2)."""
+        raise NotImplementedError
+
+
+def require_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be a positive integer, got {value!r}")
+
+
+def require_positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"{name} must be a positive number, got {value!r}")
+
+
+def require_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if value not in choices:
+        raise UsageError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+class Adapter(abc.ABC):
+    """One framework's implementation of one family. See the module docstring for the contract."""
+
+    family: ClassVar[str]
+    framework: ClassVar[str]
+    modes: ClassVar[tuple[str, ...]] = ("eager",)
+
+    def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
+                 mode: str = "eager") -> None:
+        if mode not in self.modes:
+            raise UsageError(
+                f"{self.family}/{self.framework} offers modes {', '.join(self.modes)}, "
+                f"not {mode!r}"
+            )
+        config.validate()
+        self.config = config
+        self.seed = seed
+        self.device = device
+        self.mode = mode
+
+    # --- runtime of the framework (class-level: called before any model is built) ---
+
+    @classmethod
+    @abc.abstractmethod
+    def configure(cls, threads: int) -> None:
+        """Pin the framework's CPU thread pools; also fixes TF32 off so both frameworks agree."""
+
+    @classmethod
+    @abc.abstractmethod
+    def device_available(cls, device: str) -> bool: ...
+
+    @classmethod
+    @abc.abstractmethod
+    def environment(cls, device: str) -> dict[str, str]:
+        """Framework version, device name and math settings, recorded with every row."""
+
+    @classmethod
+    @abc.abstractmethod
+    def peak_memory_bytes(cls, device: str) -> int | None:
+        """Max allocated device memory on accelerators; None on CPU (the harness reads RSS)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
+        """The machine's own float32 matrix-product rate in this framework (the MFU reference)."""
+
+    # --- the model ---
+
+    @abc.abstractmethod
+    def stage(self, batch: np.ndarray, noise: Mapping[str, np.ndarray] | None = None) -> Any:
+        """Put a real batch (and, for parity, the step's noise) on the device, ready for a step.
+
+        Without noise, the step draws its own noise from the framework's seeded generator.
+        """
+
+    @abc.abstractmethod
+    def train_step(self, staged: Any) -> None:
+        """One full training iteration on a staged batch, without a host sync."""
+
+    @abc.abstractmethod
+    def sync(self) -> None:
+        """Wait until all queued device work is done."""
+
+    @abc.abstractmethod
+    def losses(self) -> dict[str, float]:
+        """Losses of the last step (fetching them syncs; only call when asked)."""
+
+    @abc.abstractmethod
+    def forward(self, staged: Any) -> dict[str, np.ndarray]:
+        """The family's forward outputs (G and D) on staged inputs, without updating anything."""
+
+    @abc.abstractmethod
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """n samples in the boundary format, from noise drawn by numpy with this seed."""
+
+    @abc.abstractmethod
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Every weight in the canonical names and layout (FamilyConfig.weight_shapes)."""
+
+    @abc.abstractmethod
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Load canonical weights; raise UsageError naming any missing, extra or misshapen key."""
+
+    def tags(self) -> dict[str, str]:
+        """Extra dimensions for records (e.g. a progressive GAN's resolution and alpha)."""
+        return {}
+
+    def param_count(self) -> int:
+        return self.config.param_count()
+
+    def flops_per_step(self) -> int:
+        return self.config.flops_per_step()
+
+
+def check_weight_keys(expected: Mapping[str, tuple[int, ...]],
+                      weights: Mapping[str, np.ndarray]) -> None:
+    """The check every set_weights runs first: same keys, same canonical shapes."""
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise UsageError(
+            f"weights do not match the model: missing {missing[:5] or 'none'}, "
+            f"unexpected {extra[:5] or 'none'}; export them from the same family and config"
+        )
+    for name, shape in expected.items():
+        if tuple(np.shape(weights[name])) != tuple(shape):
+            raise UsageError(
+                f"weight {name} has shape {tuple(np.shape(weights[name]))}, the model needs "
+                f"{tuple(shape)}; export them from a model of the same config"
+            )

@@ -1,0 +1,37 @@
+"""Building a job's adapter inside its worker: framework runtime first, then the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.adapter import Adapter, FamilyConfig
+from bench.errors import UsageError
+from bench.jobs import Job
+from bench.registry import family_config, find
+
+
+@dataclass
+class Built:
+    adapter: Adapter
+    config: FamilyConfig
+    env: dict[str, Any]
+
+
+def job_config(job: Job) -> FamilyConfig:
+    return family_config(job.model).for_profile(job.profile, **job.config)
+
+
+def build_adapter(job: Job, config: FamilyConfig | None = None) -> Built:
+    """Configure the framework for the job's threads and device, then build the adapter.
+
+    Raises UsageError (recorded as a skipped job) when the device or mode is not offered.
+    """
+    adapter_cls = find(job.model, job.framework).load()
+    adapter_cls.configure(job.threads)
+    if not adapter_cls.device_available(job.device):
+        raise UsageError(f"device {job.device!r} is not available to {job.framework} here")
+    config = config or job_config(job)
+    adapter = adapter_cls(config, seed=job.seed, device=job.device, mode=job.mode)
+    env = {"threads": job.threads, **adapter_cls.environment(job.device)}
+    return Built(adapter, config, env)

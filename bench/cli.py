@@ -1,0 +1,232 @@
+"""The `gan-bench` command line. Exit 0 on success, 1 when a check or a job fails, 2 on bad input.
+
+Bad input prints one line naming the problem and the fix, never a traceback. The CLI itself
+imports no framework: every model runs in a worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from bench import registry
+from bench.errors import UsageError
+
+PROFILES = ("quick", "standard", "full")
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class Cli(click.Group):
+    """Turns every kind of bad input into one line on stderr and exit code 2."""
+
+    def main(self, args=None, prog_name=None, **extra):  # noqa: ANN001 - click's signature
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except (click.UsageError, click.BadParameter) as exc:
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"gan-bench: error: {exc.format_message()}{hint}", err=True)
+            sys.exit(EXIT_USAGE)
+        except UsageError as exc:
+            click.echo(f"gan-bench: error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.Abort:
+            click.echo("gan-bench: interrupted; finished jobs are saved, rerun with --resume",
+                       err=True)
+            sys.exit(130)
+        sys.exit(code or 0)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gan-bench")
+def cli() -> None:
+    """Benchmark GAN implementations in PyTorch and TensorFlow, proven to be the same function."""
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> None:
+    """Every (model, framework) pair, and whether its framework is installed."""
+    rows = []
+    for entry in registry.all_entries():
+        family = registry.family_config(entry.model) if entry.model in registry.FAMILIES else None
+        generates = family.generates_distribution if family else True
+        rows.append({
+            "model": entry.model, "framework": entry.framework,
+            "installed": entry.installed(), "source": entry.source,
+            "quality_suites": generates,
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'model':<16}{'framework':<11}{'installed':<11}{'source':<10}notes")
+    for row in rows:
+        note = "" if row["quality_suites"] else "not a generator: no fid/mode-collapse suites"
+        if not row["installed"]:
+            note = registry.FRAMEWORK_EXTRAS.get(row["framework"], "framework missing")
+        installed = "yes" if row["installed"] else "no"
+        click.echo(f"{row['model']:<16}{row['framework']:<11}{installed:<11}"
+                   f"{row['source']:<10}{note}")
+
+
+def _request(models: str | None, frameworks: str | None, device: str, profile: str,
+             seeds: int, threads: int | None, timeout: float, workers: int = 1):
+    from suites import Request
+
+    devices = ("cpu", "cuda") if device == "auto" else (device,)
+    return Request(
+        models=tuple(registry.parse_models(models)),
+        frameworks=tuple(registry.parse_frameworks(frameworks)),
+        devices=devices, profile=profile, seeds=seeds,
+        threads=threads or max(1, (os.cpu_count() or 1) // workers),
+        timeout_s=timeout)
+
+
+def run_options(func):
+    choice, path = click.Choice, click.Path(path_type=Path)
+    options = [
+        click.option("--models", help="Comma-separated models (default: all)."),
+        click.option("--frameworks", default="torch,tf", show_default=True,
+                     help="Comma-separated frameworks."),
+        click.option("--device", type=choice(["cpu", "cuda", "auto"]), default="cpu",
+                     show_default=True,
+                     help="auto: cpu, and cuda where present (else recorded as skipped)."),
+        click.option("--profile", type=choice(PROFILES), default="quick", show_default=True),
+        click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--threads", type=click.IntRange(min=1),
+                     help="CPU threads per worker, the same for both frameworks "
+                          "(default: cores / --jobs)."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+                     help="Seconds before a job's worker is killed and recorded as an error."),
+        click.option("--out", type=path, help="Run folder (default: results/<run-id>)."),
+        click.option("--executor", type=choice(["local", "ray"]), default="local",
+                     show_default=True),
+        click.option("--address", help="Ray cluster address (with --executor ray)."),
+        click.option("--jobs", "workers", type=click.IntRange(min=1), default=1,
+                     show_default=True, help="Jobs in parallel (timings are cleanest with 1)."),
+        click.option("--resume", is_flag=True,
+                     help="Skip the jobs the run folder already finished."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _progress(total: int):
+    """A progress line per job on a terminal; quiet in CI logs (only failures are printed)."""
+    count = {"n": 0}
+    interactive = sys.stderr.isatty()
+
+    def on_job(job, records) -> None:
+        count["n"] += 1
+        status = records[0]["status"] if records else "error"
+        if interactive or status == "error":
+            click.echo(f"[{count['n']}/{total}] {job.label()}: {status}", err=True)
+
+    return on_job
+
+
+def _execute(suites: tuple[str, ...], request, out, resume, executor, address, workers):
+    from bench.runner import RunOptions, expand_jobs, run
+
+    options = RunOptions(suites, request, out, resume, executor, workers, address)
+    total = len(expand_jobs(options))
+    summary = run(options, on_job=_progress(total))
+    click.echo(f"run folder: {summary.run_dir}  ({summary.jobs} jobs, {summary.resumed} "
+               f"resumed, {len(summary.errors)} failed)")
+    for error in summary.errors:
+        click.echo(f"  failed: {error}", err=True)
+    return summary
+
+
+@cli.command("run")
+@click.argument("suites", nargs=-1, required=True)
+@run_options
+def run_command(suites, models, frameworks, device, profile, seeds, threads, timeout, out,
+                executor, address, workers, resume) -> int:
+    """Run benchmark SUITES (throughput, ...) and write a run folder with its report."""
+    from bench.report import write_report
+    from suites import load_suite
+
+    for name in suites:
+        load_suite(name)
+    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers)
+    summary = _execute(suites, request, out, resume, executor, address, workers)
+    report = write_report(summary.run_dir, ("md", "html", "csv"))
+    click.echo(f"report: {report}")
+    return EXIT_FAILED if summary.errors else 0
+
+
+@cli.command("compare")
+@click.option("--suites", "suite_names", default="throughput", show_default=True)
+@run_options
+def compare_command(suite_names, models, frameworks, device, profile, seeds, threads, timeout,
+                    out, executor, address, workers, resume) -> int:
+    """Run the suites for each framework and print them side by side, with the ratio."""
+    from bench.compare import side_by_side
+    from bench.records import load_frame
+    from bench.report import markdown_table, write_report
+
+    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers)
+    if len(request.frameworks) < 2:
+        raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
+    suites = tuple(s.strip() for s in suite_names.split(",") if s.strip())
+    summary = _execute(suites, request, out, resume, executor, address, workers)
+    write_report(summary.run_dir, ("md", "html", "csv"))
+    table = side_by_side(load_frame(summary.run_dir), list(request.frameworks))
+    table.to_csv(summary.run_dir / "compare.csv", index=False)
+    text = markdown_table(table) if not table.empty else "(no throughput rows to compare)"
+    (summary.run_dir / "compare.md").write_text(text + "\n")
+    click.echo(text)
+    return EXIT_FAILED if summary.errors else 0
+
+
+@cli.command("parity")
+@click.option("--models", help="Comma-separated models (default: all).")
+@click.option("--frameworks", default="torch,tf", show_default=True,
+              help="Reference framework first, then the one checked against it.")
+@click.option("--trajectory", type=click.IntRange(min=0), default=0,
+              help="Also compare the loss curves over this many training steps (check 4).")
+def parity_command(models, frameworks, trajectory) -> int:
+    """Transfer weights between frameworks and compare outputs and training steps."""
+    from bench.parity import run_parity
+
+    names = registry.parse_models(models)
+    fws = registry.parse_frameworks(frameworks)
+    if len(fws) != 2:
+        raise UsageError("parity compares two frameworks, e.g. --frameworks torch,tf")
+    click.echo(f"{'model':<16}{'variant':<14}{'check':<38}{'worst':>10}{'tolerance':>11}  "
+               "result  (where)")
+
+    def show(r) -> None:
+        click.echo(f"{r.model:<16}{r.variant:<14}{r.check:<38}{r.worst:>10.2e}{r.tolerance:>11.0e}"
+                   f"  {'ok' if r.ok else 'FAIL':<6}  ({r.where})")
+
+    results = run_parity(names, (fws[0], fws[1]), trajectory, on_result=show)
+    failed = [r for r in results if not r.ok]
+    click.echo(f"parity: {len(results) - len(failed)} of {len(results)} checks passed")
+    return EXIT_FAILED if failed else 0
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--format", "formats", default="md,html,csv", show_default=True,
+              help="Comma-separated: md, html, csv, parquet.")
+def report_command(run_dir: Path, formats: str) -> None:
+    """Write report.md (and html, csv, parquet) for a run folder."""
+    from bench.report import parse_formats, write_report
+
+    report = write_report(run_dir, parse_formats(formats))
+    click.echo(report.read_text())
+
+
+def main() -> None:
+    cli.main(prog_name="gan-bench")
+
+
+if __name__ == "__main__":
+    main()

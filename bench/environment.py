@@ -1,0 +1,57 @@
+"""The environment every record carries: code version, packages, machine."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+import socket
+import subprocess
+from pathlib import Path
+
+PACKAGES = ("numpy", "torch", "tensorflow", "keras", "torch-fidelity", "gan-bench")
+
+
+def git_sha(root: Path | None = None) -> str:
+    root = root or Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    sha = out.stdout.strip() if out.returncode == 0 else "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    return f"{sha}+dirty" if dirty and sha != "unknown" else sha
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_versions() -> str:
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return " ".join(versions)
+
+
+@functools.lru_cache(maxsize=1)
+def machine_environment() -> dict[str, str]:
+    """Captured once per process, framework-neutrally (no framework is imported)."""
+    return {
+        "git_sha": git_sha(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "hostname": socket.gethostname(),
+    }

@@ -1,0 +1,53 @@
+"""Jobs: small JSON-serialisable descriptions of one measurement; their hash identifies them."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (suite, model, framework, device, mode, profile, perturbation, seed) measurement.
+
+    `config` overrides fields of the family's profile config; `params` are the suite's own
+    settings (rounds, step budgets). Neither the timeout nor the thread count is part of the
+    identity: rerunning with a longer timeout still resumes the same jobs.
+    """
+
+    suite: str
+    model: str
+    framework: str
+    device: str = "cpu"
+    mode: str = "eager"
+    profile: str = "quick"
+    seed: int = 0
+    perturbation: str = "base"
+    config: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    threads: int = 2
+    timeout_s: float = 900.0
+
+    @property
+    def job_id(self) -> str:
+        identity = self.to_dict()
+        del identity["timeout_s"], identity["threads"]
+        text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(**data)
+
+    def label(self) -> str:
+        return (f"{self.suite}:{self.model}/{self.framework}/{self.device}/{self.mode}"
+                f"/{self.perturbation}/seed{self.seed}")

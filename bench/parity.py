@@ -1,0 +1,206 @@
+"""Cross-framework parity (MODELS.md): the two implementations of a family compute one function.
+
+For every variant a family names (FamilyConfig.parity_configs), with the same weights, batch
+and noise from numpy:
+
+1. round trip: reference -> numpy -> other -> numpy -> reference reproduces every weight bit
+   for bit;
+2. forward: every forward output agrees to 1e-5 relative;
+3. one training step: every updated weight and every loss agrees to 1e-4 relative;
+4. (on request) a trajectory of N steps on the same batches and noise: the loss curves stay
+   within the family's stated bound.
+
+Each framework runs in its own process (`python -m bench.parity ...`); weights and outputs
+pass through .npz files. Relative error of a tensor: max |a - b| / max |b|, b the reference.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import UsageError
+from bench.executors import worker_environment
+from bench.registry import family_config
+
+FORWARD_TOL = 1e-5
+STEP_TOL = 1e-4
+WORKER_TIMEOUT_S = 1800
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    model: str
+    variant: str
+    check: str
+    worst: float
+    tolerance: float
+    where: str
+
+    @property
+    def ok(self) -> bool:
+        return self.worst <= self.tolerance
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    scale = max(float(np.abs(b).max()), 1e-12)
+    return float(np.abs(a - b).max() / scale)
+
+
+# --- inside a framework's process ---
+
+def _build(model: str, framework: str, label: str, seed: int, threads: int):
+    from bench.registry import find
+
+    adapter_cls = find(model, framework).load()
+    adapter_cls.configure(threads)
+    config = family_config(model).for_profile("quick").parity_configs()[label]
+    return adapter_cls(config, seed=seed), config
+
+
+def _inputs(config, seed: int, steps: int):
+    from bench.data import batches, noise
+
+    stream = batches(config.load_data(seed), config.examples_per_step(), seed)
+    return [(next(stream), noise(config.noise_shapes(), seed + t)) for t in range(steps)]
+
+
+def probe(model: str, framework: str, label: str, seed: int, trajectory: int,
+          weights_in: str | None, out: str, threads: int = 2) -> None:
+    """Run checks 1-4 on one side and save everything to compare in one .npz."""
+    adapter, config = _build(model, framework, label, seed, threads)
+    if weights_in:
+        adapter.set_weights(dict(np.load(weights_in)))
+    saved = {f"w0/{k}": v for k, v in adapter.get_weights().items()}
+    (batch, noise), *rest = _inputs(config, seed, max(1, trajectory))
+    staged = adapter.stage(batch, noise)
+    saved.update({f"fwd/{k}": v for k, v in adapter.forward(staged).items()})
+    adapter.train_step(staged)
+    saved.update({f"loss/{k}": np.float64(v) for k, v in adapter.losses().items()})
+    saved.update({f"w1/{k}": v for k, v in adapter.get_weights().items()})
+    curve = [adapter.losses()]
+    for batch, noise in rest:
+        adapter.train_step(adapter.stage(batch, noise))
+        curve.append(adapter.losses())
+    if trajectory:
+        saved.update({f"traj/{k}": np.array([c[k] for c in curve]) for k in curve[0]})
+    np.savez(out, **saved)
+
+
+def reexport(model: str, framework: str, label: str, weights_in: str, out: str,
+             threads: int = 2) -> None:
+    """Load weights and export them again: the return leg of the round trip."""
+    adapter, _ = _build(model, framework, label, 0, threads)
+    adapter.set_weights(dict(np.load(weights_in)))
+    np.savez(out, **adapter.get_weights())
+
+
+# --- in the harness's process ---
+
+def _call(*args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.parity", *args], capture_output=True,
+                          text=True, env=worker_environment(2), timeout=WORKER_TIMEOUT_S)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"parity worker {' '.join(args[:3])} failed:\n{tail}")
+
+
+def _section(archive: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in archive.items() if k.startswith(prefix)}
+
+
+def _worst(model: str, label: str, check: str, ref: dict, other: dict,
+           tolerance: float) -> CheckResult:
+    if set(ref) != set(other):
+        missing = sorted(set(ref) ^ set(other))[:3]
+        return CheckResult(model, label, check, float("inf"), tolerance, f"keys differ: {missing}")
+    errors = {k: relative_error(other[k], ref[k]) for k in ref}
+    where = max(errors, key=errors.get)
+    return CheckResult(model, label, check, errors[where], tolerance, where)
+
+
+def check_variant(model: str, label: str, frameworks: tuple[str, str], work: Path,
+                  seed: int = 0, trajectory: int = 0, trajectory_tol: float = 0.0
+                  ) -> list[CheckResult]:
+    ref_fw, other_fw = frameworks
+    ref_out, other_out, back = (str(work / f"{label}-{n}.npz") for n in (ref_fw, other_fw, "rt"))
+    common = [label, "--seed", str(seed), "--trajectory", str(trajectory)]
+    _call("probe", model, ref_fw, *common, "--out", ref_out)
+    ref = dict(np.load(ref_out))
+    w0 = str(work / f"{label}-w0.npz")
+    np.savez(w0, **_section(ref, "w0/"))
+    _call("probe", model, other_fw, *common, "--weights", w0, "--out", other_out)
+    other = dict(np.load(other_out))
+    other_w0 = str(work / f"{label}-w0-{other_fw}.npz")
+    np.savez(other_w0, **_section(other, "w0/"))
+    _call("reexport", model, ref_fw, label, "--weights", other_w0, "--out", back)
+
+    w0_ref, returned = _section(ref, "w0/"), dict(np.load(back))
+    exact = [k for k in w0_ref if not np.array_equal(w0_ref[k], returned.get(k))]
+    results = [CheckResult(model, label, "1 round trip (bit-exact)", float(len(exact)), 0.0,
+                           exact[0] if exact else "all weights")]
+    results.append(_worst(model, label, "2 forward", _section(ref, "fwd/"),
+                          _section(other, "fwd/"), FORWARD_TOL))
+    results.append(_worst(model, label, "3 one step: weights", _section(ref, "w1/"),
+                          _section(other, "w1/"), STEP_TOL))
+    results.append(_worst(model, label, "3 one step: losses", _section(ref, "loss/"),
+                          _section(other, "loss/"), STEP_TOL))
+    if trajectory:
+        ref_t, other_t = _section(ref, "traj/"), _section(other, "traj/")
+        diffs = {k: float(np.abs(ref_t[k] - other_t[k]).max()) for k in ref_t}
+        where = max(diffs, key=diffs.get)
+        results.append(CheckResult(model, label, f"4 trajectory {trajectory} steps: |dloss|",
+                                   diffs[where], trajectory_tol, where))
+    return results
+
+
+def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
+               trajectory: int = 0, seed: int = 0, on_result=None) -> list[CheckResult]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gan-bench-parity-") as tmp:
+        for model in models:
+            config_cls = family_config(model)
+            tolerance = getattr(config_cls, "trajectory_tolerance", 0.0)
+            if trajectory and not tolerance:
+                raise UsageError(f"{model} states no trajectory bound; run without --trajectory")
+            for label in config_cls.for_profile("quick").parity_configs():
+                for result in check_variant(model, label, frameworks, Path(tmp), seed,
+                                            trajectory, tolerance):
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
+    return results
+
+
+def _main(argv: list[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.parity")
+    parser.add_argument("action", choices=["probe", "reexport"])
+    parser.add_argument("model")
+    parser.add_argument("framework")
+    parser.add_argument("label")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trajectory", type=int, default=0)
+    parser.add_argument("--weights")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.action == "probe":
+        probe(args.model, args.framework, args.label, args.seed, args.trajectory, args.weights,
+              args.out)
+    else:
+        reexport(args.model, args.framework, args.label, args.weights, args.out)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -1,0 +1,151 @@
+"""What every TensorFlow adapter shares: runtime settings, devices, modes, optimiser, weights."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+from bench.adapter import Adapter, FamilyConfig, check_weight_keys  # noqa: E402
+
+#: canonical name -> (variable, numpy layout rule to Keras, rule back to the canonical layout)
+WeightMap = dict[str, tuple[tf.Variable, Callable[[np.ndarray], np.ndarray],
+                            Callable[[np.ndarray], np.ndarray]]]
+
+
+def same(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+class TorchAdam(keras.optimizers.Optimizer):
+    """Adam with PyTorch's update: bias-corrected moments, eps added after the root.
+
+    Keras' Adam adds eps to the uncorrected sqrt(v); where eps is not negligible the two
+    differ, so every TF adapter uses this one and both frameworks follow one formula.
+    """
+
+    def __init__(self, learning_rate: float, beta_1: float, beta_2: float, epsilon: float,
+                 name: str = "torch_adam", **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def build(self, variables: list) -> None:
+        if self.built:
+            return
+        super().build(variables)
+        self._m, self._v = self.add_optimizer_variables(variables, ["m", "v"])
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        grad = ops.cast(gradient, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        m = self._m[self._get_variable_index(variable)]
+        v = self._v[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(grad, m), 1 - self.beta_1))
+        self.assign(v, ops.add(ops.multiply(v, self.beta_2),
+                               ops.multiply(ops.square(grad), 1 - self.beta_2)))
+        step_size = lr / (1 - ops.power(ops.cast(self.beta_1, dtype), step))
+        correction2_sqrt = ops.sqrt(1 - ops.power(ops.cast(self.beta_2, dtype), step))
+        denom = ops.add(ops.divide(ops.sqrt(v), correction2_sqrt), self.epsilon)
+        self.assign_sub(variable, ops.multiply(ops.divide(m, denom), step_size))
+
+
+class TFAdapter(Adapter):
+    framework = "tf"
+    modes = ("eager", "compiled", "xla")
+
+    @classmethod
+    def configure(cls, threads: int) -> None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # the runtime already started in this process: keep its pools
+            pass
+        # TF32 off on both frameworks: parity and comparable FLOP rates (MODELS.md).
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+    @classmethod
+    def device_available(cls, device: str) -> bool:
+        gpus = tf.config.list_physical_devices("GPU")
+        return device == "cpu" or (device == "cuda" and bool(gpus))
+
+    @classmethod
+    def environment(cls, device: str) -> dict[str, str]:
+        gpu = ""
+        if device == "cuda":
+            details = tf.config.experimental.get_device_details(
+                tf.config.list_physical_devices("GPU")[0])
+            gpu = details.get("device_name", "GPU")
+        return {"framework_version": f"tensorflow {tf.__version__}, keras {keras.__version__}",
+                "gpu": gpu, "tf32": "off"}
+
+    @classmethod
+    def peak_memory_bytes(cls, device: str) -> int | None:
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] if device == "cuda" else None
+
+    @classmethod
+    def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
+        with tf.device(tf_device_name(device)):
+            a = tf.random.normal((n, n))
+            b = tf.random.normal((n, n))
+            times = []
+            for _ in range(7):
+                start = time.perf_counter()
+                tf.linalg.matmul(a, b).numpy()
+                times.append(time.perf_counter() - start)
+        return 2 * n**3 / float(np.median(times[2:]))
+
+    def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
+                 mode: str = "eager") -> None:
+        super().__init__(config, seed=seed, device=device, mode=mode)
+        keras.utils.set_random_seed(seed)
+        self.tf_device = tf_device_name(device)
+        self.generator = tf.random.Generator.from_seed(seed)
+
+    def weight_map(self) -> WeightMap:
+        """Every canonical weight name with its variable and layout rules (see bench.layouts)."""
+        raise NotImplementedError
+
+    def to_device(self, array: np.ndarray) -> tf.Tensor:
+        with tf.device(self.tf_device):
+            return tf.identity(tf.convert_to_tensor(np.ascontiguousarray(array)))
+
+    def randn(self, *shape: int) -> tf.Tensor:
+        with tf.device(self.tf_device):
+            return self.generator.normal(shape)
+
+    def compile_step(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        if self.mode == "eager":
+            return step
+        return tf.function(step, jit_compile=self.mode == "xla")
+
+    def adam(self, variables: list, lr: float, betas: tuple[float, float],
+             eps: float) -> TorchAdam:
+        optimizer = TorchAdam(lr, betas[0], betas[1], eps)
+        optimizer.build(variables)
+        return optimizer
+
+    def sync(self) -> None:
+        tf.test.experimental.sync_devices()
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {name: from_keras(var.numpy()) for name, (var, _, from_keras)
+                in self.weight_map().items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        check_weight_keys(self.config.weight_shapes(), weights)
+        for name, (var, to_keras, _) in self.weight_map().items():
+            var.assign(to_keras(np.asarray(weights[name])))
+
+
+def tf_device_name(device: str) -> str:
+    return "/GPU:0" if device == "cuda" else "/CPU:0"

@@ -1,0 +1,99 @@
+"""What every PyTorch adapter shares: runtime settings, devices, modes, optimiser, weights."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.adapter import Adapter, FamilyConfig, check_weight_keys
+
+
+class TorchAdapter(Adapter):
+    framework = "torch"
+    modes = ("eager", "compiled")
+
+    @classmethod
+    def configure(cls, threads: int) -> None:
+        torch.set_num_threads(threads)
+        with contextlib.suppress(RuntimeError):  # set once per process: the first value stays
+            torch.set_num_interop_threads(threads)
+        # TF32 off on both frameworks: parity and comparable FLOP rates (MODELS.md).
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+    @classmethod
+    def device_available(cls, device: str) -> bool:
+        return device == "cpu" or (device == "cuda" and torch.cuda.is_available())
+
+    @classmethod
+    def environment(cls, device: str) -> dict[str, str]:
+        gpu = torch.cuda.get_device_name() if device == "cuda" else ""
+        return {"framework_version": torch.__version__, "gpu": gpu, "tf32": "off"}
+
+    @classmethod
+    def peak_memory_bytes(cls, device: str) -> int | None:
+        return torch.cuda.max_memory_allocated() if device == "cuda" else None
+
+    @classmethod
+    def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
+        a = torch.randn(n, n, device=device)
+        b = torch.randn(n, n, device=device)
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        return 2 * n**3 / float(np.median(times[2:]))
+
+    def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
+                 mode: str = "eager") -> None:
+        super().__init__(config, seed=seed, device=device, mode=mode)
+        torch.manual_seed(seed)
+        self.torch_device = torch.device(device)
+        self.generator = torch.Generator(device=self.torch_device).manual_seed(seed)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The named networks whose state makes up the canonical weights."""
+        return {"G": self.G, "D": self.D}
+
+    def to_device(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.torch_device)
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.generator, device=self.torch_device)
+
+    def compile_step(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        return torch.compile(step) if self.mode == "compiled" else step
+
+    def adam(self, params: Any, lr: float, betas: tuple[float, float],
+             eps: float) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
+
+    def sync(self) -> None:
+        if self.torch_device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {
+            f"{net}.{key}": value.detach().cpu().numpy().copy()
+            for net, module in self.networks().items()
+            for key, value in module.state_dict().items()
+            if not key.endswith("num_batches_tracked")
+        }
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        check_weight_keys(self.config.weight_shapes(), weights)
+        with torch.no_grad():
+            for net, module in self.networks().items():
+                for key, value in module.state_dict().items():
+                    name = f"{net}.{key}"
+                    if name in weights:
+                        value.copy_(torch.from_numpy(np.asarray(weights[name])))

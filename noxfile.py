@@ -1,0 +1,48 @@
+"""Sessions: tests, bench, compare, parity, lint. `pip install nox && nox -s tests` sets up all."""
+
+from __future__ import annotations
+
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "uv" if shutil.which("uv") else "virtualenv"
+nox.options.sessions = ["lint", "tests"]
+
+ALL = ".[torch,tf,dev]"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite. PyTorch and TensorFlow tests run in separate pytest processes."""
+    session.install("-e", ALL)
+    args = session.posargs or []
+    session.run("pytest", "tests", "--ignore=tests/tf", "--benchmark-disable", *args)
+    session.run("pytest", "tests/tf", "--benchmark-disable", *args)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The quick throughput suite into results/<run-id>/ with its report."""
+    session.install("-e", ALL)
+    session.run("gan-bench", "run", "throughput", "--profile", "quick", *session.posargs)
+
+
+@nox.session
+def compare(session: nox.Session) -> None:
+    """`gan-bench compare`; arguments after -- go to it (default: --frameworks torch,tf)."""
+    session.install("-e", ALL)
+    session.run("gan-bench", "compare", *(session.posargs or ["--frameworks", "torch,tf"]))
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """`gan-bench parity` for every family."""
+    session.install("-e", ALL)
+    session.run("gan-bench", "parity", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")

@@ -1,0 +1,115 @@
+"""Training-step throughput (METRICS.md): steps/s, samples/s, memory, FLOP/s and MFU.
+
+A job times one (model, framework, device, mode, batch size, variant) on one staged batch,
+so data loading stays out of the measurement. MFU divides the achieved FLOP/s by a large
+float32 matrix product measured in the same process, tying each figure to the machine.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.build import build_adapter
+from bench.data import batches
+from bench.errors import UsageError
+from bench.jobs import Job
+from bench.records import Measurement
+from bench.registry import family_config
+from bench.timing import peak_rss_bytes, time_steps
+from suites import JobResult, Request
+
+FRAMEWORK_MODES = {"torch": ("eager", "compiled"), "tf": ("eager", "compiled", "xla")}
+
+PROFILES = {
+    "quick": {"warmup_steps": 3, "rounds": 7, "min_round_s": 0.15, "batch_sizes": (64,),
+              "modes": {"torch": ("eager",), "tf": ("compiled", "xla")}},
+    "standard": {"warmup_steps": 10, "rounds": 15, "min_round_s": 0.5, "batch_sizes": (16, 64, 256),
+                 "modes": FRAMEWORK_MODES},
+    "full": {"warmup_steps": 20, "rounds": 30, "min_round_s": 1.0,
+             "batch_sizes": (16, 64, 256, 1024), "modes": FRAMEWORK_MODES},
+}
+
+
+def profile_settings(profile: str) -> dict:
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    return PROFILES[profile]
+
+
+def jobs(request: Request) -> list[Job]:
+    settings = profile_settings(request.profile)
+    out = []
+    for model in request.models:
+        family = family_config(model)
+        for variant, overrides in family.throughput_variants.items():
+            for framework in request.frameworks:
+                modes = settings["modes"].get(framework, ("eager",))
+                for device in request.devices:
+                    for mode in modes:
+                        for batch_size in settings["batch_sizes"]:
+                            config = dict(overrides)
+                            if family.batch_sweep:
+                                config["batch_size"] = batch_size
+                            elif batch_size != settings["batch_sizes"][0]:
+                                continue
+                            out.append(Job(
+                                suite="throughput", model=model, framework=framework,
+                                device=device, mode=mode, profile=request.profile,
+                                config=config, params={"variant": variant},
+                                threads=request.threads, timeout_s=request.timeout_s))
+    return out
+
+
+def execute(job: Job) -> JobResult:
+    settings = profile_settings(job.profile)
+    built = build_adapter(job)
+    adapter, config = built.adapter, built.config
+    data = config.load_data(job.seed)
+    staged = adapter.stage(next(batches(data, config.examples_per_step(), job.seed)))
+    timing = time_steps(adapter, staged, warmup_steps=settings["warmup_steps"],
+                        rounds=settings["rounds"], min_round_s=settings["min_round_s"])
+    peak_flops = type(adapter).matmul_flops_per_s(job.device)
+    memory = type(adapter).peak_memory_bytes(job.device) or peak_rss_bytes()
+    tags = {"variant": job.params.get("variant", "base"), **adapter.tags()}
+    summary = timing.summary()
+    steps = summary["steps_per_s"]
+    flops = adapter.flops_per_step()
+    values = [
+        ("steps_per_s", steps, "1/s"),
+        ("steps_per_s_iqr", summary["steps_per_s_iqr"], "1/s"),
+        ("steps_per_s_mad", summary["steps_per_s_mad"], "1/s"),
+        ("rounds", summary["rounds"], ""),
+        ("steps_per_round", timing.steps_per_round, ""),
+        ("samples_per_s", steps * config.batch_size, "1/s"),
+        ("first_step_s", timing.first_step_s, "s"),
+        ("peak_memory_bytes", memory, "B"),
+        ("flops_per_step", flops, "FLOP"),
+        ("achieved_flops_per_s", steps * flops, "FLOP/s"),
+        ("matmul_peak_flops_per_s", peak_flops, "FLOP/s"),
+        ("mfu", steps * flops / peak_flops, ""),
+        ("params", adapter.param_count(), ""),
+    ]
+    measurements = [Measurement(name, float(value), unit, tags=tags)
+                    for name, value, unit in values]
+    measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
+                     for i, rate in enumerate(timing.steps_per_s)]
+    return JobResult(measurements, batch_size=config.batch_size, env=built.env)
+
+
+def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One row per (model, variant, framework, device, mode, batch): the quotable figures."""
+    rows = frame[(frame["suite"] == "throughput") & (frame["status"] == "ok")]
+    if rows.empty:
+        return {}
+    keys = ["model", "variant", "framework", "device", "mode", "batch_size"]
+    if "resolution" in rows:
+        keys.insert(2, "resolution")
+        rows = rows.assign(resolution=rows["resolution"].fillna("").astype(str))
+    wanted = ["steps_per_s", "steps_per_s_iqr", "samples_per_s", "first_step_s",
+              "peak_memory_bytes", "achieved_flops_per_s", "mfu"]
+    table = rows[rows["metric"].isin(wanted)].pivot_table(
+        index=keys, columns="metric", values="value", aggfunc="median")
+    table = table.reindex(columns=[c for c in wanted if c in table.columns]).reset_index()
+    table["peak_memory_mib"] = table.pop("peak_memory_bytes") / 2**20
+    table["gflops_per_s"] = table.pop("achieved_flops_per_s") / 1e9
+    return {"throughput": table}

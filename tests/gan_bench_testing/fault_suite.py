@@ -1,0 +1,41 @@
+"""A suite whose jobs misbehave on purpose: the isolation and resume tests run it.
+
+Job kinds: ok (one measurement), slow (sleeps, then one measurement), abort, segfault, hang.
+The request's models name the kinds wanted, one job each per seed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+import pandas as pd
+
+from bench.jobs import Job
+from bench.records import Measurement
+from suites import JobResult, Request
+
+
+def jobs(request: Request) -> list[Job]:
+    return [Job(suite="gan_bench_testing.fault_suite", model="mlp_gan", framework="none", seed=seed,
+                params={"kind": kind}, timeout_s=request.timeout_s)
+            for kind in request.models for seed in range(request.seeds)]
+
+
+def execute(job: Job) -> JobResult:
+    kind = job.params["kind"]
+    if kind == "abort":
+        os.abort()
+    if kind == "segfault":
+        ctypes.string_at(0)
+    if kind == "hang":
+        time.sleep(3600)
+    if kind == "slow":
+        time.sleep(0.5)
+    return JobResult([Measurement("answer", 42.0 + job.seed, tags={"kind": kind})])
+
+
+def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    ok = frame[frame["status"] == "ok"]
+    return {"answers": ok[["kind", "seed", "value"]]} if not ok.empty else {}

@@ -1,0 +1,87 @@
+"""Every job runs in its own worker: crashes, aborts and hangs become error records."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from bench.records import load_frame, read_records
+from bench.runner import RunOptions, run
+from conftest import ROOT, subprocess_env
+from suites import Request
+
+FAULTS = "gan_bench_testing.fault_suite"
+
+
+def run_faults(tmp_path, kinds, seeds=1, timeout=20.0, resume=False, workers=1):
+    request = Request(models=tuple(kinds), frameworks=("none",), seeds=seeds, timeout_s=timeout)
+    return run(RunOptions((FAULTS,), request, tmp_path / "run", resume=resume, workers=workers))
+
+
+def test_crashing_and_hanging_jobs_are_recorded_and_the_run_goes_on(tmp_path):
+    start = time.monotonic()
+    summary = run_faults(tmp_path, ["abort", "ok", "segfault", "hang", "ok"], timeout=5.0)
+    frame = load_frame(summary.run_dir)
+    errors = frame[frame["status"] == "error"]
+    assert len(errors) == 3
+    assert any("SIGABRT" in e for e in errors["error"])
+    assert any("SIGSEGV" in e for e in errors["error"])
+    assert any("timed out after 5 s" in e for e in errors["error"])
+    assert list(frame.loc[frame["status"] == "ok", "value"]) == [42.0]  # both ok jobs: one id
+    assert len(summary.errors) == 3
+    assert time.monotonic() - start < 60  # the hang was killed at its timeout
+
+
+def test_parallel_workers_write_whole_lines(tmp_path):
+    summary = run_faults(tmp_path, ["slow", "ok"], seeds=6, workers=4)
+    lines = (summary.run_dir / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 12
+    assert all(json.loads(line)["status"] == "ok" for line in lines)
+    assert sorted(json.loads(line)["value"] for line in lines) == sorted(
+        [42.0 + s for s in range(6)] * 2)
+
+
+def test_resume_skips_finished_jobs_and_reruns_failed_ones(tmp_path):
+    first = run_faults(tmp_path, ["ok", "abort"], seeds=2)
+    assert len(first.errors) == 2
+    again = run_faults(tmp_path, ["ok", "abort"], seeds=2, resume=True)
+    assert again.resumed == 2  # the ok jobs
+    ok = [r for r in read_records(again.run_dir) if r["status"] == "ok"]
+    assert len(ok) == 2  # not duplicated
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from bench.runner import RunOptions, run
+from suites import Request
+out, resume = Path(sys.argv[1]), sys.argv[2] == "1"
+request = Request(models=("slow",), frameworks=("none",), seeds=12, timeout_s=60)
+run(RunOptions(("gan_bench_testing.fault_suite",), request, out, resume=resume, workers=2))
+"""
+
+
+def test_sigkill_of_the_main_process_then_resume_loses_and_duplicates_nothing(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(out), "0"], cwd=ROOT,
+                            env=subprocess_env())
+    records = out / "records.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished_before = {r["job_id"] for r in read_records(out)}
+    assert 3 <= len(finished_before) < 12, "the kill must land mid-run"
+    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(out), "1"], cwd=ROOT,
+                   env=subprocess_env(), check=True, timeout=300)
+    final = read_records(out)
+    ids = [r["job_id"] for r in final]
+    assert len(ids) == len(set(ids)) == 12
+    assert finished_before <= set(ids)
+    assert sorted(r["value"] for r in final) == [42.0 + s for s in range(12)]
