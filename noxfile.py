@@ -17,8 +17,8 @@ def tests(session: nox.Session) -> None:
     """The test suite. PyTorch and TensorFlow tests run in separate pytest processes."""
     session.install("-e", ALL)
     args = session.posargs or []
-    session.run("pytest", "tests", "--ignore=tests/tf", "--benchmark-disable", *args)
-    session.run("pytest", "tests/tf", "--benchmark-disable", *args)
+    session.run("pytest", "tests", "--ignore=tests/tf", "--ignore=tests/benchmarks", *args)
+    session.run("pytest", "tests/tf", *args)
 
 
 @nox.session
@@ -26,6 +26,13 @@ def bench(session: nox.Session) -> None:
     """The quick throughput suite into results/<run-id>/ with its report."""
     session.install("-e", ALL)
     session.run("gan-bench", "run", "throughput", "--profile", "quick", *session.posargs)
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """pytest-benchmark timings of the harness's own hot paths (the metric code)."""
+    session.install("-e", ALL)
+    session.run("pytest", "tests/benchmarks", "--benchmark-only", *session.posargs)
 
 
 @nox.session

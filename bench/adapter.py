@@ -45,6 +45,8 @@ class FamilyConfig:
     throughput_variants: ClassVar[Mapping[str, Mapping[str, Any]]] = {"base": {}}
     #: Whether the throughput suite sweeps batch sizes (style transfer optimises one image).
     batch_sweep: ClassVar[bool] = True
+    #: Bound on |loss_torch - loss_tf| over the parity trajectory (check 4); 0: none stated.
+    trajectory_tolerance: ClassVar[float] = 0.0
 
     batch_size: int = 64
 

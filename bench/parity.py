@@ -75,34 +75,36 @@ def _inputs(config, seed: int, steps: int):
     return [(next(stream), noise(config.noise_shapes(), seed + t)) for t in range(steps)]
 
 
-def probe(model: str, framework: str, label: str, seed: int, trajectory: int,
-          weights_in: str | None, out: str, threads: int = 2) -> None:
-    """Run checks 1-4 on one side and save everything to compare in one .npz."""
-    adapter, config = _build(model, framework, label, seed, threads)
-    if weights_in:
-        adapter.set_weights(dict(np.load(weights_in)))
-    saved = {f"w0/{k}": v for k, v in adapter.get_weights().items()}
-    (batch, noise), *rest = _inputs(config, seed, max(1, trajectory))
-    staged = adapter.stage(batch, noise)
-    saved.update({f"fwd/{k}": v for k, v in adapter.forward(staged).items()})
-    adapter.train_step(staged)
-    saved.update({f"loss/{k}": np.float64(v) for k, v in adapter.losses().items()})
-    saved.update({f"w1/{k}": v for k, v in adapter.get_weights().items()})
-    curve = [adapter.losses()]
-    for batch, noise in rest:
-        adapter.train_step(adapter.stage(batch, noise))
-        curve.append(adapter.losses())
-    if trajectory:
-        saved.update({f"traj/{k}": np.array([c[k] for c in curve]) for k in curve[0]})
-    np.savez(out, **saved)
+def probe(model: str, framework: str, labels: list[str], seed: int, trajectory: int,
+          weights_dir: str | None, out_dir: str, threads: int = 2) -> None:
+    """Run checks 1-4 on one side for every variant; save each to <out_dir>/<label>.npz."""
+    for label in labels:
+        adapter, config = _build(model, framework, label, seed, threads)
+        if weights_dir:
+            adapter.set_weights(dict(np.load(Path(weights_dir) / f"{label}.npz")))
+        saved = {f"w0/{k}": v for k, v in adapter.get_weights().items()}
+        (batch, noise), *rest = _inputs(config, seed, max(1, trajectory))
+        staged = adapter.stage(batch, noise)
+        saved.update({f"fwd/{k}": v for k, v in adapter.forward(staged).items()})
+        adapter.train_step(staged)
+        saved.update({f"loss/{k}": np.float64(v) for k, v in adapter.losses().items()})
+        saved.update({f"w1/{k}": v for k, v in adapter.get_weights().items()})
+        curve = [adapter.losses()]
+        for batch, noise in rest:
+            adapter.train_step(adapter.stage(batch, noise))
+            curve.append(adapter.losses())
+        if trajectory:
+            saved.update({f"traj/{k}": np.array([c[k] for c in curve]) for k in curve[0]})
+        np.savez(Path(out_dir) / f"{label}.npz", **saved)
 
 
-def reexport(model: str, framework: str, label: str, weights_in: str, out: str,
+def reexport(model: str, framework: str, labels: list[str], weights_dir: str, out_dir: str,
              threads: int = 2) -> None:
     """Load weights and export them again: the return leg of the round trip."""
-    adapter, _ = _build(model, framework, label, 0, threads)
-    adapter.set_weights(dict(np.load(weights_in)))
-    np.savez(out, **adapter.get_weights())
+    for label in labels:
+        adapter, _ = _build(model, framework, label, 0, threads)
+        adapter.set_weights(dict(np.load(Path(weights_dir) / f"{label}.npz")))
+        np.savez(Path(out_dir) / f"{label}.npz", **adapter.get_weights())
 
 
 # --- in the harness's process ---
@@ -129,23 +131,37 @@ def _worst(model: str, label: str, check: str, ref: dict, other: dict,
     return CheckResult(model, label, check, errors[where], tolerance, where)
 
 
-def check_variant(model: str, label: str, frameworks: tuple[str, str], work: Path,
-                  seed: int = 0, trajectory: int = 0, trajectory_tol: float = 0.0
-                  ) -> list[CheckResult]:
+def check_model(model: str, frameworks: tuple[str, str], work: Path, seed: int = 0,
+                trajectory: int = 0, trajectory_tol: float = 0.0) -> list[CheckResult]:
+    """All checks for every variant of one model: three worker launches in all."""
     ref_fw, other_fw = frameworks
-    ref_out, other_out, back = (str(work / f"{label}-{n}.npz") for n in (ref_fw, other_fw, "rt"))
-    common = [label, "--seed", str(seed), "--trajectory", str(trajectory)]
-    _call("probe", model, ref_fw, *common, "--out", ref_out)
-    ref = dict(np.load(ref_out))
-    w0 = str(work / f"{label}-w0.npz")
-    np.savez(w0, **_section(ref, "w0/"))
-    _call("probe", model, other_fw, *common, "--weights", w0, "--out", other_out)
-    other = dict(np.load(other_out))
-    other_w0 = str(work / f"{label}-w0-{other_fw}.npz")
-    np.savez(other_w0, **_section(other, "w0/"))
-    _call("reexport", model, ref_fw, label, "--weights", other_w0, "--out", back)
+    labels = list(family_config(model).for_profile("quick").parity_configs())
+    dirs = {name: work / model / name for name in ("ref", "w0", "other", "w0-other", "back")}
+    for folder in dirs.values():
+        folder.mkdir(parents=True)
+    common = [",".join(labels), "--seed", str(seed), "--trajectory", str(trajectory)]
+    _call("probe", model, ref_fw, *common, "--out", str(dirs["ref"]))
+    refs = {label: dict(np.load(dirs["ref"] / f"{label}.npz")) for label in labels}
+    for label, ref in refs.items():
+        np.savez(dirs["w0"] / f"{label}.npz", **_section(ref, "w0/"))
+    _call("probe", model, other_fw, *common, "--weights", str(dirs["w0"]),
+          "--out", str(dirs["other"]))
+    others = {label: dict(np.load(dirs["other"] / f"{label}.npz")) for label in labels}
+    for label, other in others.items():
+        np.savez(dirs["w0-other"] / f"{label}.npz", **_section(other, "w0/"))
+    _call("reexport", model, ref_fw, ",".join(labels), "--weights", str(dirs["w0-other"]),
+          "--out", str(dirs["back"]))
+    results = []
+    for label in labels:
+        returned = dict(np.load(dirs["back"] / f"{label}.npz"))
+        results += compare_variant(model, label, refs[label], others[label], returned,
+                                   trajectory, trajectory_tol)
+    return results
 
-    w0_ref, returned = _section(ref, "w0/"), dict(np.load(back))
+
+def compare_variant(model: str, label: str, ref: dict, other: dict, returned: dict,
+                    trajectory: int, trajectory_tol: float) -> list[CheckResult]:
+    w0_ref = _section(ref, "w0/")
     exact = [k for k in w0_ref if not np.array_equal(w0_ref[k], returned.get(k))]
     results = [CheckResult(model, label, "1 round trip (bit-exact)", float(len(exact)), 0.0,
                            exact[0] if exact else "all weights")]
@@ -169,16 +185,14 @@ def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
     results = []
     with tempfile.TemporaryDirectory(prefix="gan-bench-parity-") as tmp:
         for model in models:
-            config_cls = family_config(model)
-            tolerance = getattr(config_cls, "trajectory_tolerance", 0.0)
+            tolerance = family_config(model).trajectory_tolerance
             if trajectory and not tolerance:
                 raise UsageError(f"{model} states no trajectory bound; run without --trajectory")
-            for label in config_cls.for_profile("quick").parity_configs():
-                for result in check_variant(model, label, frameworks, Path(tmp), seed,
-                                            trajectory, tolerance):
-                    results.append(result)
-                    if on_result:
-                        on_result(result)
+            for result in check_model(model, frameworks, Path(tmp), seed, trajectory,
+                                      tolerance):
+                results.append(result)
+                if on_result:
+                    on_result(result)
     return results
 
 
@@ -189,17 +203,18 @@ def _main(argv: list[str]) -> None:
     parser.add_argument("action", choices=["probe", "reexport"])
     parser.add_argument("model")
     parser.add_argument("framework")
-    parser.add_argument("label")
+    parser.add_argument("labels", help="comma-separated parity variants")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trajectory", type=int, default=0)
-    parser.add_argument("--weights")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--weights", help="folder of <label>.npz weights to load first")
+    parser.add_argument("--out", required=True, help="folder for <label>.npz results")
     args = parser.parse_args(argv)
+    labels = args.labels.split(",")
     if args.action == "probe":
-        probe(args.model, args.framework, args.label, args.seed, args.trajectory, args.weights,
+        probe(args.model, args.framework, labels, args.seed, args.trajectory, args.weights,
               args.out)
     else:
-        reexport(args.model, args.framework, args.label, args.weights, args.out)
+        reexport(args.model, args.framework, labels, args.weights, args.out)
 
 
 if __name__ == "__main__":
