@@ -131,11 +131,15 @@ def _progress(total: int):
 
 
 def _execute(suites: tuple[str, ...], request, out, resume, executor, address, workers):
+    from bench.benchmark_json import FILE as BENCHMARK_FILE
+    from bench.benchmark_json import write_pytest_benchmark_json
+    from bench.records import load_frame
     from bench.runner import RunOptions, expand_jobs, run
 
     options = RunOptions(suites, request, out, resume, executor, workers, address)
     total = len(expand_jobs(options))
     summary = run(options, on_job=_progress(total))
+    write_pytest_benchmark_json(load_frame(summary.run_dir), summary.run_dir / BENCHMARK_FILE)
     click.echo(f"run folder: {summary.run_dir}  ({summary.jobs} jobs, {summary.resumed} "
                f"resumed, {len(summary.errors)} failed)")
     for error in summary.errors:
@@ -222,6 +226,46 @@ def report_command(run_dir: Path, formats: str) -> None:
 
     report = write_report(run_dir, parse_formats(formats))
     click.echo(report.read_text())
+
+
+@cli.command("check")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path), required=True,
+              help="Baseline JSON written by `gan-bench baseline`.")
+@click.option("--all", "show_all", is_flag=True, help="Show every comparison, not only failures.")
+@click.option("--allow-missing", is_flag=True,
+              help="Pass baseline keys the run lacks (for a run of a subset of the models).")
+def check_command(run_dir: Path, baseline_path: Path, show_all: bool, allow_missing: bool) -> int:
+    """Compare a run with a baseline; exit 1 when a metric regressed or a key is missing.
+
+    Throughput is normalised by the matmul peak measured in each job and must be both worse
+    than the tolerance and significantly slower (one-sided Mann-Whitney U over the timed
+    rounds). The full table goes to RUN_DIR/check.md.
+    """
+    from bench.regression import check, comparison_table
+    from bench.report import markdown_table
+
+    result = check(run_dir, baseline_path, allow_missing)
+    table = comparison_table(result.rows)
+    (Path(run_dir) / "check.md").write_text(markdown_table(table) + "\n")
+    shown = table if show_all else table[table["status"].isin(result.failing_statuses | {"new"})]
+    if not shown.empty:
+        click.echo(markdown_table(shown))
+    click.echo(result.summary() + " (throughput change is per matmul peak; p one-sided)")
+    return EXIT_FAILED if result.failed else 0
+
+
+@cli.command("baseline")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Baseline JSON to write, e.g. results/baselines/cpu-quick.json.")
+def baseline_command(run_dirs: tuple[Path, ...], out: Path) -> None:
+    """Write a baseline for `gan-bench check` from one or more clean runs (rounds pooled)."""
+    from bench.regression import make_baseline, write_baseline
+
+    baseline = make_baseline(run_dirs)
+    path = write_baseline(baseline, out)
+    click.echo(f"baseline: {path} ({len(baseline.entries)} entries, profile {baseline.profile})")
 
 
 def main() -> None:

@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from bench.jobs import Job
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RECORDS_FILE = "records.jsonl"
 JOB_FIELDS = ("suite", "model", "framework", "device", "mode", "profile", "seed", "perturbation")
@@ -108,6 +109,8 @@ def finished_job_ids(run_dir: Path) -> set[str]:
 
 def load_frame(run_dir: Path) -> pd.DataFrame:
     """The run's records as a tidy DataFrame, without error records of jobs that later succeeded."""
+    import pandas as pd  # here, not at the top: workers import this module and never need it
+
     records = read_records(run_dir)
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
