@@ -1,4 +1,4 @@
-"""Throughput results in pytest-benchmark's JSON format, for `pytest-benchmark compare` and CI."""
+"""Throughput results in pytest-benchmark's JSON format, for `pytest-benchmark compare` and CI.
 
 Each throughput job becomes one benchmark whose data are the seconds per training step of
 each timed round; the statistics are pytest-benchmark's own, computed by its Stats class.
