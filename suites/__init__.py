@@ -19,6 +19,9 @@ from bench.records import Measurement
 
 SUITES = {
     "throughput": "suites.throughput",
+    "fid": "suites.fid",
+    "mode-collapse": "suites.mode_collapse",
+    "overhead": "suites.overhead",
 }
 
 
