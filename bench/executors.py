@@ -36,12 +36,12 @@ def worker_environment(threads: int) -> dict[str, str]:
     return env
 
 
-def run_isolated(job: Job, run_id: str, env: dict[str, Any]) -> Records:
+def run_isolated(job: Job, run_dir: str, env: dict[str, Any]) -> Records:
     """Run one job in a fresh `python -m bench.worker` process; never raises for job failures."""
     with tempfile.TemporaryDirectory(prefix="gan-bench-job-") as tmp:
         job_file, result_file, log_file = (Path(tmp) / n for n in ("job.json", "result.json",
                                                                    "stderr.log"))
-        job_file.write_text(json.dumps({"job": job.to_dict(), "run_id": run_id, "env": env}))
+        job_file.write_text(json.dumps({"job": job.to_dict(), "run_dir": run_dir, "env": env}))
         with open(log_file, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.worker", str(job_file), str(result_file)],
@@ -57,7 +57,7 @@ def run_isolated(job: Job, run_id: str, env: dict[str, Any]) -> Records:
         if returncode == 0 and result_file.exists():
             return json.loads(result_file.read_text())
         tail = log_file.read_bytes()[-STDERR_TAIL:].decode(errors="replace")
-        return [error_record(job, run_id, env, f"{reason}\n{tail}".strip())]
+        return [error_record(job, Path(run_dir).name, env, f"{reason}\n{tail}".strip())]
 
 
 def describe_exit(returncode: int) -> str:
@@ -79,11 +79,11 @@ class LocalExecutor:
     def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, workers)
 
-    def run(self, jobs: Iterable[Job], run_id: str, env: dict[str, Any]
+    def run(self, jobs: Iterable[Job], run_dir: str, env: dict[str, Any]
             ) -> Iterator[tuple[Job, Records]]:
         jobs = list(jobs)
         with ThreadPoolExecutor(self.workers) as pool:
-            futures = {pool.submit(run_isolated, job, run_id, env): job for job in jobs}
+            futures = {pool.submit(run_isolated, job, run_dir, env): job for job in jobs}
             for future in as_completed(futures):
                 yield futures[future], future.result()
 
@@ -102,10 +102,10 @@ class RayExecutor:
                      runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}})
         self.workers = workers
 
-    def run(self, jobs: Iterable[Job], run_id: str, env: dict[str, Any]
+    def run(self, jobs: Iterable[Job], run_dir: str, env: dict[str, Any]
             ) -> Iterator[tuple[Job, Records]]:
         remote = self.ray.remote(num_cpus=1)(run_isolated)
-        pending = {remote.options(num_cpus=job.threads).remote(job, run_id, env): job
+        pending = {remote.options(num_cpus=job.threads).remote(job, run_dir, env): job
                    for job in jobs}
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1)

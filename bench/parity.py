@@ -1,7 +1,7 @@
 """Cross-framework parity (MODELS.md): the two implementations of a family compute one function.
 
-For every variant a family names (FamilyConfig.parity_configs), with the same weights, batch
-and noise from numpy:
+For every variant a family names (FamilyConfig.parity_configs), with the same weights (the
+reference's initialisation, zero tensors filled with small noise), batch and noise from numpy:
 
 1. round trip: reference -> numpy -> other -> numpy -> reference reproduces every weight bit
    for bit;
@@ -75,6 +75,17 @@ def _inputs(config, seed: int, steps: int):
     return [(next(stream), noise(config.noise_shapes(), seed + t)) for t in range(steps)]
 
 
+def fill_zero_tensors(weights: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """Zero-initialised tensors (biases, BN shifts) get N(0, 0.1) values from numpy.
+
+    Zeros would hide a wrong bias layout from the forward check, and make a bias's first
+    Adam update a bare sign of a gradient that may cancel to rounding noise.
+    """
+    rng = np.random.default_rng(seed)
+    return {name: (0.1 * rng.standard_normal(w.shape)).astype(w.dtype) if not w.any() else w
+            for name, w in sorted(weights.items())}
+
+
 def probe(model: str, framework: str, labels: list[str], seed: int, trajectory: int,
           weights_dir: str | None, out_dir: str, threads: int = 2) -> None:
     """Run checks 1-4 on one side for every variant; save each to <out_dir>/<label>.npz."""
@@ -82,6 +93,8 @@ def probe(model: str, framework: str, labels: list[str], seed: int, trajectory: 
         adapter, config = _build(model, framework, label, seed, threads)
         if weights_dir:
             adapter.set_weights(dict(np.load(Path(weights_dir) / f"{label}.npz")))
+        else:
+            adapter.set_weights(fill_zero_tensors(adapter.get_weights(), seed))
         saved = {f"w0/{k}": v for k, v in adapter.get_weights().items()}
         (batch, noise), *rest = _inputs(config, seed, max(1, trajectory))
         staged = adapter.stage(batch, noise)

@@ -20,6 +20,8 @@ ENTRY_POINT_GROUP = "gan_bench.adapters"
 
 FAMILIES = {
     "mlp_gan": "implementations.spec.mlp_gan:MLPGANConfig",
+    "progan": "implementations.spec.progan:ProGANConfig",
+    "style_transfer": "implementations.spec.style_transfer:StyleTransferConfig",
 }
 
 FRAMEWORK_MODULES = {"torch": "torch", "tf": "tensorflow", "jax": "jax"}
@@ -27,6 +29,8 @@ FRAMEWORK_EXTRAS = {"torch": "pip install 'gan-bench[torch]'", "tf": "pip instal
 
 _BUILT_IN_CLASSES = {
     "mlp_gan": "MLPGANAdapter",
+    "progan": "ProGANAdapter",
+    "style_transfer": "StyleTransferAdapter",
 }
 
 

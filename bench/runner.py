@@ -134,7 +134,7 @@ def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = 
                 on_job(job, records)
 
     executor = make_executor(options.executor, options.workers, options.address)
-    for job, records in executor.run(runnable, run_id, env):
+    for job, records in executor.run(runnable, str(run_dir.resolve()), env):
         if not records:
             records = [error_record(job, run_id, env, "worker returned no records")]
         writer.append(records)

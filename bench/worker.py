@@ -31,7 +31,8 @@ def run(job_file: Path, result_file: Path) -> int:
 
     spec = json.loads(job_file.read_text())
     job = Job.from_dict(spec["job"])
-    run_id, env = spec["run_id"], spec["env"]
+    run_dir, env = Path(spec["run_dir"]), spec["env"]
+    run_id = run_dir.name
     suite = load_suite(job.suite)
     try:
         result = suite.execute(job)
@@ -40,6 +41,7 @@ def run(job_file: Path, result_file: Path) -> int:
         records = [make_record(run_id, job, Measurement("job", float("nan")), status="skipped",
                                error=str(exc), env=env)]
     if result is not None:
+        save_artifacts(run_dir, result.artifacts)
         env = {**env, **result.env}
         records = [make_record(run_id, job, m, status=result.status, error=result.error,
                                batch_size=result.batch_size, env=env)
@@ -48,6 +50,16 @@ def run(job_file: Path, result_file: Path) -> int:
     tmp.write_text(json.dumps(records))
     os.replace(tmp, result_file)
     return 0
+
+
+def save_artifacts(run_dir: Path, artifacts: dict) -> None:
+    """Arrays a job leaves for reports (sample grids): run_dir/samples/<name>.npy."""
+    import numpy as np
+
+    if artifacts:
+        (run_dir / "samples").mkdir(exist_ok=True)
+    for name, array in artifacts.items():
+        np.save(run_dir / "samples" / f"{name}.npy", array)
 
 
 def main() -> int:

@@ -45,6 +45,8 @@ class JobResult:
     env: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
     error: str = ""
+    #: name -> array saved as run_dir/samples/<name>.npy (sample grids, stylised images)
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
 
 def load_suite(name: str) -> ModuleType:

@@ -7,6 +7,8 @@ float32 matrix product measured in the same process, tying each figure to the ma
 
 from __future__ import annotations
 
+from itertools import product
+
 import pandas as pd
 
 from bench.build import build_adapter
@@ -17,6 +19,8 @@ from bench.records import Measurement
 from bench.registry import family_config
 from bench.timing import peak_rss_bytes, time_steps
 from suites import JobResult, Request
+
+SAMPLES = 64  # per (model, framework, variant): the grids of the report
 
 FRAMEWORK_MODES = {"torch": ("eager", "compiled"), "tf": ("eager", "compiled", "xla")}
 
@@ -41,22 +45,19 @@ def jobs(request: Request) -> list[Job]:
     out = []
     for model in request.models:
         family = family_config(model)
-        for variant, overrides in family.throughput_variants.items():
-            for framework in request.frameworks:
-                modes = settings["modes"].get(framework, ("eager",))
-                for device in request.devices:
-                    for mode in modes:
-                        for batch_size in settings["batch_sizes"]:
-                            config = dict(overrides)
-                            if family.batch_sweep:
-                                config["batch_size"] = batch_size
-                            elif batch_size != settings["batch_sizes"][0]:
-                                continue
-                            out.append(Job(
-                                suite="throughput", model=model, framework=framework,
-                                device=device, mode=mode, profile=request.profile,
-                                config=config, params={"variant": variant},
-                                threads=request.threads, timeout_s=request.timeout_s))
+        sizes = settings["batch_sizes"] if family.batch_sweep else settings["batch_sizes"][:1]
+        variants = family.for_profile(request.profile).throughput_variants()
+        for (variant, overrides), framework, device in product(
+                variants.items(), request.frameworks, request.devices):
+            modes = settings["modes"].get(framework, ("eager",))
+            for mode, batch_size in product(modes, sizes):
+                sweep = {"batch_size": batch_size} if family.batch_sweep else {}
+                first = (mode, batch_size) == (modes[0], sizes[0])  # it draws the sample grid
+                out.append(Job(suite="throughput", model=model, framework=framework,
+                               device=device, mode=mode, profile=request.profile,
+                               config={**overrides, **sweep},
+                               params={"variant": variant, "samples": first},
+                               threads=request.threads, timeout_s=request.timeout_s))
     return out
 
 
@@ -93,7 +94,10 @@ def execute(job: Job) -> JobResult:
                     for name, value, unit in values]
     measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
                      for i, rate in enumerate(timing.steps_per_s)]
-    return JobResult(measurements, batch_size=config.batch_size, env=built.env)
+    name = f"{job.model}-{job.framework}-{job.mode}-{tags['variant']}".replace(" ", "")
+    samples = {name: adapter.sample(SAMPLES, seed=0)} if job.params.get("samples") else {}
+    return JobResult(measurements, batch_size=config.batch_size, env=built.env,
+                     artifacts=samples)
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -23,15 +23,18 @@ def run_faults(tmp_path, kinds, seeds=1, timeout=20.0, resume=False, workers=1):
 
 def test_crashing_and_hanging_jobs_are_recorded_and_the_run_goes_on(tmp_path):
     start = time.monotonic()
-    summary = run_faults(tmp_path, ["abort", "ok", "segfault", "hang", "ok"], timeout=20.0)
+    kinds = ["abort", "ok", "segfault", "hang", "killed", "memory", "ok"]
+    summary = run_faults(tmp_path, kinds, timeout=20.0)
     frame = load_frame(summary.run_dir)
     errors = frame[frame["status"] == "error"]
-    assert len(errors) == 3
+    assert len(errors) == 5
     assert any("SIGABRT" in e for e in errors["error"])
+    assert any("SIGKILL (out of memory?)" in e for e in errors["error"])
+    assert any("MemoryError" in e for e in errors["error"])
     assert any("SIGSEGV" in e for e in errors["error"])
     assert any("timed out after 20 s" in e for e in errors["error"])
     assert list(frame.loc[frame["status"] == "ok", "value"]) == [42.0]  # both ok jobs: one id
-    assert len(summary.errors) == 3
+    assert len(summary.errors) == 5
     assert time.monotonic() - start < 120  # the hang was killed at its timeout
 
 

@@ -1,6 +1,8 @@
 """A suite whose jobs misbehave on purpose: the isolation and resume tests run it.
 
-Job kinds: ok (one measurement), slow (sleeps, then one measurement), abort, segfault, hang.
+Job kinds: ok (one measurement), slow (sleeps, then one measurement), abort, segfault, hang,
+killed (SIGKILL, what the kernel's out-of-memory killer sends), memory (allocation past the
+process's address-space limit).
 The request's models name the kinds wanted, one job each per seed.
 """
 
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
+import signal
 import time
 
 from bench.jobs import Job
@@ -27,6 +31,11 @@ def execute(job: Job) -> JobResult:
         os.abort()
     if kind == "segfault":
         ctypes.string_at(0)
+    if kind == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "memory":
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+        bytearray(2**31)
     if kind == "hang":
         time.sleep(3600)
     if kind == "slow":

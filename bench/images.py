@@ -1,0 +1,109 @@
+"""Image files in numpy, framework-neutral: style transfer's inputs and its side-by-side output.
+
+Images here are HWC float32 RGB in [0, 1] (the file convention), not the harness' [-1, 1]
+boundary format: map a boundary image x with (x + 1) / 2 before saving it. Every image is
+centre-cropped to a square and then resized once, in numpy, so both frameworks see the same
+pixels (MODELS.md: image resizing differs between libraries).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import resize_images
+from bench.errors import UsageError
+
+#: scikit-learn's shipped photographs: the defaults when no path is given (no download).
+DEFAULT_CONTENT = "china.jpg"
+DEFAULT_STYLE = "flower.jpg"
+MIN_SIDE = 32
+GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def load_image(path: str | os.PathLike, size: int) -> np.ndarray:
+    """An image file as size x size x 3 float32 in [0, 1]: centre-cropped square, then resized.
+
+    A grayscale image is copied to three channels with a warning; an alpha channel is dropped.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "no such file"
+        raise UsageError(f"{path}: {problem}; give the path of an image file (PNG, JPEG, ...)")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in GRAYSCALE_MODES:
+                warnings.warn(f"{path}: grayscale image, copied to 3 channels", stacklevel=2)
+            pixels = np.asarray(image.convert("RGB"))
+    except UnidentifiedImageError:
+        raise UsageError(f"{path}: not an image PIL can read; give a PNG or JPEG file") from None
+    except OSError as error:
+        raise UsageError(
+            f"{path}: cannot decode the image ({error}); save it again as PNG or JPEG"
+        ) from None
+    return square_resize(pixels, size, str(path))
+
+
+def load_sample_image(name: str, size: int) -> np.ndarray:
+    """One of scikit-learn's shipped photographs ('china.jpg', 'flower.jpg'), like load_image.
+
+    Read straight from scikit-learn's package folder: the same file load_sample_image reads,
+    without importing scikit-learn (seconds per worker process).
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError(f"the default image {name} ships with scikit-learn: "
+                         "pip install scikit-learn, or give an image path")
+    return load_image(Path(spec.submodule_search_locations[0]) / "datasets" / "images" / name,
+                      size)
+
+
+def load_image_or_sample(path: str | os.PathLike | None, default: str, size: int) -> np.ndarray:
+    return load_sample_image(default, size) if path is None else load_image(path, size)
+
+
+def square_resize(pixels: np.ndarray, size: int, name: str) -> np.ndarray:
+    """uint8 HWC pixels -> centre-cropped to a square, resized to size x size, scaled to [0, 1]."""
+    h, w = pixels.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise UsageError(
+            f"{name}: image is {w}x{h} pixels, smaller than {MIN_SIDE}; "
+            f"give an image at least {MIN_SIDE} pixels on each side"
+        )
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = pixels[top : top + side, left : left + side].astype(np.float32) / 255.0
+    return resize_images(square[None], size)[0]
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write an HWC image in [0, 1] (values outside are clipped) as PNG; parent folders are made."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(to_uint8(image)).save(path, format="PNG")
+    return path
+
+
+def side_by_side(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """HWC images in [0, 1] of one height, left to right with white gaps: content | style | ..."""
+    if not images:
+        raise UsageError("side_by_side needs at least one image")
+    heights = {image.shape[0] for image in images}
+    if len(heights) != 1:
+        raise UsageError(f"images have heights {sorted(heights)}; resize them to one height first")
+    spacer = np.ones((heights.pop(), gap, 3), np.float32)
+    parts = [part for image in images for part in (image.astype(np.float32), spacer)][:-1]
+    return np.concatenate(parts, axis=1)

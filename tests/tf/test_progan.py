@@ -1,0 +1,257 @@
+"""Progressive GAN in TensorFlow / Keras: building blocks, layouts, growth, schedule and modes.
+
+Mirror of tests/torch/test_progan.py; cross-framework parity is in tests/test_progan_cross.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bench import layouts
+from bench.data import noise
+from bench.errors import UsageError
+from implementations.spec.progan import ProGANConfig
+from implementations.tf import progan
+
+TINY = {"channels": 4, "latent": 8, "batch_size": 4}
+
+
+def tiny(**changes) -> ProGANConfig:
+    return ProGANConfig(**{**TINY, **changes})
+
+
+@functools.cache
+def digits() -> np.ndarray:
+    return tiny().load_data()
+
+
+def staged(adapter: progan.ProGANAdapter, seed: int = 1):
+    cfg = adapter.config
+    batch = digits()[seed * cfg.batch_size:(seed + 1) * cfg.batch_size]
+    return adapter.stage(batch, noise(cfg.noise_shapes(), seed))
+
+
+def numpy_minibatch_stddev(x: np.ndarray, group: int = 4) -> np.ndarray:
+    """NHWC reference: sample n is in group n % M; biased variance, +1e-8 under the root."""
+    b = x.shape[0]
+    y = x.astype(np.float64).reshape(group, b // group, *x.shape[1:])
+    std = np.sqrt(y.var(axis=0) + 1e-8).mean(axis=(1, 2, 3))
+    extra = np.broadcast_to(std[np.arange(b) % (b // group), None, None, None],
+                            (b, *x.shape[1:3], 1))
+    return np.concatenate([x, extra], axis=-1)
+
+
+def assert_same(a, b, rtol: float = 0.0, atol: float = 0.0) -> None:
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
+
+
+# --- building blocks ---
+
+def test_pixel_norm_gives_unit_mean_square_over_channels():
+    x = tf.random.normal((3, 4, 4, 5)) * 7
+    y = progan.pixel_norm(x)
+    expected = x / tf.sqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + 1e-8)
+    assert_same(y, expected, rtol=1e-6)
+    assert_same(tf.reduce_mean(tf.square(y), axis=-1), np.ones((3, 4, 4)), rtol=1e-5)
+
+
+def test_minibatch_stddev_matches_numpy_formula():
+    x = tf.random.normal((8, 4, 4, 3))
+    y = progan.minibatch_stddev(x)
+    assert y.shape == (8, 4, 4, 4)
+    assert_same(y, numpy_minibatch_stddev(x.numpy()), rtol=1e-6)
+    assert not np.array_equal(y[0, ..., 3], y[1, ..., 3])  # two groups (n % 2), two values
+
+
+def test_equalised_layers_scale_stored_weights_by_gain_over_sqrt_fan_in():
+    conv = progan.EqConv(6, 5, 3)
+    x = tf.random.normal((2, 8, 8, 6))
+    expected = tf.nn.conv2d(x, conv.kernel * (math.sqrt(2) / math.sqrt(54)), 1, "SAME")
+    assert_same(conv(x), expected)
+    assert np.count_nonzero(conv.bias.numpy()) == 0
+    big = progan.EqDense(1000, 500)
+    assert abs(np.std(big.kernel.numpy()) - 1) < 0.01  # stored N(0, 1)
+
+
+def test_gains_follow_the_spec():
+    adapter = progan.ProGANAdapter(tiny())
+    c, latent = 4, 8
+    g, d = adapter.G, adapter.D
+    assert g.blocks["4x4"].dense.scale == pytest.approx(math.sqrt(2) / 4 / math.sqrt(latent))
+    assert g.blocks["8x8"].conv1.scale == pytest.approx(math.sqrt(2) / math.sqrt(9 * c))
+    assert g.to_rgb["16x16"].scale == pytest.approx(1 / math.sqrt(c))
+    assert d.from_rgb["32x32"].scale == pytest.approx(math.sqrt(2))
+    assert d.blocks["4x4"].conv.scale == pytest.approx(math.sqrt(2) / math.sqrt(9 * (c + 1)))
+    assert d.blocks["4x4"].dense.scale == pytest.approx(math.sqrt(2) / math.sqrt(16 * c))
+    assert d.blocks["4x4"].out.scale == pytest.approx(1 / math.sqrt(c))
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    w = tf.random.normal((1, 4, 4, 1))
+
+    def critic(x, alpha, *, resolution, fading):
+        return tf.reduce_sum(x * w, axis=(1, 2, 3))
+
+    penalty = progan.gradient_penalty(critic, tf.random.normal((3, 4, 4, 1)), tf.constant(1.0),
+                                      4, False)
+    assert_same(penalty, (tf.norm(w) - 1) ** 2, rtol=1e-6)
+
+
+def test_real_images_are_downscaled_and_cross_faded():
+    real = np.random.default_rng(0).standard_normal((4, 32, 32, 1)).astype(np.float32)
+    x8 = real.reshape(4, 8, 4, 8, 4, 1).mean(axis=(2, 4))
+    x4 = x8.reshape(4, 4, 2, 4, 2, 1).mean(axis=(2, 4))
+    expected = 0.75 * x4.repeat(2, 1).repeat(2, 2) + 0.25 * x8
+    out = progan.real_at_phase(tf.constant(real), tf.constant(0.25), resolution=8, fading=True)
+    assert_same(out, expected, rtol=1e-5, atol=1e-6)
+
+
+# --- weights and phases ---
+
+def test_weights_cover_every_phase_and_round_trip():
+    cfg = tiny()
+    adapter = progan.ProGANAdapter(cfg)
+    weights = adapter.get_weights()
+    assert {k: v.shape for k, v in weights.items()} == cfg.weight_shapes()
+    other = progan.ProGANAdapter(cfg, seed=5)
+    other.set_weights(weights)
+    assert all(np.array_equal(v, other.get_weights()[k]) for k, v in weights.items())
+    with pytest.raises(UsageError, match="missing"):
+        other.set_weights({k: v for k, v in weights.items() if "32x32" not in k})
+
+
+def test_dense_layers_next_to_reshape_and_flatten_use_the_permutation_rules():
+    adapter = progan.ProGANAdapter(tiny())
+    rules = adapter.weight_map()
+    chw = (4, 4, 4)
+    w = np.arange(64 * 8, dtype=np.float32).reshape(64, 8)
+    _, to_keras, from_keras = rules["G.blocks.4x4.dense.weight"]
+    assert_same(to_keras(w), layouts.dense_before_reshape_to_keras(w, chw))
+    assert_same(from_keras(to_keras(w)), w)
+    _, to_keras, _ = rules["D.blocks.4x4.dense.weight"]
+    assert_same(to_keras(w.T), layouts.dense_after_flatten_to_keras(w.T, chw))
+    # The per-channel bias after G's reshape is the same vector in both layouts.
+    var, to_keras, _ = rules["G.blocks.4x4.bias"]
+    assert var.shape == (4,) and to_keras is progan.same
+
+
+def test_fade_at_alpha_zero_computes_the_previous_network():
+    adapter = progan.ProGANAdapter(tiny())
+    z, x = tf.random.normal((4, 8)), tf.random.normal((4, 16, 16, 1))
+    zero, one = tf.constant(0.0), tf.constant(1.0)
+    grown = adapter.G(z, zero, resolution=16, fading=True)
+    before = adapter.G(z, one, resolution=8, fading=False)
+    assert_same(grown, progan.upsample(before))
+    d_grown = adapter.D(x, zero, resolution=16, fading=True)
+    d_before = adapter.D(progan.downsample(x), one, resolution=8, fading=False)
+    assert_same(d_grown, d_before)
+
+
+def test_growing_keeps_trained_weights():
+    adapter = progan.ProGANAdapter(tiny(fade_images=4, stable_images=4))
+    initial = adapter.get_weights()
+    while adapter.progress.resolution < 16:
+        adapter.train_step(staged(adapter))
+    grown = adapter.get_weights()  # right after the step that grew the networks to 16
+    old = [k for k in grown if ("4x4" in k or "8x8" in k) and "rgb" not in k]
+    new = [k for k in grown if "16x16" in k]
+    assert all(not np.array_equal(grown[k], initial[k]) for k in old)
+    assert all(np.array_equal(grown[k], initial[k]) for k in new)
+    # The grown network at alpha 0 is the trained 8x8 network, upsampled.
+    z = tf.random.normal((4, 8))
+    now = adapter.G(z, tf.constant(0.0), resolution=16, fading=True)
+    before = adapter.G(z, tf.constant(1.0), resolution=8, fading=False)
+    assert_same(now, progan.upsample(before))
+    adapter.train_step(staged(adapter))  # 16x16 at alpha 0: trains the old blocks on
+    after = adapter.get_weights()
+    assert all(not np.array_equal(after[k], grown[k]) for k in old)
+    assert all(np.array_equal(after[k], grown[k]) for k in new)  # alpha 0: zero gradient
+
+
+def test_schedule_fades_then_stabilises_and_resets_the_optimisers():
+    adapter = progan.ProGANAdapter(tiny(fade_images=8, stable_images=8))
+    seen = []
+    for _ in range(7):
+        seen.append((adapter.progress.resolution, adapter.progress.alpha))
+        adapter.train_step(staged(adapter))
+        grew = adapter.progress.resolution != seen[-1][0]
+        assert (int(adapter.opt_d.iterations) == 0) == grew
+        assert (int(adapter.opt_g.iterations) == 0) == grew
+    assert seen == [(4, 1.0), (4, 1.0), (8, 0.0), (8, 0.5), (8, 1.0), (8, 1.0), (16, 0.0)]
+    assert adapter.tags() == {"resolution": "16", "alpha": "0.5"}
+
+
+def test_set_phase_moves_and_validates():
+    adapter = progan.ProGANAdapter(tiny(grow=False))
+    adapter.train_step(staged(adapter))
+    adapter.set_phase(8, 0.25)
+    assert adapter.tags() == {"resolution": "8", "alpha": "0.25"}
+    assert int(adapter.opt_d.iterations) == 0
+    adapter.train_step(staged(adapter))
+    assert adapter.tags() == {"resolution": "8", "alpha": "0.25"}  # pinned: grow=False
+    with pytest.raises(UsageError, match="phase resolution"):
+        adapter.set_phase(64, 1.0)
+    with pytest.raises(UsageError, match="no fade-in"):
+        adapter.set_phase(4, 0.5)
+
+
+def test_step_losses_are_the_wgan_gp_losses():
+    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=8, alpha=0.5))
+    inputs = staged(adapter)
+    out = adapter.forward(inputs)
+    adapter.train_step(inputs)
+    losses = adapter.losses()
+    d_real, d_fake = out["D(x)"].astype(np.float64), out["D(G(z))"].astype(np.float64)
+    expected = (d_fake.mean() - d_real.mean() + 10 * losses["gradient_penalty"]
+                + 0.001 * np.mean(d_real**2))
+    assert losses["loss_d"] == pytest.approx(expected, rel=1e-5)
+    assert losses["gradient_penalty"] > 0
+
+
+def test_samples_are_upsampled_to_the_target_and_clipped():
+    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=8))
+    samples = adapter.sample(3, seed=0)
+    assert samples.shape == (3, 32, 32, 1)
+    assert samples.min() >= -1 and samples.max() <= 1
+    np.testing.assert_array_equal(samples[:, ::4, ::4], samples[:, 3::4, 3::4])
+    np.testing.assert_array_equal(samples, adapter.sample(3, seed=0))
+
+
+# --- modes ---
+
+@pytest.mark.parametrize("mode", ["compiled", "xla"])
+def test_compiled_modes_compute_what_eager_does(mode):
+    cfg = tiny(grow=False, phase_resolution=8, alpha=0.5)
+    eager = progan.ProGANAdapter(cfg)
+    other = progan.ProGANAdapter(cfg, mode=mode)
+    other.set_weights(eager.get_weights())
+    for adapter in (eager, other):
+        adapter.train_step(staged(adapter))
+        adapter.train_step(staged(adapter, seed=2))
+    for name, value in eager.get_weights().items():
+        np.testing.assert_allclose(other.get_weights()[name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    for name, value in eager.losses().items():
+        assert other.losses()[name] == pytest.approx(value, rel=1e-5)
+
+
+def test_flops_follow_the_current_phase():
+    adapter = progan.ProGANAdapter(tiny(grow=False))
+    at_4 = adapter.flops_per_step()
+    adapter.set_phase(8, 0.5)
+    fading = adapter.flops_per_step()
+    adapter.set_phase(8, 1.0)
+    assert at_4 < adapter.flops_per_step() < fading
+    assert adapter.flops_per_step() == tiny(phase_resolution=8).flops_per_step()
+
+
+def test_channels_last_inside_and_outside():
+    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=16))
+    out = adapter.forward(staged(adapter))
+    assert out["G(z)"].shape == (4, 16, 16, 1)
+    np.testing.assert_array_equal(staged(adapter)[0].numpy(), digits()[4:8])

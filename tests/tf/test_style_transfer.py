@@ -1,0 +1,166 @@
+"""Style transfer in TensorFlow: VGG19 taps, loss, Adam-and-clip step, modes, weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bench import layouts
+from bench.errors import UsageError
+from implementations.spec.style_transfer import (
+    TAPS,
+    StyleTransferConfig,
+    gram_numpy,
+    loss_terms_numpy,
+)
+from implementations.tf.style_transfer import (
+    StyleTransferAdapter,
+    gram,
+    loss_terms,
+    vgg_taps,
+)
+
+SMALL = StyleTransferConfig(size=32, width=4)
+
+
+def noise_image(cfg: StyleTransferConfig, seed: int = 1) -> np.ndarray:
+    """A random image in [0, 1], canonical (1, 3, H, W), so the content term is not zero."""
+    return np.random.default_rng(seed).random((1, 3, cfg.size, cfg.size)).astype(np.float32)
+
+
+def adapter_with_image(cfg: StyleTransferConfig, image: np.ndarray,
+                       **kwargs) -> StyleTransferAdapter:
+    adapter = StyleTransferAdapter(cfg, **kwargs)
+    adapter.set_weights({**adapter.get_weights(), "image": image})
+    return adapter
+
+
+# --- network and loss ---
+
+
+def test_layers_carry_torchvisions_indices_and_taps_follow_relus():
+    adapter = StyleTransferAdapter(SMALL)
+    names = [layer.name for layer in adapter.vgg.layers[1:]]
+    assert names == [f"features.{i}" for i in range(30)]
+    outputs = adapter.forward(adapter.stage(SMALL.load_data()))
+    for name, (channels, side) in SMALL.tap_channels().items():
+        assert outputs[name].shape == (1, side, side, channels)
+        assert outputs[name].min() >= 0.0
+        assert adapter.vgg.get_layer(f"features.{TAPS[name]}").__class__.__name__ == "ReLU"
+
+
+def test_gram_is_ft_f_over_positions():
+    features = np.random.default_rng(0).standard_normal((1, 6, 7, 5)).astype(np.float32)
+    np.testing.assert_allclose(gram(tf.constant(features)).numpy(), gram_numpy(features),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_loss_terms_match_the_numpy_reference():
+    adapter = adapter_with_image(SMALL, noise_image(SMALL))
+    staged = adapter.stage(SMALL.load_data())
+    outputs = adapter.forward(staged)
+    style_targets = {name: value.numpy() for name, value in adapter.style_targets.items()}
+    expected = loss_terms_numpy(SMALL, layouts.nchw_to_nhwc(noise_image(SMALL)), outputs,
+                                staged.numpy(), style_targets)
+    assert expected["loss_content"] > 0 and expected["loss_style"] > 0
+    for name, value in expected.items():
+        np.testing.assert_allclose(outputs[name], value, rtol=1e-5)
+
+
+def test_the_first_content_loss_is_exactly_zero():
+    adapter = StyleTransferAdapter(SMALL)
+    adapter.train_step(adapter.stage(SMALL.load_data()))
+    assert adapter.losses()["loss_content"] == 0.0
+
+
+def test_stage_refuses_a_batch_that_is_not_the_content_image():
+    adapter = StyleTransferAdapter(SMALL)
+    with pytest.raises(UsageError, match="content image"):
+        adapter.stage(np.zeros((1, 64, 64, 3), np.float32))
+
+
+# --- the step ---
+
+
+def test_step_is_torchs_adam_then_a_clip_to_unit_range():
+    """First Adam step: x - lr * g / (|g| + eps), then clipped; a saturated image must clip."""
+    start = np.clip(2.0 * noise_image(SMALL) - 0.5, 0.0, 1.0)  # a quarter at each bound
+    adapter = adapter_with_image(SMALL, start)
+    staged = adapter.stage(SMALL.load_data())
+    x = tf.constant(layouts.nchw_to_nhwc(start))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = loss_terms(SMALL, x, vgg_taps(adapter.vgg, x), staged,
+                          adapter.style_targets)["loss_total"]
+    g = layouts.nhwc_to_nchw(tape.gradient(loss, x).numpy())
+    unclipped = start - SMALL.lr * g / (np.abs(g) + SMALL.eps)
+    assert unclipped.max() > 1.0 and unclipped.min() < 0.0
+    adapter.train_step(staged)
+    np.testing.assert_allclose(adapter.get_weights()["image"], np.clip(unclipped, 0.0, 1.0),
+                               atol=1e-6)
+
+
+def test_step_never_updates_vgg():
+    adapter = adapter_with_image(SMALL, noise_image(SMALL))
+    before = adapter.get_weights()
+    adapter.train_step(adapter.stage(SMALL.load_data()))
+    after = adapter.get_weights()
+    assert not np.array_equal(before["image"], after["image"])
+    for name in SMALL.vgg_shapes():
+        np.testing.assert_array_equal(before[name], after[name])
+
+
+@pytest.mark.parametrize("mode", ["compiled", "xla"])
+def test_mode_matches_eager(mode):
+    """One step, as parity check 3: later steps follow TV's sign(dx) at pixels the content
+    image's uint8 quantisation made equal, so they drift by up to lr in any two runs."""
+    results = {}
+    for run in ("eager", mode):
+        adapter = adapter_with_image(SMALL, noise_image(SMALL), mode=run)
+        adapter.train_step(adapter.stage(SMALL.load_data()))
+        results[run] = adapter.losses(), adapter.get_weights()["image"]
+    (losses, image), (mode_losses, mode_image) = results["eager"], results[mode]
+    np.testing.assert_allclose(mode_image, image, atol=1e-4)
+    for name, value in losses.items():
+        np.testing.assert_allclose(mode_losses[name], value, rtol=1e-5)
+
+
+# --- weights ---
+
+
+def test_random_weights_are_the_specs_numpy_arrays_and_say_so():
+    cfg = SMALL.replace(weight_seed=3)
+    adapter = StyleTransferAdapter(cfg)
+    weights, expected = adapter.get_weights(), cfg.vgg_state()
+    for name, value in expected.items():
+        np.testing.assert_array_equal(weights[name], value)
+    assert adapter.tags() == {"weights": "random-seed-3"}
+    assert adapter.param_count() == 3 * 32 * 32
+
+
+def test_npz_weights_load_and_label_the_records(tmp_path):
+    cfg = StyleTransferConfig(size=32)
+    np.savez(tmp_path / "vgg19.npz", **cfg.replace(weight_seed=7).vgg_state())
+    adapter = StyleTransferAdapter(cfg.replace(vgg_weights=str(tmp_path / "vgg19.npz")))
+    assert adapter.tags() == {"weights": "vgg19.npz"}
+    np.testing.assert_array_equal(adapter.get_weights()["features.28.weight"],
+                                  cfg.replace(weight_seed=7).vgg_state()["features.28.weight"])
+
+
+def test_set_weights_round_trips_and_refreshes_the_style_targets():
+    source = adapter_with_image(SMALL, noise_image(SMALL))
+    target = StyleTransferAdapter(SMALL.replace(weight_seed=1))
+    target.set_weights(source.get_weights())
+    for name, value in source.get_weights().items():
+        np.testing.assert_array_equal(target.get_weights()[name], value)
+    staged = source.stage(SMALL.load_data())
+    assert source.forward(staged)["loss_style"] == target.forward(staged)["loss_style"]
+
+
+def test_sample_is_the_current_image_in_the_boundary_format():
+    adapter = adapter_with_image(SMALL, noise_image(SMALL))
+    samples = adapter.sample(2, seed=5)
+    expected = layouts.nchw_to_nhwc(noise_image(SMALL)) * 2.0 - 1.0
+    assert samples.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(samples, np.repeat(expected, 2, axis=0), atol=1e-7)
