@@ -6,7 +6,8 @@ reference's initialisation, zero tensors filled with small noise), batch and noi
 1. round trip: reference -> numpy -> other -> numpy -> reference reproduces every weight bit
    for bit;
 2. forward: every forward output agrees to 1e-5 relative;
-3. one training step: every updated weight and every loss agrees to 1e-4 relative;
+3. one training step: every updated weight and every loss agrees to 1e-4 relative (BatchNorm
+   running variances to 1e-3: torch keeps the unbiased variance, Keras the biased one);
 4. (on request) a trajectory of N steps on the same batches and noise: the loss curves stay
    within the family's stated bound.
 
@@ -30,6 +31,9 @@ from bench.registry import family_config
 
 FORWARD_TOL = 1e-5
 STEP_TOL = 1e-4
+#: torch tracks the unbiased batch variance, Keras the biased one (MODELS.md): after one step
+#: with momentum 0.1 they differ by 0.1 * var / (n - 1), n = batch x height x width >= 128 here.
+RUNNING_VAR_TOL = 1e-3
 WORKER_TIMEOUT_S = 1800
 
 
@@ -134,6 +138,14 @@ def _section(archive: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
     return {k[len(prefix):]: v for k, v in archive.items() if k.startswith(prefix)}
 
 
+def _without(arrays: dict, names: list[str]) -> dict:
+    return {k: v for k, v in arrays.items() if k not in names}
+
+
+def _only(arrays: dict, names: list[str]) -> dict:
+    return {k: arrays[k] for k in names if k in arrays}
+
+
 def _worst(model: str, label: str, check: str, ref: dict, other: dict,
            tolerance: float) -> CheckResult:
     if set(ref) != set(other):
@@ -180,8 +192,13 @@ def compare_variant(model: str, label: str, ref: dict, other: dict, returned: di
                            exact[0] if exact else "all weights")]
     results.append(_worst(model, label, "2 forward", _section(ref, "fwd/"),
                           _section(other, "fwd/"), FORWARD_TOL))
-    results.append(_worst(model, label, "3 one step: weights", _section(ref, "w1/"),
-                          _section(other, "w1/"), STEP_TOL))
+    w1_ref, w1_other = _section(ref, "w1/"), _section(other, "w1/")
+    variances = [k for k in w1_ref if k.endswith("running_var")]
+    results.append(_worst(model, label, "3 one step: weights", _without(w1_ref, variances),
+                          _without(w1_other, variances), STEP_TOL))
+    if variances:
+        results.append(_worst(model, label, "3 one step: BN running var", _only(w1_ref, variances),
+                              _only(w1_other, variances), RUNNING_VAR_TOL))
     results.append(_worst(model, label, "3 one step: losses", _section(ref, "loss/"),
                           _section(other, "loss/"), STEP_TOL))
     if trajectory:

@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "gan_bench.adapters"
 
 FAMILIES = {
     "mlp_gan": "implementations.spec.mlp_gan:MLPGANConfig",
+    "dcgan": "implementations.spec.dcgan:DCGANConfig",
     "progan": "implementations.spec.progan:ProGANConfig",
     "style_transfer": "implementations.spec.style_transfer:StyleTransferConfig",
 }
@@ -29,6 +30,7 @@ FRAMEWORK_EXTRAS = {"torch": "pip install 'gan-bench[torch]'", "tf": "pip instal
 
 _BUILT_IN_CLASSES = {
     "mlp_gan": "MLPGANAdapter",
+    "dcgan": "DCGANAdapter",
     "progan": "ProGANAdapter",
     "style_transfer": "StyleTransferAdapter",
 }

@@ -14,8 +14,10 @@ def test_list_shows_every_model_and_framework():
     assert done.returncode == 0
     rows = json.loads(done.stdout)
     pairs = {(r["model"], r["framework"]) for r in rows}
-    assert {("mlp_gan", "torch"), ("mlp_gan", "tf")} <= pairs
+    models = ("mlp_gan", "dcgan", "progan", "style_transfer")
+    assert {(m, fw) for m in models for fw in ("torch", "tf")} <= pairs
     assert all(r["installed"] for r in rows)
+    assert [r["quality_suites"] for r in rows if r["model"] == "style_transfer"] == [False] * 2
 
 
 def test_list_table_is_readable():

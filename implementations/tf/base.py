@@ -47,14 +47,18 @@ class TorchAdam(keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         grad = ops.cast(gradient, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
         m = self._m[self._get_variable_index(variable)]
         v = self._v[self._get_variable_index(variable)]
         self.assign_add(m, ops.multiply(ops.subtract(grad, m), 1 - self.beta_1))
         self.assign(v, ops.add(ops.multiply(v, self.beta_2),
                                ops.multiply(ops.square(grad), 1 - self.beta_2)))
-        step_size = lr / (1 - ops.power(ops.cast(self.beta_1, dtype), step))
-        correction2_sqrt = ops.sqrt(1 - ops.power(ops.cast(self.beta_2, dtype), step))
+        # Bias corrections in float64, like torch's Python floats: float32(0.999) ** 1 alone
+        # would shift every first update by 6e-6 relative.
+        step = ops.cast(self.iterations + 1, "float64")
+        correction1 = 1 - ops.power(ops.convert_to_tensor(self.beta_1, "float64"), step)
+        correction2 = 1 - ops.power(ops.convert_to_tensor(self.beta_2, "float64"), step)
+        step_size = lr / ops.cast(correction1, dtype)
+        correction2_sqrt = ops.cast(ops.sqrt(correction2), dtype)
         denom = ops.add(ops.divide(ops.sqrt(v), correction2_sqrt), self.epsilon)
         self.assign_sub(variable, ops.multiply(ops.divide(m, denom), step_size))
 

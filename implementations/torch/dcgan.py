@@ -1,0 +1,154 @@
+"""DCGAN in PyTorch (MODELS.md section 2). Mirror of implementations/tf/dcgan.py.
+
+forward() runs both networks in training mode (BatchNorm on batch statistics), as a training
+step does, without touching the running statistics: those are not comparable across
+frameworks (PyTorch keeps the unbiased running variance, Keras the biased one). sample() runs
+G in eval mode, on the running statistics.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from bench import layouts
+from implementations.spec.dcgan import (
+    BN_EPSILON,
+    BN_MOMENTUM,
+    INIT_STD,
+    KERNEL,
+    ConvLayer,
+    DCGANConfig,
+)
+from implementations.torch.base import TorchAdapter
+
+
+def activation(layer: ConvLayer) -> nn.Module:
+    return {
+        "relu": nn.ReLU,
+        "leaky_relu": partial(nn.LeakyReLU, 0.2),
+        "tanh": nn.Tanh,
+    }[layer.activation]()
+
+
+def block(layer: ConvLayer) -> list[tuple[str, nn.Module]]:
+    """One table row: conv{i}, then bn{i} and act{i} where the row has them."""
+    conv_type = nn.ConvTranspose2d if layer.transposed else nn.Conv2d
+    modules = [(f"conv{layer.index}", conv_type(layer.c_in, layer.c_out, KERNEL, layer.stride,
+                                                layer.padding, bias=False))]
+    if layer.batch_norm:
+        modules.append((f"bn{layer.index}",
+                        nn.BatchNorm2d(layer.c_out, eps=BN_EPSILON, momentum=BN_MOMENTUM)))
+    if layer.activation is not None:
+        modules.append((f"act{layer.index}", activation(layer)))
+    return modules
+
+
+def make_generator(cfg: DCGANConfig) -> nn.Sequential:
+    return nn.Sequential(OrderedDict([
+        ("reshape", nn.Unflatten(1, (cfg.latent, 1, 1))),
+        *(module for layer in cfg.g_layers() for module in block(layer)),
+    ]))
+
+
+def make_discriminator(cfg: DCGANConfig) -> nn.Sequential:
+    return nn.Sequential(OrderedDict([
+        *(module for layer in cfg.d_layers() for module in block(layer)),
+        ("flatten", nn.Flatten()),  # B x 1 x 1 x 1 -> B x 1 logits
+    ]))
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN's init: conv weights N(0, 0.02); BN gamma N(1, 0.02), beta 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, INIT_STD)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, INIT_STD)
+        nn.init.zeros_(module.bias)
+
+
+def bce_with_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def stateless_call(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """net(x) in training mode with BatchNorm updating copies of its running statistics."""
+    buffers = {name: value.clone() for name, value in net.named_buffers()}
+    return functional_call(net, buffers, (x,))
+
+
+class DCGANAdapter(TorchAdapter):
+    family = "dcgan"
+
+    def __init__(self, config: DCGANConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.G = make_generator(config).apply(init_weights).to(self.torch_device)
+        self.D = make_discriminator(config).apply(init_weights).to(self.torch_device)
+        self.opt_g = self.adam(self.G.parameters(), config.lr, (config.beta1, config.beta2),
+                               config.eps)
+        self.opt_d = self.adam(self.D.parameters(), config.lr, (config.beta1, config.beta2),
+                               config.eps)
+        self._step = self.compile_step(self._train_step)
+        self._losses: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def stage(self, batch: np.ndarray, noise: Mapping[str, np.ndarray] | None = None):
+        cfg = self.config
+        images = layouts.nhwc_to_nchw(batch)
+        real = images.reshape(cfg.d_steps, cfg.batch_size, *images.shape[1:])
+        z = (self.to_device(noise["z"]) if noise is not None
+             else self.randn(*cfg.noise_shapes()["z"]))
+        return self.to_device(real), z
+
+    def _train_step(self, real: torch.Tensor, z: torch.Tensor):
+        last = self.config.d_steps - 1
+        for i in range(last):
+            self._d_step(real[i], self.G(z[i]).detach())
+        fake = self.G(z[last])
+        loss_d = self._d_step(real[last], fake.detach())
+        loss_g = bce_with_logits(self.D(fake), 1.0)  # through the D just updated
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward(inputs=list(self.G.parameters()))  # D's weight gradients are not needed
+        self.opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        # Two forward passes, so real and fake get separate BatchNorm batch statistics.
+        loss_d = bce_with_logits(self.D(real), 1.0) + bce_with_logits(self.D(fake), 0.0)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return loss_d
+
+    def train_step(self, staged) -> None:
+        self._losses = self._step(*staged)
+
+    def losses(self) -> dict[str, float]:
+        loss_d, loss_g = self._losses
+        return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+
+    @torch.no_grad()
+    def forward(self, staged) -> dict[str, np.ndarray]:
+        real, z = staged
+        fake = stateless_call(self.G, z[0])
+        return {
+            "G(z)": layouts.nchw_to_nhwc(fake.cpu().numpy()),
+            "D(x)": stateless_call(self.D, real[0]).cpu().numpy(),
+            "D(G(z))": stateless_call(self.D, fake).cpu().numpy(),
+        }
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        z = np.random.default_rng(seed).standard_normal((n, self.config.latent)).astype(np.float32)
+        self.G.eval()
+        try:
+            out = self.G(self.to_device(z))
+        finally:
+            self.G.train()
+        return layouts.nchw_to_nhwc(out.cpu().numpy())
