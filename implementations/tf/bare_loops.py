@@ -13,34 +13,45 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from implementations.spec.mlp_gan import MLPGANConfig
-from implementations.tf import mlp_gan
+from bench.adapter import FamilyConfig
+from implementations.tf import dcgan, mlp_gan
 
 
-def mlp_gan_loop(config: MLPGANConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
-    G, D = mlp_gan.make_generator(config), mlp_gan.make_discriminator(config)
+def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.ndarray,
+                 mode: str) -> Callable[[], None]:
+    """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
     opt_g = keras.optimizers.Adam(config.lr, config.beta1, config.beta2, config.eps)
     opt_d = keras.optimizers.Adam(config.lr, config.beta1, config.beta2, config.eps)
     criterion = keras.losses.BinaryCrossentropy(from_logits=True)
-    real = tf.constant(batch[: config.batch_size].reshape(config.batch_size, -1))
+    real_batch = tf.constant(real[: config.batch_size])
+    z_shape = config.noise_shapes()["z"][1:]
     ones, zeros = tf.ones((config.batch_size, 1)), tf.zeros((config.batch_size, 1))
 
     def step() -> None:
         with tf.GradientTape() as g_tape:
-            fake = G(tf.random.normal((config.batch_size, config.z_dim)), training=True)
+            fake = G(tf.random.normal(z_shape), training=True)
             with tf.GradientTape() as d_tape:
-                loss_d = (criterion(ones, D(real, training=True))
+                loss_d = (criterion(ones, D(real_batch, training=True))
                           + criterion(zeros, D(tf.stop_gradient(fake), training=True)))
-            d_grads = d_tape.gradient(loss_d, D.trainable_variables)
-            opt_d.apply(d_grads, D.trainable_variables)
+            opt_d.apply(d_tape.gradient(loss_d, D.trainable_variables), D.trainable_variables)
             loss_g = criterion(ones, D(fake, training=True))
         opt_g.apply(g_tape.gradient(loss_g, G.trainable_variables), G.trainable_variables)
 
     return compile_for(mode, step)
 
 
+def mlp_gan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
+    return bce_gan_loop(mlp_gan.make_generator(config), mlp_gan.make_discriminator(config),
+                        config, batch.reshape(len(batch), -1), mode)
+
+
+def dcgan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
+    return bce_gan_loop(dcgan.make_generator(config), dcgan.make_discriminator(config),
+                        config, batch, mode)
+
+
 def compile_for(mode: str, step: Callable[[], None]) -> Callable[[], None]:
     return step if mode == "eager" else tf.function(step, jit_compile=mode == "xla")
 
 
-LOOPS = {"mlp_gan": mlp_gan_loop}
+LOOPS = {"mlp_gan": mlp_gan_loop, "dcgan": dcgan_loop}

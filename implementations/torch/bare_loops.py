@@ -13,23 +13,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from implementations.spec.mlp_gan import MLPGANConfig
-from implementations.torch import mlp_gan
+from bench import layouts
+from bench.adapter import FamilyConfig
+from implementations.torch import dcgan, mlp_gan
 
 
-def mlp_gan_loop(config: MLPGANConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
-    G, D = mlp_gan.make_generator(config), mlp_gan.make_discriminator(config)
+def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndarray,
+                 mode: str) -> Callable[[], None]:
+    """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
     betas = (config.beta1, config.beta2)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas, eps=config.eps)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas, eps=config.eps)
     criterion = nn.BCEWithLogitsLoss()
-    real = torch.from_numpy(batch[: config.batch_size].reshape(config.batch_size, -1))
+    real_batch = torch.from_numpy(np.ascontiguousarray(real[: config.batch_size]))
+    z_shape = config.noise_shapes()["z"][1:]
     ones, zeros = torch.ones(config.batch_size, 1), torch.zeros(config.batch_size, 1)
 
     def step() -> None:
-        fake = G(torch.randn(config.batch_size, config.z_dim))
+        fake = G(torch.randn(*z_shape))
         opt_d.zero_grad()
-        loss_d = criterion(D(real), ones) + criterion(D(fake.detach()), zeros)
+        loss_d = criterion(D(real_batch), ones) + criterion(D(fake.detach()), zeros)
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad()
@@ -40,8 +43,18 @@ def mlp_gan_loop(config: MLPGANConfig, batch: np.ndarray, mode: str) -> Callable
     return compile_for(mode, step)
 
 
+def mlp_gan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
+    return bce_gan_loop(mlp_gan.make_generator(config), mlp_gan.make_discriminator(config),
+                        config, batch.reshape(len(batch), -1), mode)
+
+
+def dcgan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
+    return bce_gan_loop(dcgan.make_generator(config), dcgan.make_discriminator(config),
+                        config, layouts.nhwc_to_nchw(batch), mode)
+
+
 def compile_for(mode: str, step: Callable[[], None]) -> Callable[[], None]:
     return torch.compile(step) if mode == "compiled" else step
 
 
-LOOPS = {"mlp_gan": mlp_gan_loop}
+LOOPS = {"mlp_gan": mlp_gan_loop, "dcgan": dcgan_loop}
