@@ -8,7 +8,6 @@ G in inference mode, on the moving statistics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 
 import keras
@@ -25,7 +24,8 @@ from implementations.spec.dcgan import (
     ConvLayer,
     DCGANConfig,
 )
-from implementations.tf.base import TFAdapter, WeightMap, same
+from implementations.tf.base import WeightMap, same
+from implementations.tf.bce_gan import BCEGANAdapter
 
 
 def activation(layer: ConvLayer) -> layers.Layer:
@@ -80,11 +80,6 @@ def make_discriminator(cfg: DCGANConfig) -> keras.Sequential:
     ], name="D")
 
 
-def bce_with_logits(logits: tf.Tensor, target: float) -> tf.Tensor:
-    labels = tf.fill(tf.shape(logits), target)
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
-
-
 def stateless_call(net: keras.Model, x: tf.Tensor) -> tf.Tensor:
     """net(x) in training mode with BatchNorm's updated moving statistics returned, not stored."""
     trainable = [v.value for v in net.trainable_variables]
@@ -93,20 +88,14 @@ def stateless_call(net: keras.Model, x: tf.Tensor) -> tf.Tensor:
     return out
 
 
-class DCGANAdapter(TFAdapter):
+class DCGANAdapter(BCEGANAdapter):
     family = "dcgan"
 
-    def __init__(self, config: DCGANConfig, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        with tf.device(self.tf_device):
-            self.G = make_generator(config)
-            self.D = make_discriminator(config)
-            self.opt_g = self.adam(self.G.trainable_variables, config.lr,
-                                   (config.beta1, config.beta2), config.eps)
-            self.opt_d = self.adam(self.D.trainable_variables, config.lr,
-                                   (config.beta1, config.beta2), config.eps)
-        self._step = self.compile_step(self._train_step)
-        self._losses: tuple[tf.Tensor, tf.Tensor] | None = None
+    def make_networks(self, config: DCGANConfig) -> tuple[keras.Model, keras.Model]:
+        return make_generator(config), make_discriminator(config)
+
+    def network_layout(self, batch: np.ndarray) -> np.ndarray:
+        return batch
 
     def weight_map(self) -> WeightMap:
         rules = {}
@@ -125,42 +114,6 @@ class DCGANAdapter(TFAdapter):
                                       ("running_var", bn.moving_variance)):
                         rules[f"{net}.bn{row.index}.{stat}"] = (var, same, same)
         return rules
-
-    def stage(self, batch: np.ndarray, noise: Mapping[str, np.ndarray] | None = None):
-        cfg = self.config
-        real = batch.reshape(cfg.d_steps, cfg.batch_size, *batch.shape[1:])
-        z = (self.to_device(noise["z"]) if noise is not None
-             else self.randn(*cfg.noise_shapes()["z"]))
-        return self.to_device(real), z
-
-    def _train_step(self, real: tf.Tensor, z: tf.Tensor):
-        last = self.config.d_steps - 1
-        for i in range(last):
-            self._d_step(real[i], self.G(z[i], training=True))
-        with tf.GradientTape() as g_tape:
-            fake = self.G(z[last], training=True)
-            loss_d = self._d_step(real[last], tf.stop_gradient(fake))
-            loss_g = bce_with_logits(self.D(fake, training=True), 1.0)  # through the D just updated
-        grads = g_tape.gradient(loss_g, self.G.trainable_variables)
-        self.opt_g.apply(grads, self.G.trainable_variables)
-        return loss_d, loss_g
-
-    def _d_step(self, real: tf.Tensor, fake: tf.Tensor) -> tf.Tensor:
-        # Two forward passes, so real and fake get separate BatchNorm batch statistics.
-        with tf.GradientTape() as d_tape:
-            loss_d = (bce_with_logits(self.D(real, training=True), 1.0)
-                      + bce_with_logits(self.D(fake, training=True), 0.0))
-        grads = d_tape.gradient(loss_d, self.D.trainable_variables)
-        self.opt_d.apply(grads, self.D.trainable_variables)
-        return loss_d
-
-    def train_step(self, staged) -> None:
-        with tf.device(self.tf_device):
-            self._losses = self._step(*staged)
-
-    def losses(self) -> dict[str, float]:
-        loss_d, loss_g = self._losses
-        return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged

@@ -9,12 +9,10 @@ G in eval mode, on the running statistics.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from functools import partial
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -27,7 +25,7 @@ from implementations.spec.dcgan import (
     ConvLayer,
     DCGANConfig,
 )
-from implementations.torch.base import TorchAdapter
+from implementations.torch.bce_gan import BCEGANAdapter
 
 
 def activation(layer: ConvLayer) -> nn.Module:
@@ -74,64 +72,21 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def bce_with_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
 def stateless_call(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """net(x) in training mode with BatchNorm updating copies of its running statistics."""
     buffers = {name: value.clone() for name, value in net.named_buffers()}
     return functional_call(net, buffers, (x,))
 
 
-class DCGANAdapter(TorchAdapter):
+class DCGANAdapter(BCEGANAdapter):
     family = "dcgan"
 
-    def __init__(self, config: DCGANConfig, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        self.G = make_generator(config).apply(init_weights).to(self.torch_device)
-        self.D = make_discriminator(config).apply(init_weights).to(self.torch_device)
-        self.opt_g = self.adam(self.G.parameters(), config.lr, (config.beta1, config.beta2),
-                               config.eps)
-        self.opt_d = self.adam(self.D.parameters(), config.lr, (config.beta1, config.beta2),
-                               config.eps)
-        self._step = self.compile_step(self._train_step)
-        self._losses: tuple[torch.Tensor, torch.Tensor] | None = None
+    def make_networks(self, config: DCGANConfig) -> tuple[nn.Module, nn.Module]:
+        return (make_generator(config).apply(init_weights),
+                make_discriminator(config).apply(init_weights))
 
-    def stage(self, batch: np.ndarray, noise: Mapping[str, np.ndarray] | None = None):
-        cfg = self.config
-        images = layouts.nhwc_to_nchw(batch)
-        real = images.reshape(cfg.d_steps, cfg.batch_size, *images.shape[1:])
-        z = (self.to_device(noise["z"]) if noise is not None
-             else self.randn(*cfg.noise_shapes()["z"]))
-        return self.to_device(real), z
-
-    def _train_step(self, real: torch.Tensor, z: torch.Tensor):
-        last = self.config.d_steps - 1
-        for i in range(last):
-            self._d_step(real[i], self.G(z[i]).detach())
-        fake = self.G(z[last])
-        loss_d = self._d_step(real[last], fake.detach())
-        loss_g = bce_with_logits(self.D(fake), 1.0)  # through the D just updated
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward(inputs=list(self.G.parameters()))  # D's weight gradients are not needed
-        self.opt_g.step()
-        return loss_d.detach(), loss_g.detach()
-
-    def _d_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        # Two forward passes, so real and fake get separate BatchNorm batch statistics.
-        loss_d = bce_with_logits(self.D(real), 1.0) + bce_with_logits(self.D(fake), 0.0)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        return loss_d
-
-    def train_step(self, staged) -> None:
-        self._losses = self._step(*staged)
-
-    def losses(self) -> dict[str, float]:
-        loss_d, loss_g = self._losses
-        return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+    def network_layout(self, batch: np.ndarray) -> np.ndarray:
+        return layouts.nhwc_to_nchw(batch)
 
     @torch.no_grad()
     def forward(self, staged) -> dict[str, np.ndarray]:
