@@ -74,11 +74,18 @@ def list_command(as_json: bool) -> None:
 
 
 def _request(models: str | None, frameworks: str | None, device: str, profile: str,
-             seeds: int, threads: int | None, timeout: float, workers: int = 1):
+             seeds: int, threads: int | None, timeout: float, workers: int = 1,
+             data_dir: Path | None = None, fid_inception: bool = False):
+    from bench.data import MNIST_ENV
     from suites import Request
 
+    if data_dir is not None:
+        if not data_dir.exists():
+            raise UsageError(f"--data-dir {data_dir} does not exist; give the folder holding "
+                             "MNIST's files")
+        os.environ[MNIST_ENV] = str(data_dir.resolve())  # workers inherit it
     devices = ("cpu", "cuda") if device == "auto" else (device,)
-    return Request(
+    return Request(fid_inception=fid_inception,
         models=tuple(registry.parse_models(models)),
         frameworks=tuple(registry.parse_frameworks(frameworks)),
         devices=devices, profile=profile, seeds=seeds,
@@ -110,6 +117,10 @@ def run_options(func):
                      show_default=True, help="Jobs in parallel (timings are cleanest with 1)."),
         click.option("--resume", is_flag=True,
                      help="Skip the jobs the run folder already finished."),
+        click.option("--data-dir", type=path,
+                     help="Folder with MNIST's IDX files or mnist.npz (for --profile full)."),
+        click.option("--fid-inception", is_flag=True,
+                     help="Quality suites: also FID on Inception features (needs its weights)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -151,14 +162,15 @@ def _execute(suites: tuple[str, ...], request, out, resume, executor, address, w
 @click.argument("suites", nargs=-1, required=True)
 @run_options
 def run_command(suites, models, frameworks, device, profile, seeds, threads, timeout, out,
-                executor, address, workers, resume) -> int:
+                executor, address, workers, resume, data_dir, fid_inception) -> int:
     """Run benchmark SUITES (throughput, ...) and write a run folder with its report."""
     from bench.report import write_report
     from suites import load_suite
 
     for name in suites:
         load_suite(name)
-    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers)
+    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
+                       data_dir, fid_inception)
     summary = _execute(suites, request, out, resume, executor, address, workers)
     report = write_report(summary.run_dir, ("md", "html", "csv"))
     click.echo(f"report: {report}")
@@ -169,13 +181,14 @@ def run_command(suites, models, frameworks, device, profile, seeds, threads, tim
 @click.option("--suites", "suite_names", default="throughput", show_default=True)
 @run_options
 def compare_command(suite_names, models, frameworks, device, profile, seeds, threads, timeout,
-                    out, executor, address, workers, resume) -> int:
+                    out, executor, address, workers, resume, data_dir, fid_inception) -> int:
     """Run the suites for each framework and print them side by side, with the ratio."""
     from bench.compare import side_by_side
     from bench.records import load_frame
     from bench.report import markdown_table, write_report
 
-    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers)
+    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
+                       data_dir, fid_inception)
     if len(request.frameworks) < 2:
         raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
     suites = tuple(s.strip() for s in suite_names.split(",") if s.strip())
@@ -242,7 +255,7 @@ def check_command(run_dir: Path, baseline_path: Path, show_all: bool, allow_miss
     than the tolerance and significantly slower (one-sided Mann-Whitney U over the timed
     rounds). The full table goes to RUN_DIR/check.md.
     """
-    from bench.regression import check, comparison_table
+    from bench.regression import check, compact, comparison_table
     from bench.report import markdown_table
 
     result = check(run_dir, baseline_path, allow_missing)
@@ -250,8 +263,10 @@ def check_command(run_dir: Path, baseline_path: Path, show_all: bool, allow_miss
     (Path(run_dir) / "check.md").write_text(markdown_table(table) + "\n")
     shown = table if show_all else table[table["status"].isin(result.failing_statuses | {"new"})]
     if not shown.empty:
-        click.echo(markdown_table(shown))
-    click.echo(result.summary() + " (throughput change is per matmul peak; p one-sided)")
+        shown, shared = compact(shown)
+        click.echo(f"{shared}\n{markdown_table(shown)}" if shared else markdown_table(shown))
+    click.echo(f"{result.summary()}\nthroughput: change of steps/s per matmul peak, p of a "
+               "one-sided Mann-Whitney U over rounds; other metrics: seeded, tolerance alone")
     return EXIT_FAILED if result.failed else 0
 
 

@@ -36,6 +36,7 @@ class Request:
     seeds: int = 1
     threads: int = 2
     timeout_s: float = 900.0
+    fid_inception: bool = False  # quality suites: also FID on Inception features (needs weights)
 
 
 @dataclass

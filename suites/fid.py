@@ -134,7 +134,9 @@ def quality_jobs(suite: str, request: Request, datasets: DatasetChoice) -> list[
         family = family_config(model)
         if not family.generates_distribution:
             continue
-        params = dataclasses.asdict(quality_settings(request.profile, model))
+        settings = quality_settings(request.profile, model)
+        params = dataclasses.asdict(
+            dataclasses.replace(settings, fid_inception=request.fid_inception))
         for dataset in datasets(family, request.profile):
             config = {} if dataset is None else {"dataset": dataset}
             out += [Job(suite=suite, model=model, framework=framework, device=device,

@@ -38,6 +38,11 @@ def test_list_table_is_readable():
     (["report", "results", "--format", "pdf"], "unknown report format 'pdf'"),
     (["parity", "--models", "nosuch"], "unknown model 'nosuch'"),
     (["nosuchcommand"], "No such command"),
+    (["run", "throughput", "--data-dir", "/nonexistent/mnist"], "does not exist"),
+    (["run", "throughput", "--jobs", "0"], "--jobs"),
+    (["run", "throughput", "--timeout", "0"], "--timeout"),
+    (["run", "throughput", "--executor", "spark"], "'spark' is not one of"),
+    (["run", "throughput", "--resume", "--out", "/nonexistent/run"], "no run to resume"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = run_cli(*args)
