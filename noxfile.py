@@ -21,11 +21,25 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests/tf", *args)
 
 
+BENCH_RUN = "results/nox-bench"
+BASELINE = "results/baselines/cpu-quick.json"
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The quick throughput suite into results/<run-id>/ with its report."""
+    """The quick throughput suite into results/nox-bench/, its report, then the regression gate."""
     session.install("-e", ALL)
-    session.run("gan-bench", "run", "throughput", "--profile", "quick", *session.posargs)
+    shutil.rmtree(BENCH_RUN, ignore_errors=True)  # a run folder appends: start it afresh
+    session.run("gan-bench", "run", "throughput", "--profile", "quick", "--out", BENCH_RUN,
+                *session.posargs)
+    session.run("gan-bench", "check", BENCH_RUN, "--baseline", BASELINE)
+
+
+@nox.session
+def baseline(session: nox.Session) -> None:
+    """Regenerate results/baselines/cpu-quick.json from fresh quick runs (an idle machine)."""
+    session.install("-e", ALL)
+    session.run("python", "scripts/update_baseline.py", *session.posargs)
 
 
 @nox.session

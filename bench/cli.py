@@ -231,7 +231,7 @@ def parity_command(models, frameworks, trajectory) -> int:
 
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--format", "formats", default="md,html,csv", show_default=True,
+@click.option("--format", "formats", default="md,html,csv,parquet", show_default=True,
               help="Comma-separated: md, html, csv, parquet.")
 def report_command(run_dir: Path, formats: str) -> None:
     """Write report.md (and html, csv, parquet) for a run folder."""

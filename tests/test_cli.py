@@ -62,7 +62,7 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path):
 
 
 def test_help_on_every_command():
-    for command in ("list", "run", "compare", "parity", "report"):
+    for command in ("list", "run", "compare", "parity", "report", "check", "baseline"):
         done = run_cli(command, "--help")
         assert done.returncode == 0
         assert "Usage:" in done.stdout
