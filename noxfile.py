@@ -9,7 +9,7 @@ import nox
 nox.options.default_venv_backend = "uv" if shutil.which("uv") else "virtualenv"
 nox.options.sessions = ["lint", "tests"]
 
-ALL = ".[torch,tf,dev]"
+ALL = ".[torch,tf,ray,dev]"
 
 
 @nox.session
