@@ -22,6 +22,7 @@ SUITES = {
     "fid": "suites.fid",
     "mode-collapse": "suites.mode_collapse",
     "overhead": "suites.overhead",
+    "convergence": "suites.convergence",
 }
 
 

@@ -1,0 +1,372 @@
+"""The convergence suite: job expansion, outcome classification on synthetic curves, summary
+tables on synthetic records, and one tiny real run (both frameworks, in worker processes)
+where one perturbation diverges."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.data import load_digits_images, sample_mixture
+from bench.errors import UsageError
+from bench.features import digits_classifier
+from bench.jobs import Job
+from bench.records import Measurement, RecordWriter, load_frame, make_record
+from bench.report import write_report
+from bench.runner import RunOptions, run
+from conftest import run_python
+from implementations.spec.mlp_gan import MLPGANConfig
+from suites import Request, convergence, fid, load_suite
+from suites.convergence import (
+    BETA1,
+    COLLAPSED,
+    CONVERGED,
+    DIVERGED,
+    LR,
+    NOT_CONVERGED,
+    Criteria,
+    Curve,
+    Point,
+    Verdict,
+    classify,
+    criteria_for,
+    run_curve,
+)
+
+DISCRIMINATOR_WON = convergence.DISCRIMINATOR_WON
+
+
+def request_for(*models: str, profile: str = "quick", seeds: int = 1) -> Request:
+    return Request(models=models, frameworks=("torch", "tf"), profile=profile, seeds=seeds)
+
+
+def labels(jobs: list[Job], model: str, dataset: str) -> set[str]:
+    return {j.perturbation for j in jobs if j.model == model and j.config["dataset"] == dataset}
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def test_quick_runs_the_mlp_gan_on_ring8_and_digits_with_few_perturbations():
+    jobs = convergence.jobs(request_for("mlp_gan", "style_transfer"))
+    assert {(j.model, j.config["dataset"]) for j in jobs} == {("mlp_gan", "ring8"),
+                                                            ("mlp_gan", "digits")}
+    assert labels(jobs, "mlp_gan", "ring8") == {"base", "lr=x0.1", "lr=x10", "beta1=0.9"}
+    assert len(jobs) == 2 * 4 * 2 * 1  # datasets x perturbations x frameworks x seeds
+    by_label = {j.perturbation: j.config for j in jobs if j.config["dataset"] == "ring8"}
+    assert by_label["lr=x0.1"] == {"dataset": "ring8", "lr": pytest.approx(2e-5)}
+    assert by_label["lr=x10"]["lr"] == pytest.approx(2e-3)
+    assert by_label["beta1=0.9"] == {"dataset": "ring8", "beta1": 0.9}
+    assert by_label["base"] == {"dataset": "ring8"}
+    assert {j.params["steps"] for j in jobs} == {2000}
+    assert {j.suite for j in jobs} == {"convergence"}
+    assert {(j.framework, j.mode) for j in jobs} == {("torch", "eager"), ("tf", "compiled")}
+
+
+def test_both_frameworks_get_the_same_points_and_seeds_and_every_run_its_own_id():
+    jobs = convergence.jobs(request_for("mlp_gan", "dcgan", "progan", profile="standard",
+                                        seeds=4))
+    points = {fw: sorted((j.model, j.perturbation, j.seed, str(sorted(j.config.items())),
+                          str(sorted(j.params.items())))
+                         for j in jobs if j.framework == fw) for fw in ("torch", "tf")}
+    assert points["torch"] == points["tf"]
+    assert {j.seed for j in jobs} == {0, 1, 2, 3}  # the request's seeds, when it asks for more
+    assert len({j.job_id for j in jobs}) == len(jobs)
+    assert [j.job_id for j in jobs] == [j.job_id for j in convergence.jobs(
+        request_for("mlp_gan", "dcgan", "progan", profile="standard", seeds=4))]
+
+
+def test_standard_perturbs_only_the_axes_a_family_has_and_skips_the_base_values():
+    jobs = convergence.jobs(request_for("mlp_gan", "dcgan", "progan", profile="standard"))
+    assert {j.seed for j in jobs} == {0, 1, 2}  # --seeds left at 1: METRICS.md's 3
+    common = {"base", "lr=x0.1", "lr=x0.3", "lr=x3", "lr=x10", "batch_size=x0.5",
+              "batch_size=x2", "latent=x0.5", "latent=x2"}
+    # beta1 0.5 and d_steps 1 are the BCE families' base; beta1 0 and gp_weight 10 ProGAN's.
+    bce = common | {"beta1=0", "beta1=0.9", "d_steps=2", "d_steps=5"}
+    assert labels(jobs, "mlp_gan", "ring8") == labels(jobs, "mlp_gan", "digits") == bce
+    assert labels(jobs, "dcgan", "digits") == bce
+    assert labels(jobs, "progan", "digits") == common | {"beta1=0.5", "beta1=0.9",
+                                                         "gp_weight=1", "gp_weight=100"}
+    latent = {(j.config["dataset"], j.perturbation): j.config["latent"] for j in jobs
+              if j.model == "mlp_gan" and j.perturbation.startswith("latent")}
+    # The MLP GAN's latent 0 means 2 for points and 100 for images: those are scaled.
+    assert latent == {("ring8", "latent=x0.5"): 1, ("ring8", "latent=x2"): 4,
+                      ("digits", "latent=x0.5"): 50, ("digits", "latent=x2"): 200}
+    batch = {j.config["batch_size"] for j in jobs if j.perturbation.startswith("batch_size")}
+    assert batch == {32, 128} and all(isinstance(b, int) for b in batch)
+
+
+def test_random_search_samples_every_axis_the_same_way_for_both_frameworks(monkeypatch):
+    search = dataclasses.replace(convergence.PROFILES["standard"], search=6)
+    monkeypatch.setitem(convergence.PROFILES, "standard", search)
+    jobs = [j for j in convergence.jobs(request_for("progan", profile="standard"))
+            if j.perturbation.startswith("random=")]
+    configs = {fw: {(j.perturbation, j.seed): j.config for j in jobs if j.framework == fw}
+               for fw in ("torch", "tf")}
+    assert configs["torch"] == configs["tf"]
+    assert {label for label, _ in configs["torch"]} == {f"random={i}" for i in range(6)}
+    drawn = {key for config in configs["torch"].values() for key in config}
+    assert drawn == {"dataset", "lr", "beta1", "batch_size", "latent", "gp_weight"}
+    base = MLPGANConfig.for_profile("standard")
+    shorter = convergence.random_search(base, [LR, BETA1], 2)
+    assert convergence.random_search(base, [LR, BETA1], 5)[:2] == shorter  # it extends
+
+
+def test_quick_without_the_mlp_gan_says_which_models_it_runs():
+    with pytest.raises(UsageError, match="quick profile runs mlp_gan"):
+        convergence.jobs(request_for("dcgan"))
+    with pytest.raises(UsageError, match="unknown profile"):
+        convergence.jobs(request_for("mlp_gan", profile="huge"))
+
+
+def test_suite_is_registered_and_imports_no_framework():
+    assert load_suite("convergence") is convergence
+    done = run_python("import sys, suites.convergence; "
+                      "print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
+    assert done.stdout.strip() == "[]"
+
+
+# --- outcomes -------------------------------------------------------------------------------
+
+RING = Criteria("fid_raw", 0.05, "modes_captured", 6, d_won_loss=0.1, min_high_quality=0.05)
+DIGITS = Criteria("fid_digits", 100, "classes_covered", 8, d_won_loss=0.1)
+
+
+def curve(quality, coverage, loss_d=None, high_quality=None, diverged=False) -> Curve:
+    n = len(quality)
+    points = [Point(100 * (i + 1), q, c, h, d) for i, (q, c, h, d) in enumerate(zip(
+        quality, coverage, high_quality or [0.5] * n, loss_d or [1.3] * n, strict=True))]
+    return Curve(points, diverged)
+
+
+@pytest.mark.parametrize(("run", "expected", "reached"), [
+    (curve([0.9, 0.2, 0.04, 0.03], [3, 5, 7, 8]), CONVERGED, 300),
+    # Met at step 200, lost by the end: not converged, but the first step is kept.
+    (curve([0.3, 0.04, 0.2, 0.3], [5, 8, 8, 7]), NOT_CONVERGED, 200),
+    (curve([0.9, 0.5, 0.3, 0.2], [6, 6, 4, 2]), COLLAPSED, None),
+    # A blurry G: its few high-quality samples capture few modes, which says nothing of
+    # collapse; and fid_raw alone (two moments) passes it.
+    (curve([0.9, 0.2, 0.01, 0.002], [1, 2, 4, 7], high_quality=[0.0, 0.001, 0.02, 0.04]),
+     NOT_CONVERGED, None),
+    # D's loss near 0 and G stuck: D won (even though G also lost modes).
+    (curve([2.0, 1.5, 1.6, 1.7], [2, 1, 1, 1], loss_d=[0.5, 0.2, 0.05, 0.02]),
+     DISCRIMINATOR_WON, None),
+    # D's loss near 0 but G still improving: not D's win.
+    (curve([2.0, 1.5, 0.9, 0.6], [6, 6, 7, 7], loss_d=[0.5, 0.2, 0.05, 0.02]),
+     NOT_CONVERGED, None),
+    (curve([0.9, 0.04, math.nan], [3, 7, math.nan], loss_d=[1.3, 1.2, math.nan],
+           diverged=True), DIVERGED, 200),
+])
+def test_each_outcome_on_a_synthetic_curve(run, expected, reached):
+    verdict = classify(run, RING)
+    assert verdict.outcome == expected
+    assert verdict.steps_to_threshold == reached
+    assert verdict.final == (None if expected == DIVERGED else run.points[-1])
+
+
+def test_images_judge_coverage_without_a_high_quality_share():
+    nan = [math.nan] * 3
+    assert classify(curve([400, 300, 250], [1, 2, 3], high_quality=nan), DIGITS).outcome == (
+        COLLAPSED)
+    good = curve([400, 120, 90], [4, 9, 10], high_quality=nan)
+    assert classify(good, DIGITS) == Verdict(CONVERGED, 300, good.points[-1])
+
+
+def test_a_wgan_critic_never_wins_and_one_evaluation_shows_no_trend():
+    stuck = curve([2.0, 2.0, 2.0, 2.0], [6, 6, 6, 6], loss_d=[0.0] * 4)
+    assert classify(stuck, dataclasses.replace(RING, d_won_loss=None)).outcome == NOT_CONVERGED
+    assert classify(stuck, RING).outcome == DISCRIMINATOR_WON
+    assert classify(curve([2.0], [6], loss_d=[0.0]), RING).outcome == NOT_CONVERGED
+    assert criteria_for("progan", "digits").d_won_loss is None
+    assert criteria_for("dcgan", "digits").d_won_loss == 0.1
+    with pytest.raises(UsageError, match="no thresholds for dcgan on stacked_digits"):
+        criteria_for("dcgan", "stacked_digits")
+
+
+def test_the_curve_is_read_from_the_training_loops_measurements():
+    # What bench.training returns for a run that diverges at its third evaluation.
+    measured = [Measurement("classifier_test_accuracy", 0.98)]
+    for step, (loss, fid_raw, modes) in zip((10, 20), ((1.3, 0.4, 4), (1.2, 0.03, 7)),
+                                            strict=True):
+        measured += [Measurement("loss_d", loss, step=step), Measurement("loss_g", 0.7, step=step),
+                     Measurement("fid_raw", fid_raw, step=step),
+                     Measurement("modes_captured", modes, step=step),
+                     Measurement("high_quality_share", 0.3, step=step)]
+    measured += [Measurement("loss_d", math.nan, step=30),
+                 Measurement("diverged", 1.0, step=30), Measurement("steps_trained", 30, step=30)]
+    read = run_curve(measured, RING)
+    assert [p.step for p in read.points] == [10, 20, 30] and read.diverged
+    assert read.points[1] == Point(20, 0.03, 7, 0.3, 1.2)
+    assert math.isnan(read.points[2].quality) and math.isnan(read.points[2].loss_d)
+    verdict = classify(read, RING)
+    assert (verdict.outcome, verdict.steps_to_threshold) == (DIVERGED, 20)
+
+
+class RealData:
+    """A stand-in adapter whose samples are the real data: every criterion must pass it."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        return self.data[np.random.default_rng(seed).choice(len(self.data), n)]
+
+    def tags(self) -> dict[str, str]:
+        return {}
+
+
+def test_criteria_name_metrics_the_fid_evaluators_produce_and_real_data_passes(tmp_path):
+    # A misspelt name would read as NaN and every run would quietly fail to converge.
+    ring = sample_mixture("ring8", 1000, np.random.default_rng(0))
+    evaluators = {"ring8": fid.PointQuality("ring8", ring[:500], seed=1)}
+    images = load_digits_images(8)
+    settings = fid.QualitySettings(1, 1, 500, kid_subsets=2, kid_subset_size=100, ndb_k=5)
+    evaluators["digits"] = fid.ImageQuality(digits_classifier(8, cache_dir=tmp_path),
+                                            images[:500], settings, seed=1)
+    data = {"ring8": ring[500:], "digits": images[500:]}
+    for dataset, evaluate in evaluators.items():
+        got = {m.metric: m.value for m in evaluate(RealData(data[dataset]))}
+        criteria = criteria_for("mlp_gan", dataset)
+        point = Point(1, got[criteria.metric], got[criteria.coverage],
+                      got.get("high_quality_share", math.nan), 1.3)
+        assert criteria.met(point), (dataset, got)
+
+
+# --- tables on synthetic records ------------------------------------------------------------
+
+# (framework, perturbation) -> per seed (outcome, final fid_raw, steps to threshold)
+SYNTHETIC = {
+    ("torch", "base"): [(CONVERGED, 0.01, 300), (CONVERGED, 0.03, 500), (COLLAPSED, 0.5, None)],
+    ("tf", "base"): [(CONVERGED, 0.02, 400), (CONVERGED, 0.04, 400), (CONVERGED, 0.05, 600)],
+    ("torch", "lr=x10"): [(DIVERGED, math.nan, None), (NOT_CONVERGED, 0.3, None),
+                          (DIVERGED, math.nan, None)],
+    ("tf", "lr=x10"): [(DIVERGED, math.nan, None), (NOT_CONVERGED, 0.2, None),
+                       (DIVERGED, math.nan, None)],
+}
+
+
+def synthetic_records() -> list[dict]:
+    records = []
+    for (framework, perturbation), seeds in SYNTHETIC.items():
+        for seed, (outcome, final, reached) in enumerate(seeds):
+            job = Job(suite="convergence", model="mlp_gan", framework=framework, seed=seed,
+                      perturbation=perturbation,
+                      config={"dataset": "ring8", **({"lr": 2e-3} if "lr" in perturbation
+                                                     else {})})
+            config = MLPGANConfig.for_profile("quick", **job.config)
+            tags = convergence.run_tags(job, config)
+            last = Point(100, final, 8, 0.3, 1.3)
+            verdict = Verdict(outcome, reached, None if outcome == DIVERGED else last)
+            measured = [Measurement("fid_raw", 1.0, step=100)]
+            measured += convergence.outcome_measurements(verdict, RING)
+            records += [make_record("synthetic", job, dataclasses.replace(
+                m, tags={**tags, **m.tags}), batch_size=config.batch_size) for m in measured]
+    return records
+
+
+@pytest.fixture
+def synthetic_frame(tmp_path) -> pd.DataFrame:
+    # Through records.jsonl: a diverged run's NaN finals must survive JSON (allow_nan=False).
+    RecordWriter(tmp_path).append(synthetic_records())
+    return load_frame(tmp_path)
+
+
+def test_records_are_tidy_one_outcome_row_per_run(synthetic_frame):
+    rows = synthetic_frame[synthetic_frame["metric"] == "outcome"]
+    assert len(rows) == 12 and rows["step"].isna().all()
+    assert {"model", "framework", "perturbation", "seed", "outcome", "final_quality",
+            "final_coverage", "final_high_quality", "steps_to_threshold", "criterion",
+            "axis", "setting", "dataset", "lr", "beta1", "d_steps", "latent"} <= set(rows.columns)
+    diverged = rows[rows["outcome"] == DIVERGED]
+    assert diverged["final_quality"].isna().all() and (diverged["value"] == 4).all()
+    assert set(rows.loc[rows["perturbation"] == "lr=x10", "axis"]) == {"lr"}
+    assert set(rows.loc[rows["perturbation"] == "lr=x10", "setting"]) == {"x10"}
+    assert rows.loc[rows["perturbation"] == "lr=x10", "lr"].tolist() == pytest.approx([2e-3] * 6)
+    converged = synthetic_frame[synthetic_frame["metric"] == "converged"]
+    assert converged["value"].sum() == 5  # bench.figures' heatmap reads these
+
+
+def test_summary_gives_success_rate_median_steps_and_final_spread(synthetic_frame):
+    summary = convergence.tables(synthetic_frame)["convergence summary"]
+    row = summary.set_index(["framework", "perturbation"])
+    assert list(summary["perturbation"]) == ["base", "lr=x10", "base", "lr=x10"]
+    assert row.loc[("torch", "base"), "success_rate"] == pytest.approx(2 / 3)
+    assert row.loc[("torch", "base"), "outcomes"] == "converged 2, collapsed 1"
+    assert row.loc[("torch", "base"), "median_steps_to_threshold"] == 400
+    assert row.loc[("tf", "base"), "final_median"] == pytest.approx(0.04)
+    assert row.loc[("tf", "base"), "final_q25"] == pytest.approx(0.03)
+    assert row.loc[("tf", "base"), "final_q75"] == pytest.approx(0.045)
+    assert row.loc[("tf", "lr=x10"), "success_rate"] == 0
+    assert math.isnan(row.loc[("tf", "lr=x10"), "median_steps_to_threshold"])
+    assert row.loc[("tf", "lr=x10"), "outcomes"] == "not_converged 1, diverged 2"
+
+
+def test_agreement_counts_seeds_where_both_frameworks_reach_the_same_outcome(synthetic_frame):
+    table = convergence.tables(synthetic_frame)["convergence framework agreement"]
+    row = table.set_index("perturbation")
+    assert row.loc["base", "seeds"] == 3 and row.loc["base", "agree"] == 2
+    assert row.loc["base", "share_agree"] == pytest.approx(2 / 3)
+    assert row.loc["base", "disagreements"] == "seed 2: torch collapsed, tf converged"
+    assert row.loc["lr=x10", "share_agree"] == 1 and row.loc["lr=x10", "disagreements"] == ""
+
+
+def test_budget_curve_is_the_best_final_metric_found_among_k_configurations(synthetic_frame):
+    table = convergence.tables(synthetic_frame)["convergence budget curve"]
+    torch = table[table["framework"] == "torch"].set_index("configurations")
+    assert list(torch.index) == [1, 2, 5, 6]
+    assert torch.loc[6, "best_median"] == pytest.approx(0.01)  # every run tried: the best
+    assert list(torch["best_median"]) == sorted(torch["best_median"], reverse=True)
+    again = convergence.tables(synthetic_frame)["convergence budget curve"]
+    pd.testing.assert_frame_equal(table, again)  # resampled with a fixed seed
+    assert convergence.budget_ticks(120) == [1, 2, 5, 10, 20, 50, 100, 120]
+
+
+def test_no_convergence_records_no_tables():
+    frame = pd.DataFrame.from_records(synthetic_records()).assign(suite="fid")
+    assert convergence.tables(frame) == {}
+
+
+# --- a real tiny run ------------------------------------------------------------------------
+
+# lr x1e20: Adam steps of 2e16, so three layers overflow float32 at once, in both frameworks
+# (at x1e12 PyTorch gives NaN but TensorFlow finite losses of 1e27: D wins, nothing diverges).
+TINY = convergence.ConvergenceProfile({"mlp_gan": ("ring8",)}, (LR.only(1e20),),
+                                      {"mlp_gan": 20}, evaluations=2, n_samples=200, ndb_k=5,
+                                      seeds=1)
+
+
+def test_tiny_run_records_curves_and_outcomes_and_a_divergence_is_an_outcome(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setitem(convergence.PROFILES, "quick", TINY)  # rides in the jobs' params
+    request = Request(models=("mlp_gan",), frameworks=("torch", "tf"), threads=1,
+                      timeout_s=600)
+    summary = run(RunOptions(("convergence",), request, tmp_path / "run", workers=2))
+    assert summary.errors == [] and summary.jobs == 4
+
+    frame = load_frame(summary.run_dir)
+    assert set(frame["status"]) == {"ok"}
+    outcomes = frame[frame["metric"] == "outcome"].set_index(["framework", "perturbation"])
+    for framework in ("torch", "tf"):
+        assert outcomes.loc[(framework, "lr=x1e+20"), "outcome"] == DIVERGED
+        assert outcomes.loc[(framework, "base"), "outcome"] != DIVERGED
+        base = frame[(frame["framework"] == framework) & (frame["perturbation"] == "base")]
+        assert sorted(base.loc[base["metric"] == "fid_raw", "step"]) == [10, 20]
+        assert sorted(base.loc[base["metric"] == "modes_captured", "step"]) == [10, 20]
+    diverged = frame[(frame["perturbation"] == "lr=x1e+20") & (frame["metric"] == "diverged")]
+    assert (diverged["value"] == 1).all()
+
+    tables = convergence.tables(frame)
+    assert set(tables) == {"convergence runs", "convergence summary",
+                           "convergence framework agreement", "convergence budget curve"}
+    agreement = tables["convergence framework agreement"].set_index("perturbation")
+    assert agreement.loc["lr=x1e+20", "share_agree"] == 1
+    report = write_report(summary.run_dir).read_text()
+    assert "## convergence summary" in report and "## convergence framework agreement" in report
+    assert (summary.run_dir / "samples" / "mlp_gan-torch-convergence-ring8-cpu-seed0.npy").exists()
+
+    again = run(RunOptions(("convergence",), request, summary.run_dir, resume=True))
+    assert again.resumed == 4 and again.errors == []
