@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,27 +43,30 @@ def time_steps(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
     The warm-up also calibrates the round length: enough steps that a round lasts about
     min_round_s, so timer resolution and per-round overheads stay negligible.
     """
-    start = time.perf_counter()
-    adapter.train_step(staged)
-    adapter.sync()
-    first = time.perf_counter() - start
-
-    start = time.perf_counter()
-    for _ in range(warmup_steps):
+    def step() -> None:
         adapter.train_step(staged)
-    adapter.sync()
-    warmup = time.perf_counter() - start
-    per_step = warmup / warmup_steps if warmup_steps else first
-    steps_per_round = max(1, math.ceil(min_round_s / max(per_step, 1e-9)))
 
-    round_s = np.empty(rounds)
-    for r in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps_per_round):
-            adapter.train_step(staged)
-        adapter.sync()
-        round_s[r] = time.perf_counter() - start
+    first = timed_round(step, adapter.sync, 1)
+    warmup = timed_round(step, adapter.sync, warmup_steps)
+    per_step = warmup / warmup_steps if warmup_steps else first
+    steps_per_round = steps_for(min_round_s, per_step)
+    round_s = np.array([timed_round(step, adapter.sync, steps_per_round)
+                        for _ in range(rounds)])
     return Timing(first, warmup, round_s, steps_per_round)
+
+
+def timed_round(step: Callable[[], None], sync: Callable[[], None], steps: int) -> float:
+    """Seconds for `steps` calls of step, with one device sync at the end and none inside."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return time.perf_counter() - start
+
+
+def steps_for(round_s: float, per_step_s: float) -> int:
+    """Steps that make a round last about round_s."""
+    return max(1, math.ceil(round_s / max(per_step_s, 1e-9)))
 
 
 def peak_rss_bytes() -> int:

@@ -1,28 +1,33 @@
-"""The harness's own overhead: the adapter's training step against a plain hand-written loop.
+"""The harness's own overhead: its timing loop over the adapter's step, against a bare loop.
 
-Both loops train the same network in the same process, in interleaved rounds between device
-syncs, so machine drift hits both alike. The result is the ratio of their median rates with
-a bootstrap interval; a ratio near 1 means the harness measures the framework, not itself.
+The bare side is a hand-written loop of the same step (implementations/*/bare_loops.py): same
+networks, optimiser, batch and noise, none of the adapter. Both run in one process, round by
+round, in alternating order (ABBA), between device syncs, so drift and order effects hit both
+alike. The result is the median of the per-round ratios with a bootstrap interval: 1.00 means
+the harness measures the framework, not itself.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from bench.build import build_adapter
-from bench.data import batches
+from bench.data import batches, noise
 from bench.errors import UsageError
 from bench.jobs import Job
 from bench.records import Measurement
-from bench.stats import bootstrap_ratio_of_medians
+from bench.stats import bootstrap_median
+from bench.timing import steps_for, timed_round
 from suites import JobResult, Request
 from suites.throughput import profile_settings
+
+#: Per profile: timed rounds per side and the length of a round. Longer than throughput's, since
+#: the claim to check is a difference of about 1%.
+ROUNDS = {"quick": (20, 0.25), "standard": (40, 0.5), "full": (80, 1.0)}
 
 
 def jobs(request: Request) -> list[Job]:
@@ -33,48 +38,54 @@ def jobs(request: Request) -> list[Job]:
             for device in request.devices for mode in modes.get(framework, ("eager",))]
 
 
-def timed_round(step: Callable[[], None], sync: Callable[[], None], steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync()
-    return steps / (time.perf_counter() - start)
-
-
 def execute(job: Job) -> JobResult:
-    settings = profile_settings(job.profile)
-    loops = importlib.import_module(f"implementations.{job.framework}.bare_loops").LOOPS
-    if job.model not in loops:
-        raise UsageError(f"no hand-written {job.framework} loop for {job.model} to compare with")
+    loops = importlib.import_module(f"implementations.{job.framework}.bare_loops")
+    if job.model not in loops.FAMILIES:
+        raise UsageError(f"no hand-written {job.framework} loop for {job.model} to compare "
+                         f"with; use --models {','.join(loops.FAMILIES)}")
     built = build_adapter(job)
     adapter, config = built.adapter, built.config
-    batch = next(batches(config.load_data(job.seed), config.examples_per_step(), job.seed))
-    staged = adapter.stage(batch)
-    loops_by_name = {"harness": lambda: adapter.train_step(staged),
-                     "bare": loops[job.model](config, batch, job.mode)}
-    warm = {name: timed_round(step, adapter.sync, settings["warmup_steps"])
-            for name, step in loops_by_name.items()}
-    steps = max(1, math.ceil(settings["min_round_s"] * min(warm.values())))
-    rates: dict[str, list[float]] = {name: [] for name in loops_by_name}
-    for _ in range(settings["rounds"]):
-        for name, step in loops_by_name.items():
-            rates[name].append(timed_round(step, adapter.sync, steps))
-    ratio, lo, hi = bootstrap_ratio_of_medians(np.array(rates["harness"]),
-                                               np.array(rates["bare"]))
-    measurements = [Measurement(f"{name}_round_steps_per_s", rate, "1/s", step=i)
+    real = next(batches(config.load_data(job.seed), config.batch_size, job.seed))
+    z = noise(config.noise_shapes(), job.seed)["z"]
+    staged = adapter.stage(real, {"z": z})
+    bare = loops.bare_loop(job.model, config, real, z[-1], job.mode, job.device, job.seed)
+
+    def harness_step() -> None:
+        adapter.train_step(staged)
+
+    rates = paired_rates({"harness": harness_step, "bare": bare.step}, adapter.sync,
+                         profile_settings(job.profile)["warmup_steps"], *ROUNDS[job.profile])
+    ratios = rates["harness"] / rates["bare"]
+    ratio, lo, hi = bootstrap_median(ratios)
+    measurements = [Measurement(f"{name}_round_steps_per_s", float(rate), "1/s", step=i)
                     for name, values in rates.items() for i, rate in enumerate(values)]
     measurements += [Measurement(f"{name}_steps_per_s", float(np.median(values)), "1/s")
                      for name, values in rates.items()]
     measurements += [Measurement("harness_over_bare", ratio),
                      Measurement("harness_over_bare_lo95", lo),
-                     Measurement("harness_over_bare_hi95", hi)]
+                     Measurement("harness_over_bare_hi95", hi),
+                     Measurement("rounds", float(len(ratios)))]
     return JobResult(measurements, batch_size=config.batch_size, env=built.env)
+
+
+def paired_rates(steps: dict[str, Callable[[], None]], sync: Callable[[], None],
+                 warmup_steps: int, rounds: int, round_s: float) -> dict[str, np.ndarray]:
+    """Steps/s of each step function per round; round r runs them forward, r+1 backward."""
+    names = list(steps)
+    warm = max(timed_round(steps[name], sync, max(warmup_steps, 1)) / max(warmup_steps, 1)
+               for name in names)
+    count = steps_for(round_s, warm)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            rates[name].append(count / timed_round(steps[name], sync, count))
+    return {name: np.array(values) for name, values in rates.items()}
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     rows = frame[(frame["suite"] == "overhead") & (frame["status"] == "ok")]
     wanted = ["harness_steps_per_s", "bare_steps_per_s", "harness_over_bare",
-              "harness_over_bare_lo95", "harness_over_bare_hi95"]
+              "harness_over_bare_lo95", "harness_over_bare_hi95", "rounds"]
     rows = rows[rows["metric"].isin(wanted)]
     if rows.empty:
         return {}

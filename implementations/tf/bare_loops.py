@@ -1,13 +1,17 @@
 """Plain hand-written training loops, keras-io style, for the harness-overhead benchmark.
 
-Each builds the family's network with the implementation's own builders but none of the
-adapter: Keras' own Adam, its own noise, one step function per training iteration. The
-overhead suite times these against the adapter's train_step in the same process.
+Each builds the family's networks with the implementation's builders and runs the adapter's
+step written out by hand, with none of the adapter: its own optimisers (the implementation's
+TorchAdam, so the update is the same), tapes and tensors, one step function per iteration. It
+does exactly the adapter's work (noise drawn once, like the harness's staged noise), so the
+overhead suite's ratio of the two is the harness's own cost; tests/tf/test_bare_loops.py checks
+the weights agree step for step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -15,21 +19,32 @@ import tensorflow as tf
 
 from bench.adapter import FamilyConfig
 from implementations.tf import dcgan, mlp_gan
+from implementations.tf.base import TorchAdam, tf_device_name
+
+
+@dataclass
+class BareLoop:
+    step: Callable[[], None]  # one training iteration
+    G: keras.Model
+    D: keras.Model
 
 
 def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.ndarray,
-                 mode: str) -> Callable[[], None]:
+                 z: np.ndarray, mode: str) -> BareLoop:
     """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
-    opt_g = keras.optimizers.Adam(config.lr, config.beta1, config.beta2, config.eps)
-    opt_d = keras.optimizers.Adam(config.lr, config.beta1, config.beta2, config.eps)
-    criterion = keras.losses.BinaryCrossentropy(from_logits=True)
-    real_batch = tf.constant(real[: config.batch_size])
-    z_shape = config.noise_shapes()["z"][1:]
-    ones, zeros = tf.ones((config.batch_size, 1)), tf.zeros((config.batch_size, 1))
+    opt_g = TorchAdam(config.lr, config.beta1, config.beta2, config.eps)
+    opt_d = TorchAdam(config.lr, config.beta1, config.beta2, config.eps)
+    opt_g.build(G.trainable_variables)
+    opt_d.build(D.trainable_variables)
+    ones = tf.ones((config.batch_size, 1))
+    zeros = tf.zeros((config.batch_size, 1))
 
-    def step() -> None:
+    def criterion(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+
+    def train_step(real_batch: tf.Tensor, noise: tf.Tensor) -> None:
         with tf.GradientTape() as g_tape:
-            fake = G(tf.random.normal(z_shape), training=True)
+            fake = G(noise, training=True)
             with tf.GradientTape() as d_tape:
                 loss_d = (criterion(ones, D(real_batch, training=True))
                           + criterion(zeros, D(tf.stop_gradient(fake), training=True)))
@@ -37,21 +52,30 @@ def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.
             loss_g = criterion(ones, D(fake, training=True))
         opt_g.apply(g_tape.gradient(loss_g, G.trainable_variables), G.trainable_variables)
 
-    return compile_for(mode, step)
+    compiled = train_step if mode == "eager" else tf.function(train_step,
+                                                              jit_compile=mode == "xla")
+    real_batch = tf.constant(real)
+    noise = tf.constant(z)
+    return BareLoop(lambda: compiled(real_batch, noise), G, D)
 
 
-def mlp_gan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
-    return bce_gan_loop(mlp_gan.make_generator(config), mlp_gan.make_discriminator(config),
-                        config, batch.reshape(len(batch), -1), mode)
+def flatten(real: np.ndarray) -> np.ndarray:
+    return real.reshape(len(real), -1)
 
 
-def dcgan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
-    return bce_gan_loop(dcgan.make_generator(config), dcgan.make_discriminator(config),
-                        config, batch, mode)
+def nhwc(real: np.ndarray) -> np.ndarray:
+    return real
 
 
-def compile_for(mode: str, step: Callable[[], None]) -> Callable[[], None]:
-    return step if mode == "eager" else tf.function(step, jit_compile=mode == "xla")
+#: family -> (its module, the layout of a real batch in its networks)
+FAMILIES = {"mlp_gan": (mlp_gan, flatten), "dcgan": (dcgan, nhwc)}
 
 
-LOOPS = {"mlp_gan": mlp_gan_loop, "dcgan": dcgan_loop}
+def bare_loop(model: str, config: FamilyConfig, real: np.ndarray, z: np.ndarray, mode: str,
+              device: str = "cpu", seed: int = 0) -> BareLoop:
+    """The family's loop; seeded as the adapter seeds, so both start from the same weights."""
+    family, layout = FAMILIES[model]
+    keras.utils.set_random_seed(seed)
+    with tf.device(tf_device_name(device)):
+        G, D = family.make_generator(config), family.make_discriminator(config)
+        return bce_gan_loop(G, D, config, layout(real), z, mode)

@@ -1,13 +1,16 @@
 """Plain hand-written training loops, pytorch/examples style, for the harness-overhead benchmark.
 
-Each builds the family's network with the implementation's own builders but none of the
-adapter: its own optimisers, its own noise, one closure per training iteration. The
-overhead suite times these against the adapter's train_step in the same process.
+Each builds the family's networks with the implementation's builders and runs the adapter's
+step written out by hand, with none of the adapter: its own optimisers, criterion and tensors,
+one closure per iteration. It does exactly the adapter's work (noise drawn once, like the
+harness's staged noise; G's backward limited to G's weights), so the overhead suite's ratio of
+the two is the harness's own cost; tests/test_bare_loops.py checks the weights agree step for step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,43 +21,53 @@ from bench.adapter import FamilyConfig
 from implementations.torch import dcgan, mlp_gan
 
 
+@dataclass
+class BareLoop:
+    step: Callable[[], None]  # one training iteration
+    G: nn.Module
+    D: nn.Module
+
+
 def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndarray,
-                 mode: str) -> Callable[[], None]:
+                 z: np.ndarray, mode: str, device: str) -> BareLoop:
     """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
+    G, D = G.to(device), D.to(device)
     betas = (config.beta1, config.beta2)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas, eps=config.eps)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas, eps=config.eps)
     criterion = nn.BCEWithLogitsLoss()
-    real_batch = torch.from_numpy(np.ascontiguousarray(real[: config.batch_size]))
-    z_shape = config.noise_shapes()["z"][1:]
-    ones, zeros = torch.ones(config.batch_size, 1), torch.zeros(config.batch_size, 1)
+    ones = torch.ones(config.batch_size, 1, device=device)
+    zeros = torch.zeros(config.batch_size, 1, device=device)
 
-    def step() -> None:
-        fake = G(torch.randn(*z_shape))
+    def train_step(real_batch: torch.Tensor, noise: torch.Tensor) -> None:
+        fake = G(noise)
         opt_d.zero_grad()
         loss_d = criterion(D(real_batch), ones) + criterion(D(fake.detach()), zeros)
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad()
         loss_g = criterion(D(fake), ones)
-        loss_g.backward()
+        loss_g.backward(inputs=list(G.parameters()))
         opt_g.step()
 
-    return compile_for(mode, step)
+    compiled = torch.compile(train_step) if mode == "compiled" else train_step
+    real_batch = torch.from_numpy(np.ascontiguousarray(real)).to(device)
+    noise = torch.from_numpy(np.ascontiguousarray(z)).to(device)
+    return BareLoop(lambda: compiled(real_batch, noise), G, D)
 
 
-def mlp_gan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
-    return bce_gan_loop(mlp_gan.make_generator(config), mlp_gan.make_discriminator(config),
-                        config, batch.reshape(len(batch), -1), mode)
+def flatten(real: np.ndarray) -> np.ndarray:
+    return real.reshape(len(real), -1)
 
 
-def dcgan_loop(config: FamilyConfig, batch: np.ndarray, mode: str) -> Callable[[], None]:
-    return bce_gan_loop(dcgan.make_generator(config), dcgan.make_discriminator(config),
-                        config, layouts.nhwc_to_nchw(batch), mode)
+#: family -> (its module, the layout of a real batch in its networks)
+FAMILIES = {"mlp_gan": (mlp_gan, flatten), "dcgan": (dcgan, layouts.nhwc_to_nchw)}
 
 
-def compile_for(mode: str, step: Callable[[], None]) -> Callable[[], None]:
-    return torch.compile(step) if mode == "compiled" else step
-
-
-LOOPS = {"mlp_gan": mlp_gan_loop, "dcgan": dcgan_loop}
+def bare_loop(model: str, config: FamilyConfig, real: np.ndarray, z: np.ndarray, mode: str,
+              device: str = "cpu", seed: int = 0) -> BareLoop:
+    """The family's loop; seeded as the adapter seeds, so both start from the same weights."""
+    family, layout = FAMILIES[model]
+    torch.manual_seed(seed)
+    G, D = family.make_generator(config), family.make_discriminator(config)
+    return bce_gan_loop(G, D, config, layout(real), z, mode, device)

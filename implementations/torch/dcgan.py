@@ -53,14 +53,14 @@ def make_generator(cfg: DCGANConfig) -> nn.Sequential:
     return nn.Sequential(OrderedDict([
         ("reshape", nn.Unflatten(1, (cfg.latent, 1, 1))),
         *(module for layer in cfg.g_layers() for module in block(layer)),
-    ]))
+    ])).apply(init_weights)
 
 
 def make_discriminator(cfg: DCGANConfig) -> nn.Sequential:
     return nn.Sequential(OrderedDict([
         *(module for layer in cfg.d_layers() for module in block(layer)),
         ("flatten", nn.Flatten()),  # B x 1 x 1 x 1 -> B x 1 logits
-    ]))
+    ])).apply(init_weights)
 
 
 def init_weights(module: nn.Module) -> None:
@@ -82,8 +82,7 @@ class DCGANAdapter(BCEGANAdapter):
     family = "dcgan"
 
     def make_networks(self, config: DCGANConfig) -> tuple[nn.Module, nn.Module]:
-        return (make_generator(config).apply(init_weights),
-                make_discriminator(config).apply(init_weights))
+        return make_generator(config), make_discriminator(config)
 
     def network_layout(self, batch: np.ndarray) -> np.ndarray:
         return layouts.nhwc_to_nchw(batch)
