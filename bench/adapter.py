@@ -27,6 +27,7 @@ import numpy as np
 
 from bench.data import DataSpec
 from bench.errors import UsageError
+from bench.op_profile import OpProfile
 
 MODES = ("eager", "compiled", "xla")
 DEVICES = ("cpu", "cuda")
@@ -207,6 +208,11 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         """Load canonical weights; raise UsageError naming any missing, extra or misshapen key."""
+
+    def op_profile(self, staged: Any, steps: int) -> OpProfile | None:
+        """Op time by kind over `steps` training steps, from the framework's profiler
+        (bench.op_profile); None where the framework's profile cannot tell (the default)."""
+        return None
 
     def tags(self) -> dict[str, str]:
         """Extra dimensions for records (e.g. a progressive GAN's resolution and alpha)."""

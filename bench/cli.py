@@ -73,9 +73,28 @@ def list_command(as_json: bool) -> None:
                    f"{row['source']:<10}{note}")
 
 
+MODES = ("eager", "compiled", "xla")
+
+
+def _modes(text: str | None) -> tuple[str, ...]:
+    modes = tuple(m.strip() for m in (text or "").split(",") if m.strip())
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise UsageError(f"unknown mode {unknown[0]!r}; use one or more of {', '.join(MODES)}")
+    return modes
+
+
+def _batch_sizes(text: str | None) -> tuple[int, ...]:
+    sizes = tuple(b.strip() for b in (text or "").split(",") if b.strip())
+    if not all(b.isdigit() and int(b) > 0 for b in sizes):
+        raise UsageError(f"--batch-sizes takes positive integers, e.g. 16,64; got {text!r}")
+    return tuple(int(b) for b in sizes)
+
+
 def _request(models: str | None, frameworks: str | None, device: str, profile: str,
              seeds: int, threads: int | None, timeout: float, workers: int = 1,
-             data_dir: Path | None = None, fid_inception: bool = False):
+             data_dir: Path | None = None, fid_inception: bool = False,
+             modes: str | None = None, batch_sizes: str | None = None):
     from bench.data import MNIST_ENV
     from suites import Request
 
@@ -90,7 +109,7 @@ def _request(models: str | None, frameworks: str | None, device: str, profile: s
         frameworks=tuple(registry.parse_frameworks(frameworks)),
         devices=devices, profile=profile, seeds=seeds,
         threads=threads or max(1, (os.cpu_count() or 1) // workers),
-        timeout_s=timeout)
+        timeout_s=timeout, modes=_modes(modes), batch_sizes=_batch_sizes(batch_sizes))
 
 
 def run_options(func):
@@ -121,6 +140,10 @@ def run_options(func):
                      help="Folder with MNIST's IDX files or mnist.npz (for --profile full)."),
         click.option("--fid-inception", is_flag=True,
                      help="Quality suites: also FID on Inception features (needs its weights)."),
+        click.option("--modes", help="Timing suites: comma-separated modes (eager, compiled, "
+                                     "xla) instead of the profile's."),
+        click.option("--batch-sizes", help="Throughput: comma-separated batch sizes instead "
+                                           "of the profile's."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -162,7 +185,8 @@ def _execute(suites: tuple[str, ...], request, out, resume, executor, address, w
 @click.argument("suites", nargs=-1, required=True)
 @run_options
 def run_command(suites, models, frameworks, device, profile, seeds, threads, timeout, out,
-                executor, address, workers, resume, data_dir, fid_inception) -> int:
+                executor, address, workers, resume, data_dir, fid_inception, modes,
+                batch_sizes) -> int:
     """Run benchmark SUITES (throughput, ...) and write a run folder with its report."""
     from bench.report import write_report
     from suites import load_suite
@@ -170,7 +194,7 @@ def run_command(suites, models, frameworks, device, profile, seeds, threads, tim
     for name in suites:
         load_suite(name)
     request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
-                       data_dir, fid_inception)
+                       data_dir, fid_inception, modes, batch_sizes)
     summary = _execute(suites, request, out, resume, executor, address, workers)
     report = write_report(summary.run_dir, ("md", "html", "csv"))
     click.echo(f"report: {report}")
@@ -181,14 +205,15 @@ def run_command(suites, models, frameworks, device, profile, seeds, threads, tim
 @click.option("--suites", "suite_names", default="throughput", show_default=True)
 @run_options
 def compare_command(suite_names, models, frameworks, device, profile, seeds, threads, timeout,
-                    out, executor, address, workers, resume, data_dir, fid_inception) -> int:
+                    out, executor, address, workers, resume, data_dir, fid_inception, modes,
+                    batch_sizes) -> int:
     """Run the suites for each framework and print them side by side, with the ratio."""
     from bench.compare import side_by_side
     from bench.records import load_frame
     from bench.report import markdown_table, write_report
 
     request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
-                       data_dir, fid_inception)
+                       data_dir, fid_inception, modes, batch_sizes)
     if len(request.frameworks) < 2:
         raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
     suites = tuple(s.strip() for s in suite_names.split(",") if s.strip())

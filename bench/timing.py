@@ -64,6 +64,19 @@ def timed_round(step: Callable[[], None], sync: Callable[[], None], steps: int) 
     return time.perf_counter() - start
 
 
+def best_seconds(run: Callable[[], None], warmup: int = 2, repeats: int = 8) -> float:
+    """The fastest of `repeats` timed calls after a warm-up: the machine's peak for a fixed
+    workload, since noise from other processes only ever slows a call down."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def steps_for(round_s: float, per_step_s: float) -> int:
     """Steps that make a round last about round_s."""
     return max(1, math.ceil(round_s / max(per_step_s, 1e-9)))

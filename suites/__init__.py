@@ -38,6 +38,8 @@ class Request:
     threads: int = 2
     timeout_s: float = 900.0
     fid_inception: bool = False  # quality suites: also FID on Inception features (needs weights)
+    modes: tuple[str, ...] = ()  # timing suites: these modes instead of the profile's
+    batch_sizes: tuple[int, ...] = ()  # throughput: these batch sizes instead of the profile's
 
 
 @dataclass

@@ -35,7 +35,8 @@ def jobs(request: Request) -> list[Job]:
     return [Job(suite="overhead", model=model, framework=framework, device=device, mode=mode,
                 profile=request.profile, threads=request.threads, timeout_s=request.timeout_s)
             for model in request.models for framework in request.frameworks
-            for device in request.devices for mode in modes.get(framework, ("eager",))]
+            for device in request.devices
+            for mode in request.modes or modes.get(framework, ("eager",))]
 
 
 def execute(job: Job) -> JobResult:

@@ -2,7 +2,9 @@
 
 A job times one (model, framework, device, mode, batch size, variant) on one staged batch,
 so data loading stays out of the measurement. MFU divides the achieved FLOP/s by a large
-float32 matrix product measured in the same process, tying each figure to the machine.
+float32 matrix product measured in the same process, tying each figure to the machine. After
+the timed rounds, one more round runs under the framework's profiler to say where the time
+goes (bench.op_profile): the "where the time goes" table.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bench.build import build_adapter
 from bench.data import batches
 from bench.errors import UsageError
 from bench.jobs import Job
+from bench.op_profile import profile_values
 from bench.records import Measurement
 from bench.registry import family_config
 from bench.timing import peak_rss_bytes, time_steps
@@ -47,11 +50,12 @@ def jobs(request: Request) -> list[Job]:
     out = []
     for model in request.models:
         family = family_config(model)
-        sizes = settings["batch_sizes"] if family.batch_sweep else settings["batch_sizes"][:1]
+        sweep_sizes = request.batch_sizes or settings["batch_sizes"]
+        sizes = sweep_sizes if family.batch_sweep else sweep_sizes[:1]
         variants = family.for_profile(request.profile).throughput_variants()
         for (variant, overrides), framework, device in product(
                 variants.items(), request.frameworks, request.devices):
-            modes = settings["modes"].get(framework, ("eager",))
+            modes = request.modes or settings["modes"].get(framework, ("eager",))
             for mode, batch_size in product(modes, sizes):
                 sweep = {"batch_size": batch_size} if family.batch_sweep else {}
                 first = (mode, batch_size) == (modes[0], sizes[0])  # it draws the sample grid
@@ -92,6 +96,9 @@ def execute(job: Job) -> JobResult:
         ("mfu", steps * flops / peak_flops, ""),
         ("params", adapter.param_count(), ""),
     ]
+    op_profile = adapter.op_profile(staged, timing.steps_per_round)
+    if op_profile is not None:
+        values += profile_values(op_profile, flops, peak_flops)
     measurements = [Measurement(name, float(value), unit, tags=tags)
                     for name, value, unit in values]
     measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
@@ -118,4 +125,13 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     table = table.reindex(columns=[c for c in wanted if c in table.columns]).reset_index()
     table["peak_memory_mib"] = table.pop("peak_memory_bytes") / 2**20
     table["gflops_per_s"] = table.pop("achieved_flops_per_s") / 1e9
-    return {"throughput": table}
+    out = {"throughput": table}
+    breakdown = ["mfu", "matmul_conv_share", "matmul_conv_mfu", "optimizer_share",
+                 "other_ops_share", "outside_ops_share"]
+    profiled = rows[rows["metric"].isin(breakdown)]
+    if profiled["metric"].eq("matmul_conv_share").any():
+        where = profiled.pivot_table(index=keys, columns="metric", values="value",
+                                     aggfunc="median")
+        where = where.dropna(subset=["matmul_conv_share"])
+        out["where the time goes"] = where.reindex(columns=breakdown).reset_index()
+    return out

@@ -43,6 +43,9 @@ def test_list_table_is_readable():
     (["run", "throughput", "--timeout", "0"], "--timeout"),
     (["run", "throughput", "--executor", "spark"], "'spark' is not one of"),
     (["run", "throughput", "--resume", "--out", "/nonexistent/run"], "no run to resume"),
+    (["run", "throughput", "--modes", "jit"], "unknown mode 'jit'"),
+    (["run", "throughput", "--batch-sizes", "64,0"], "--batch-sizes takes positive integers"),
+    (["compare", "--batch-sizes", "big"], "--batch-sizes takes positive integers"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = run_cli(*args)

@@ -7,8 +7,13 @@ one), in parallel, once for all configs: load the weights, export them back, for
 training step on the same batch and noise. This process imports neither framework; it compares.
 
 Errors are relative to the array's scale: max |a - b| / max |a|. One Adam step moves every
-weight by about lr (beta1 = 0 normalises each gradient element), except elements whose
-gradient is near eps, which amplify rounding; the worst seen is ~1e-5 of the weight's scale.
+weight by about lr (beta1 = 0 normalises each gradient element to its sign), so an element whose
+true gradient is zero or near eps gets a step of rounding noise, whose sign can differ between
+the frameworks: seen on 2 of 576 elements of one conv with torch 2.15 and TF 2.21, a difference
+of 2 lr. The step check therefore allows at most 1% of a tensor's elements to differ, and those
+by no more than one Adam step each way; every other element agrees to 1e-4. A layout or formula
+bug moves far more than 1% of the elements. Losses are means of order-one terms (D outputs,
+penalties), so a loss that cancels to near zero (4e-4) is compared on the scale max(|loss|, 1).
 """
 
 from __future__ import annotations
@@ -182,13 +187,27 @@ def test_forward_outputs_agree(runs, index):
     assert max(errors.values()) < FORWARD_RTOL, errors
 
 
+def step_disagreement(a: np.ndarray, b: np.ndarray, lr: float) -> tuple[float, float, float]:
+    """(share of elements off by more than STEP_RTOL of the scale, their worst difference in
+    Adam steps, the worst relative error of the rest)."""
+    diff = np.abs(a.astype(np.float64) - b)
+    off = diff > STEP_RTOL * max(float(np.max(np.abs(a))), 1e-30)
+    rest = float(np.max(diff[~off], initial=0.0) / max(float(np.max(np.abs(a))), 1e-30))
+    return float(off.mean()), float(np.max(diff[off], initial=0.0) / lr), rest
+
+
 @pytest.mark.parametrize("index", range(len(LABELS)), ids=LABELS)
 def test_one_training_step_agrees(runs, index):
     torch_step, tf_step = load(runs, f"torch_step_{index}"), load(runs, f"tf_step_{index}")
-    assert {"loss_d", "loss_g", "gradient_penalty"} <= set(torch_step)
-    errors = worst_relative_errors(torch_step, tf_step)
-    worst = max(errors, key=errors.get)
-    assert errors[worst] < STEP_RTOL, (worst, errors[worst])
+    losses = {"loss_d", "loss_g", "gradient_penalty"}
+    assert losses <= set(torch_step)
+    for name in losses:
+        a, b = float(torch_step[name]), float(tf_step[name])
+        assert abs(a - b) <= STEP_RTOL * max(abs(a), 1.0), (name, a, b)
+    lr = CONFIGS[LABELS[index]].lr
+    for name in set(torch_step) - losses:
+        share, steps, rest = step_disagreement(torch_step[name], tf_step[name], lr)
+        assert share <= 0.01 and steps <= 2.001 and rest < STEP_RTOL, (name, share, steps, rest)
     # The step really moved the weights the phase trains.
     before = load(runs, f"weights_{index}")
     assert not np.array_equal(torch_step["D.blocks.4x4.out.weight"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +14,9 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from bench.adapter import Adapter, FamilyConfig, check_weight_keys  # noqa: E402
+from bench.op_profile import OpProfile  # noqa: E402
+from bench.timing import best_seconds  # noqa: E402
+from implementations.tf import profiling  # noqa: E402
 
 #: canonical name -> (variable, numpy layout rule to Keras, rule back to the canonical layout)
 WeightMap = dict[str, tuple[tf.Variable, Callable[[np.ndarray], np.ndarray],
@@ -101,12 +103,11 @@ class TFAdapter(Adapter):
         with tf.device(tf_device_name(device)):
             a = tf.random.normal((n, n))
             b = tf.random.normal((n, n))
-            times = []
-            for _ in range(7):
-                start = time.perf_counter()
+
+            def product() -> None:
                 tf.linalg.matmul(a, b).numpy()
-                times.append(time.perf_counter() - start)
-        return 2 * n**3 / float(np.median(times[2:]))
+
+            return 2 * n**3 / best_seconds(product)
 
     def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
                  mode: str = "eager") -> None:
@@ -140,6 +141,11 @@ class TFAdapter(Adapter):
 
     def sync(self) -> None:
         tf.test.experimental.sync_devices()
+
+    def op_profile(self, staged: Any, steps: int) -> OpProfile | None:
+        if self.device != "cpu" or self.mode == "xla":
+            return None  # see implementations/tf/profiling.py
+        return profiling.profile_ops(lambda: self.train_step(staged), self.sync, steps)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {name: from_keras(var.numpy()) for name, (var, _, from_keras)

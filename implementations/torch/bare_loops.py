@@ -33,8 +33,10 @@ def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndar
     """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
     G, D = G.to(device), D.to(device)
     betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas, eps=config.eps)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas, eps=config.eps)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas, eps=config.eps,
+                             foreach=True)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas, eps=config.eps,
+                             foreach=True)
     criterion = nn.BCEWithLogitsLoss()
     ones = torch.ones(config.batch_size, 1, device=device)
     zeros = torch.zeros(config.batch_size, 1, device=device)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,6 +11,9 @@ import torch
 from torch import nn
 
 from bench.adapter import Adapter, FamilyConfig, check_weight_keys
+from bench.op_profile import OpProfile
+from bench.timing import best_seconds
+from implementations.torch import profiling
 
 
 class TorchAdapter(Adapter):
@@ -44,14 +46,13 @@ class TorchAdapter(Adapter):
     def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
         a = torch.randn(n, n, device=device)
         b = torch.randn(n, n, device=device)
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
+
+        def product() -> None:
             torch.mm(a, b)
             if device == "cuda":
                 torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        return 2 * n**3 / float(np.median(times[2:]))
+
+        return 2 * n**3 / best_seconds(product)
 
     def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
                  mode: str = "eager") -> None:
@@ -80,6 +81,11 @@ class TorchAdapter(Adapter):
     def sync(self) -> None:
         if self.torch_device.type == "cuda":
             torch.cuda.synchronize()
+
+    def op_profile(self, staged: Any, steps: int) -> OpProfile | None:
+        if self.torch_device.type != "cpu":
+            return None  # CPU op times say nothing of the GPU's kernels
+        return profiling.profile_ops(lambda: self.train_step(staged), self.sync, steps)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {

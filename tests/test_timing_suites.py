@@ -1,0 +1,52 @@
+"""The throughput and overhead suites: which jobs a request expands to, and a real overhead run."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+from suites import Request, overhead, throughput
+
+
+def modes_and_sizes(jobs) -> set[tuple[str, str, int | None]]:
+    return {(job.framework, job.mode, job.config.get("batch_size")) for job in jobs}
+
+
+def test_throughput_takes_the_profiles_modes_and_batch_sizes():
+    jobs = throughput.jobs(Request(models=("dcgan",), frameworks=("torch", "tf"),
+                                   profile="standard"))
+    assert modes_and_sizes(jobs) == {
+        (framework, mode, size) for framework, modes in throughput.FRAMEWORK_MODES.items()
+        for mode in modes for size in (16, 64, 256)}
+
+
+def test_requested_modes_and_batch_sizes_replace_the_profiles():
+    request = Request(models=("dcgan",), frameworks=("torch", "tf"), profile="standard",
+                      modes=("xla",), batch_sizes=(32,))
+    assert modes_and_sizes(throughput.jobs(request)) == {("torch", "xla", 32), ("tf", "xla", 32)}
+    assert {(j.framework, j.mode) for j in overhead.jobs(request)} == {("torch", "xla"),
+                                                                       ("tf", "xla")}
+
+
+def test_a_family_without_a_batch_sweep_keeps_one_size():
+    request = Request(models=("style_transfer",), frameworks=("torch",), profile="standard")
+    assert len(throughput.jobs(request)) == len(throughput.FRAMEWORK_MODES["torch"])
+
+
+def test_overhead_run_pairs_every_round_and_skips_families_without_a_bare_loop(tmp_path):
+    done = run_cli("run", "overhead", "--models", "mlp_gan,progan", "--frameworks", "torch",
+                   "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    progan = [r for r in records if r["model"] == "progan"]
+    assert [r["status"] for r in progan] == ["skipped"]
+    assert "no hand-written torch loop for progan" in progan[0]["error"]
+    values = {r["metric"]: r["value"] for r in records if r["model"] == "mlp_gan"
+              and r["step"] is None}
+    rounds = overhead.ROUNDS["quick"][0]
+    assert values["rounds"] == rounds
+    assert values["harness_over_bare_lo95"] <= values["harness_over_bare"]
+    assert values["harness_over_bare"] <= values["harness_over_bare_hi95"]
+    per_round = [r for r in records if r["metric"] == "harness_round_steps_per_s"]
+    assert len(per_round) == rounds and all(r["value"] > 0 for r in per_round)
+    assert "harness overhead" in (tmp_path / "report.md").read_text()
