@@ -53,8 +53,8 @@ def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndar
         opt_g.step()
 
     compiled = torch.compile(train_step) if mode == "compiled" else train_step
-    real_batch = torch.from_numpy(np.ascontiguousarray(real)).to(device)
-    noise = torch.from_numpy(np.ascontiguousarray(z)).to(device)
+    real_batch = torch.tensor(real, device=device)
+    noise = torch.tensor(z, device=device)
     return BareLoop(lambda: compiled(real_batch, noise), G, D)
 
 

@@ -66,7 +66,8 @@ class TorchAdapter(Adapter):
         return {"G": self.G, "D": self.D}
 
     def to_device(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.torch_device)
+        # A copy in torch's own (64-byte aligned) memory, not a view of numpy's buffer.
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.torch_device, copy=True)
 
     def randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=self.generator, device=self.torch_device)
@@ -76,7 +77,9 @@ class TorchAdapter(Adapter):
 
     def adam(self, params: Any, lr: float, betas: tuple[float, float],
              eps: float) -> torch.optim.Adam:
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
+        # foreach: the default single-tensor update's arithmetic, op for op, with one dispatch
+        # per op for all tensors at once.
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, foreach=True)
 
     def sync(self) -> None:
         if self.torch_device.type == "cuda":
