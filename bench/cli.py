@@ -73,11 +73,14 @@ def list_command(as_json: bool) -> None:
                    f"{row['source']:<10}{note}")
 
 
-MODES = ("eager", "compiled", "xla")
+def _comma_list(text: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
 
 def _modes(text: str | None) -> tuple[str, ...]:
-    modes = tuple(m.strip() for m in (text or "").split(",") if m.strip())
+    from bench.adapter import MODES
+
+    modes = _comma_list(text)
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise UsageError(f"unknown mode {unknown[0]!r}; use one or more of {', '.join(MODES)}")
@@ -85,7 +88,7 @@ def _modes(text: str | None) -> tuple[str, ...]:
 
 
 def _batch_sizes(text: str | None) -> tuple[int, ...]:
-    sizes = tuple(b.strip() for b in (text or "").split(",") if b.strip())
+    sizes = _comma_list(text)
     if not all(b.isdigit() and int(b) > 0 for b in sizes):
         raise UsageError(f"--batch-sizes takes positive integers, e.g. 16,64; got {text!r}")
     return tuple(int(b) for b in sizes)
@@ -216,7 +219,7 @@ def compare_command(suite_names, models, frameworks, device, profile, seeds, thr
                        data_dir, fid_inception, modes, batch_sizes)
     if len(request.frameworks) < 2:
         raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
-    suites = tuple(s.strip() for s in suite_names.split(",") if s.strip())
+    suites = _comma_list(suite_names)
     summary = _execute(suites, request, out, resume, executor, address, workers)
     write_report(summary.run_dir, ("md", "html", "csv"))
     table = side_by_side(load_frame(summary.run_dir), list(request.frameworks))

@@ -33,6 +33,8 @@ def profile_values(profile: OpProfile, flops_per_step: float,
     """(name, value, unit) rows for the throughput records: shares of op time, the share of
     the step outside any op, and the FLOP-carrying ops' own rate over the peak."""
     total = profile.total_op_s
+    if total <= 0:
+        return []  # the profiler caught no op: nothing to split
     values = [(f"{name}_share", profile.op_s.get(name, 0.0) / total, "") for name in CATEGORIES]
     values.append(("outside_ops_share", max(0.0, 1 - total / profile.wall_s), ""))
     matmul_s = profile.op_s.get("matmul_conv", 0.0)

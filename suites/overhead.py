@@ -73,9 +73,9 @@ def paired_rates(steps: dict[str, Callable[[], None]], sync: Callable[[], None],
                  warmup_steps: int, rounds: int, round_s: float) -> dict[str, np.ndarray]:
     """Steps/s of each step function per round; round r runs them forward, r+1 backward."""
     names = list(steps)
-    warm = max(timed_round(steps[name], sync, max(warmup_steps, 1)) / max(warmup_steps, 1)
-               for name in names)
-    count = steps_for(round_s, warm)
+    warm_steps = max(warmup_steps, 1)
+    slowest = max(timed_round(steps[name], sync, warm_steps) / warm_steps for name in names)
+    count = steps_for(round_s, slowest)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names if r % 2 == 0 else reversed(names):

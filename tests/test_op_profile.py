@@ -41,3 +41,8 @@ def test_no_matmul_time_gives_no_matmul_rate():
     profile = OpProfile(steps=1, wall_s=1.0, op_s={"matmul_conv": 0.0, "optimizer": 0.5,
                                                     "other_ops": 0.5})
     assert "matmul_conv_mfu" not in values(profile)
+
+
+def test_a_profile_that_caught_no_op_gives_no_rows():
+    profile = OpProfile(steps=2, wall_s=1.0, op_s=dict.fromkeys(CATEGORIES, 0.0))
+    assert profile_values(profile, 1e9, 1e11) == []

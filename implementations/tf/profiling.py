@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from bench.op_profile import CATEGORIES, OpProfile
+from bench.timing import timed_round
 
 MATMUL_CONV_TYPES = {"MatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
                      "Conv2D", "_FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}
@@ -57,11 +57,7 @@ def op_events(space: xplane_pb2.XSpace) -> Iterator[tuple[str, str, float]]:
 def profile_ops(step: Callable[[], None], sync: Callable[[], None], steps: int) -> OpProfile:
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        wall = time.perf_counter() - start
+        wall = timed_round(step, sync, steps)
         tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())

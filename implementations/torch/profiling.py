@@ -8,13 +8,13 @@ them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from torch.autograd.profiler_util import FunctionEvent
 from torch.profiler import ProfilerActivity, profile
 
 from bench.op_profile import CATEGORIES, OpProfile
+from bench.timing import timed_round
 
 
 def op_category(event: FunctionEvent) -> str:
@@ -30,11 +30,7 @@ def op_category(event: FunctionEvent) -> str:
 
 def profile_ops(step: Callable[[], None], sync: Callable[[], None], steps: int) -> OpProfile:
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        wall = time.perf_counter() - start
+        wall = timed_round(step, sync, steps)
     op_s = dict.fromkeys(CATEGORIES, 0.0)
     for event in prof.events():
         op_s[op_category(event)] += event.self_cpu_time_total / 1e6
