@@ -27,6 +27,7 @@ import numpy as np
 
 from bench.data import DataSpec
 from bench.errors import UsageError
+from bench.profiles import profile_settings
 from bench.op_profile import OpProfile
 
 MODES = ("eager", "compiled", "xla")
@@ -51,9 +52,7 @@ class FamilyConfig:
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> FamilyConfig:
-        if profile not in cls.profiles:
-            raise UsageError(f"unknown profile {profile!r}; use one of {', '.join(cls.profiles)}")
-        config = cls(**{**cls.profiles[profile], **overrides})
+        config = cls(**{**profile_settings(cls.profiles, profile), **overrides})
         config.validate()
         return config
 

@@ -52,9 +52,8 @@ def cli() -> None:
 def list_command(as_json: bool) -> None:
     """Every (model, framework) pair, and whether its framework is installed."""
     rows = []
-    for entry in registry.all_entries():
-        family = registry.family_config(entry.model) if entry.model in registry.FAMILIES else None
-        generates = family.generates_distribution if family else True
+    for entry in registry.adapters():
+        generates = registry.family_config(entry.model).generates_distribution
         rows.append({
             "model": entry.model, "framework": entry.framework,
             "installed": entry.installed(), "source": entry.source,
@@ -99,7 +98,7 @@ def _request(models: str | None, frameworks: str | None, device: str, profile: s
              data_dir: Path | None = None, fid_inception: bool = False,
              modes: str | None = None, batch_sizes: str | None = None):
     from bench.data import MNIST_ENV
-    from suites import Request
+    from bench.suite import Request
 
     if data_dir is not None:
         if not data_dir.exists():
@@ -192,10 +191,9 @@ def run_command(suites, models, frameworks, device, profile, seeds, threads, tim
                 batch_sizes) -> int:
     """Run benchmark SUITES (throughput, ...) and write a run folder with its report."""
     from bench.report import write_report
-    from suites import load_suite
 
     for name in suites:
-        load_suite(name)
+        registry.load_suite(name)
     request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
                        data_dir, fid_inception, modes, batch_sizes)
     summary = _execute(suites, request, out, resume, executor, address, workers)

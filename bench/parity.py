@@ -11,14 +11,12 @@ reference's initialisation, zero tensors filled with small noise), batch and noi
 4. (on request) a trajectory of N steps on the same batches and noise: the loss curves stay
    within the family's stated bound.
 
-Each framework runs in its own process (`python -m bench.parity ...`); weights and outputs
+Each framework runs in its own fresh process (bench.fresh_process); weights and outputs
 pass through .npz files. Relative error of a tensor: max |a - b| / max |b|, b the reference.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import UsageError
-from bench.executors import worker_environment
+from bench.fresh_process import FreshProcessError, run_fresh
 from bench.registry import family_config
 
 FORWARD_TOL = 1e-5
@@ -126,12 +124,13 @@ def reexport(model: str, framework: str, labels: list[str], weights_dir: str, ou
 
 # --- in the harness's process ---
 
-def _call(*args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.parity", *args], capture_output=True,
-                          text=True, env=worker_environment(2), timeout=WORKER_TIMEOUT_S)
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise RuntimeError(f"parity worker {' '.join(args[:3])} failed:\n{tail}")
+def _call(function: str, **inputs) -> None:
+    """One side of the checks, `probe` or `reexport`, in that framework's own process."""
+    try:
+        run_fresh(f"bench.parity:{function}", inputs, timeout_s=WORKER_TIMEOUT_S, threads=2)
+    except FreshProcessError as exc:
+        raise RuntimeError(f"parity {function} of {inputs['model']} in "
+                           f"{inputs['framework']} failed: {exc}") from None
 
 
 def _section(archive: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -164,18 +163,18 @@ def check_model(model: str, frameworks: tuple[str, str], work: Path, seed: int =
     dirs = {name: work / model / name for name in ("ref", "w0", "other", "w0-other", "back")}
     for folder in dirs.values():
         folder.mkdir(parents=True)
-    common = [",".join(labels), "--seed", str(seed), "--trajectory", str(trajectory)]
-    _call("probe", model, ref_fw, *common, "--out", str(dirs["ref"]))
+    common = {"model": model, "labels": labels, "seed": seed, "trajectory": trajectory}
+    _call("probe", framework=ref_fw, weights_dir=None, out_dir=str(dirs["ref"]), **common)
     refs = {label: dict(np.load(dirs["ref"] / f"{label}.npz")) for label in labels}
     for label, ref in refs.items():
         np.savez(dirs["w0"] / f"{label}.npz", **_section(ref, "w0/"))
-    _call("probe", model, other_fw, *common, "--weights", str(dirs["w0"]),
-          "--out", str(dirs["other"]))
+    _call("probe", framework=other_fw, weights_dir=str(dirs["w0"]), out_dir=str(dirs["other"]),
+          **common)
     others = {label: dict(np.load(dirs["other"] / f"{label}.npz")) for label in labels}
     for label, other in others.items():
         np.savez(dirs["w0-other"] / f"{label}.npz", **_section(other, "w0/"))
-    _call("reexport", model, ref_fw, ",".join(labels), "--weights", str(dirs["w0-other"]),
-          "--out", str(dirs["back"]))
+    _call("reexport", model=model, framework=ref_fw, labels=labels,
+          weights_dir=str(dirs["w0-other"]), out_dir=str(dirs["back"]))
     results = []
     for label in labels:
         returned = dict(np.load(dirs["back"] / f"{label}.npz"))
@@ -224,28 +223,3 @@ def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
                 if on_result:
                     on_result(result)
     return results
-
-
-def _main(argv: list[str]) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m bench.parity")
-    parser.add_argument("action", choices=["probe", "reexport"])
-    parser.add_argument("model")
-    parser.add_argument("framework")
-    parser.add_argument("labels", help="comma-separated parity variants")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--trajectory", type=int, default=0)
-    parser.add_argument("--weights", help="folder of <label>.npz weights to load first")
-    parser.add_argument("--out", required=True, help="folder for <label>.npz results")
-    args = parser.parse_args(argv)
-    labels = args.labels.split(",")
-    if args.action == "probe":
-        probe(args.model, args.framework, labels, args.seed, args.trajectory, args.weights,
-              args.out)
-    else:
-        reexport(args.model, args.framework, labels, args.weights, args.out)
-
-
-if __name__ == "__main__":
-    _main(sys.argv[1:])

@@ -1,114 +1,159 @@
-"""Which families and adapters exist, found without importing any framework.
+"""One registry for families, adapters and suites, found without importing any framework.
 
-Built-in adapters are listed here by module path; third-party packages add theirs under the
-entry-point group `gan_bench.adapters`, named `<model>.<framework>` with the value
-`package.module:AdapterClass`. A third-party adapter of a built-in family (say `dcgan.jax`)
-gets that family's spec, and so its parity checks and FLOP counts, for free.
+Everything registers through entry points, the built-ins (this distribution's pyproject.toml)
+and third-party packages alike:
+
+- `gan_bench.families`: `<family> = package.module:FamilyConfigSubclass`, the spec;
+- `gan_bench.adapters`: `<family>.<framework> = package.module:AdapterClass`;
+- `gan_bench.suites`: `<suite> = package.module` (a module or object with the suite protocol,
+  bench.suite).
+
+A later distribution may replace an earlier name (a plug-in's `dcgan.torch` wins over the
+built-in). A third-party adapter of a built-in family (say `dcgan.jax`) gets that family's
+spec, and so its parity checks and FLOP counts, for free.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 
-from bench.adapter import Adapter, FamilyConfig
 from bench.errors import UsageError
 
-ENTRY_POINT_GROUP = "gan_bench.adapters"
-
-FAMILIES = {
-    "mlp_gan": "implementations.spec.mlp_gan:MLPGANConfig",
-    "dcgan": "implementations.spec.dcgan:DCGANConfig",
-    "progan": "implementations.spec.progan:ProGANConfig",
-    "style_transfer": "implementations.spec.style_transfer:StyleTransferConfig",
-}
+FAMILIES_GROUP = "gan_bench.families"
+ADAPTERS_GROUP = "gan_bench.adapters"
+SUITES_GROUP = "gan_bench.suites"
+THIS_DISTRIBUTION = "gan-bench"
 
 FRAMEWORK_MODULES = {"torch": "torch", "tf": "tensorflow", "jax": "jax"}
 FRAMEWORK_EXTRAS = {"torch": "pip install 'gan-bench[torch]'", "tf": "pip install 'gan-bench[tf]'"}
 
-_BUILT_IN_CLASSES = {
-    "mlp_gan": "MLPGANAdapter",
-    "dcgan": "DCGANAdapter",
-    "progan": "ProGANAdapter",
-    "style_transfer": "StyleTransferAdapter",
-}
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered name: what it points to and which distribution registered it."""
+
+    name: str
+    target: str  # "package.module:Attribute" or "package.module"
+    source: str  # "built-in" or the registering distribution's name
+
+    def load(self) -> Any:
+        return load_target(self.target)
 
 
 @dataclass(frozen=True)
-class AdapterEntry:
-    model: str
-    framework: str
-    target: str  # "package.module:Class"
-    source: str  # "built-in" or the distribution that registered it
+class AdapterEntry(Entry):
+    model: str = ""
+    framework: str = ""
 
     def installed(self) -> bool:
         module = FRAMEWORK_MODULES.get(self.framework, self.target.split(".")[0])
         return importlib.util.find_spec(module) is not None
 
-    def load(self) -> type[Adapter]:
-        """Import the adapter class: this imports its framework, so only workers call it."""
-        return load_target(self.target)
 
-
-def load_target(target: str):
+def load_target(target: str) -> Any:
+    """Import `package.module:Attribute` (or a bare module): only workers load adapters."""
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    return getattr(loaded, name) if name else loaded
 
 
-def built_in_entries() -> list[AdapterEntry]:
-    return [
-        AdapterEntry(model, framework, f"implementations.{framework}.{model}:{cls}", "built-in")
-        for model, cls in _BUILT_IN_CLASSES.items()
-        for framework in ("torch", "tf")
-    ]
-
-
-def plugin_entries() -> list[AdapterEntry]:
-    entries = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        model, _, framework = ep.name.rpartition(".")
-        if model and framework:
-            source = ep.dist.name if ep.dist else "plugin"
-            entries.append(AdapterEntry(model, framework, ep.value, source))
+@functools.lru_cache(maxsize=8)
+def _group(group: str, path: tuple[str, ...]) -> dict[str, Entry]:
+    """Name -> entry of one group; built-ins first so that plug-ins may replace them."""
+    found = sorted(entry_points(group=group),
+                   key=lambda ep: (ep.dist is None or ep.dist.name != THIS_DISTRIBUTION))
+    entries: dict[str, Entry] = {}
+    for ep in found:
+        dist = ep.dist.name if ep.dist else "plug-in"
+        entries[ep.name] = Entry(ep.name, ep.value,
+                                 "built-in" if dist == THIS_DISTRIBUTION else dist)
+    if not entries and group == FAMILIES_GROUP:
+        raise UsageError("no model family is registered: install gan-bench (pip install -e .)")
     return entries
 
 
-def all_entries() -> list[AdapterEntry]:
-    return built_in_entries() + plugin_entries()
+def group(name: str) -> dict[str, Entry]:
+    return _group(name, tuple(sys.path))  # keyed on sys.path: a new path may add plug-ins
+
+
+# --- families -------------------------------------------------------------------------------
+
+
+def families() -> dict[str, Entry]:
+    return group(FAMILIES_GROUP)
+
+
+def family_config(model: str) -> Any:
+    """The family's FamilyConfig subclass (bench.adapter)."""
+    if model not in families():
+        raise UsageError(f"unknown model {model!r}; `gan-bench list` shows: {', '.join(models())}")
+    return families()[model].load()
 
 
 def models() -> list[str]:
-    return list(dict.fromkeys(e.model for e in all_entries()))
+    return list(families())
+
+
+# --- adapters -------------------------------------------------------------------------------
+
+
+def adapters() -> list[AdapterEntry]:
+    """Every registered (family, framework) pair whose family is registered too."""
+    out = []
+    for entry in group(ADAPTERS_GROUP).values():
+        model, _, framework = entry.name.rpartition(".")
+        if model in families() and framework:
+            out.append(AdapterEntry(entry.name, entry.target, entry.source, model, framework))
+    return out
 
 
 def frameworks() -> list[str]:
-    return list(dict.fromkeys(e.framework for e in all_entries()))
+    return list(dict.fromkeys(e.framework for e in adapters()))
 
 
 def find(model: str, framework: str) -> AdapterEntry:
-    for entry in reversed(all_entries()):  # a plugin may replace a built-in
+    for entry in adapters():
         if entry.model == model and entry.framework == framework:
             return entry
-    if model not in models():
-        raise UsageError(f"unknown model {model!r}; `gan-bench list` shows: {', '.join(models())}")
+    family_config(model)  # an unknown model says so
     raise UsageError(
         f"no {framework!r} implementation of {model}; frameworks: {', '.join(frameworks())}"
     )
 
 
-def family_config(model: str) -> type[FamilyConfig]:
-    if model not in FAMILIES:
-        raise UsageError(f"unknown model {model!r}; `gan-bench list` shows: {', '.join(models())}")
-    return load_target(FAMILIES[model])
+# --- suites ---------------------------------------------------------------------------------
+
+
+def suites() -> dict[str, Entry]:
+    return group(SUITES_GROUP)
+
+
+def load_suite(name: str) -> Any:
+    """A registered suite by name (bench.suite's protocol)."""
+    if name not in suites():
+        raise UsageError(f"unknown suite {name!r}; use one of {', '.join(suites())}")
+    return suites()[name].load()
+
+
+# --- command-line lists ---------------------------------------------------------------------
+
+
+def split_list(text: str | None) -> tuple[str, ...]:
+    """A comma-separated option value as a tuple of its non-empty items."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
 
 def parse_models(text: str | None) -> list[str]:
     """A comma-separated list of model names, checked; None means every model."""
     if not text:
         return models()
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(split_list(text))
     for name in names:
         if name not in models():
             raise UsageError(
@@ -118,7 +163,7 @@ def parse_models(text: str | None) -> list[str]:
 
 
 def parse_frameworks(text: str | None, require_installed: bool = True) -> list[str]:
-    names = [n.strip() for n in (text or "torch,tf").split(",") if n.strip()]
+    names = list(split_list(text or "torch,tf"))
     for name in names:
         if name not in frameworks():
             raise UsageError(

@@ -18,7 +18,7 @@ from bench.errors import UsageError
 from bench.figures import Figure, write_figures
 from bench.records import RECORDS_FILE, load_frame
 from bench.runner import RUN_FILE
-from suites import load_suite
+from bench.registry import load_suite
 
 FORMATS = ("md", "html", "csv", "parquet")
 

@@ -6,12 +6,9 @@ finished. Resuming a folder reruns only the jobs without a good record.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,10 +17,12 @@ from typing import Any
 
 from bench.environment import machine_environment
 from bench.errors import UsageError
-from bench.executors import error_record, make_executor, worker_environment
+from bench.executors import error_record, make_executor
 from bench.jobs import Job
-from bench.records import Measurement, RecordWriter, finished_job_ids, make_record
-from suites import Request, load_suite
+from bench.records import RecordWriter, finished_job_ids
+from bench.registry import load_suite
+from bench.suite import Request
+from bench.worker import JobOutput
 
 RUN_FILE = "run.json"
 DEFAULT_RESULTS = Path("results")
@@ -85,24 +84,6 @@ def expand_jobs(options: RunOptions) -> list[Job]:
     return list({job.job_id: job for job in jobs}.values())
 
 
-@functools.cache
-def device_available(model: str, framework: str, device: str) -> bool:
-    """Asked in a throwaway process, so the main process never imports a framework."""
-    if device == "cpu":
-        return True
-    code = (f"from bench.registry import find; import sys; "
-            f"sys.exit(0 if find({model!r}, {framework!r}).load().device_available({device!r}) "
-            f"else 3)")
-    done = subprocess.run([sys.executable, "-c", code], env=worker_environment(1),
-                          capture_output=True, timeout=300)
-    return done.returncode == 0
-
-
-def skipped_record(job: Job, run_id: str, env: dict[str, Any], reason: str) -> dict[str, Any]:
-    return make_record(run_id, job, Measurement("job", float("nan")), status="skipped",
-                       error=reason, env=env)
-
-
 def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = None
         ) -> RunSummary:
     run_dir = prepare_run_dir(options.out, options.resume)
@@ -122,21 +103,10 @@ def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = 
     todo = [job for job in jobs if job.job_id not in done]
     summary = RunSummary(run_dir, jobs=len(jobs), resumed=len(jobs) - len(todo))
 
-    runnable = []
-    for job in todo:
-        if device_available(job.model, job.framework, job.device):
-            runnable.append(job)
-        else:
-            records = [skipped_record(job, run_id, env, f"no {job.device} device for "
-                                      f"{job.framework} on this machine")]
-            writer.append(records)
-            if on_job:
-                on_job(job, records)
-
     executor = make_executor(options.executor, options.workers, options.address)
-    for job, records in executor.run(runnable, str(run_dir.resolve()), env):
-        if not records:
-            records = [error_record(job, run_id, env, "worker returned no records")]
+    for job, output in executor.run(todo, run_id, env):
+        records = save_output(run_dir, output) or [
+            error_record(job, run_id, env, "worker returned no records")]
         writer.append(records)
         summary.errors += [f"{job.label()}: {r['error'].splitlines()[0]}"
                            for r in records if r["status"] == "error"]
@@ -144,6 +114,16 @@ def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = 
             on_job(job, records)
     os.sync()
     return summary
+
+
+def save_output(run_dir: Path, output: JobOutput) -> list[dict[str, Any]]:
+    """Store a job's arrays where its artifact records say, before the records themselves."""
+    import numpy as np
+
+    for path, array in output.arrays.items():
+        (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        np.save(run_dir / path, array)
+    return output.records
 
 
 def _tuples(request: dict[str, Any]) -> dict[str, Any]:

@@ -1,75 +1,57 @@
-"""The worker: runs one job in a fresh process that imports exactly one framework.
+"""The worker: one job, inside its own fresh process (bench.fresh_process).
 
-    python -m bench.worker JOB.json RESULT.json
-
-Thread counts are pinned through the environment before any framework loads, then again
-through the framework's own API. The result file holds the job's records; anything else
-(a crash, a hang, an abort) is read by the executor from the exit status and stderr.
+It imports exactly the one framework the job's adapter needs, runs the suite's `execute`,
+and returns the job's records and artifacts by value. It writes nothing: the main process
+stores both, so a worker on a Ray node without the run folder works the same. Whether the
+job's device exists is decided here, where the job runs: a missing device (or any other
+UsageError from the suite) is a `skipped` record.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import traceback
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+from bench.errors import UsageError
+from bench.jobs import Job
+from bench.records import Measurement, make_record
+from bench.registry import load_suite
+from bench.suite import JobResult
 
-
-def thread_environment(threads: int) -> dict[str, str]:
-    return {name: str(threads) for name in THREAD_VARIABLES}
+SAMPLES_DIR = "samples"
 
 
-def run(job_file: Path, result_file: Path) -> int:
-    from bench.errors import UsageError
-    from bench.jobs import Job
-    from bench.records import Measurement, make_record
-    from suites import load_suite
+@dataclass
+class JobOutput:
+    """What a worker hands back: records, and the arrays their `artifact` records point to."""
 
-    spec = json.loads(job_file.read_text())
-    job = Job.from_dict(spec["job"])
-    run_dir, env = Path(spec["run_dir"]), spec["env"]
-    run_id = run_dir.name
-    suite = load_suite(job.suite)
+    records: list[dict[str, Any]]
+    arrays: dict[str, Any] = field(default_factory=dict)  # path in the run folder -> array
+
+
+def artifact_path(job: Job, name: str) -> str:
+    return f"{SAMPLES_DIR}/{job.job_id}-{name}.npy"
+
+
+def run_job(job: dict[str, Any], run_id: str, env: dict[str, Any]) -> JobOutput:
+    """Execute one job; its records, and its artifacts keyed by their path in the run folder."""
+    job_ = Job.from_dict(job)
     try:
-        result = suite.execute(job)
+        result = load_suite(job_.suite).execute(job_)
     except UsageError as exc:
-        result = None
-        records = [make_record(run_id, job, Measurement("job", float("nan")), status="skipped",
-                               error=str(exc), env=env)]
-    if result is not None:
-        save_artifacts(run_dir, result.artifacts)
-        env = {**env, **result.env}
-        records = [make_record(run_id, job, m, status=result.status, error=result.error,
-                               batch_size=result.batch_size, env=env)
-                   for m in result.measurements]
-    tmp = result_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(records))
-    os.replace(tmp, result_file)
-    return 0
+        return JobOutput([make_record(run_id, job_, Measurement("job", float("nan")),
+                                      status="skipped", error=str(exc), env=env)])
+    env = {**env, **result.env}
+    measurements = result.measurements + artifact_measurements(job_, result)
+    records = [make_record(run_id, job_, m, status=result.status, error=result.error,
+                           batch_size=result.batch_size, env=env) for m in measurements]
+    arrays = {artifact_path(job_, a.name): a.array for a in result.artifacts}
+    return JobOutput(records, arrays)
 
 
-def save_artifacts(run_dir: Path, artifacts: dict) -> None:
-    """Arrays a job leaves for reports (sample grids): run_dir/samples/<name>.npy."""
-    import numpy as np
+def artifact_measurements(job: Job, result: JobResult) -> list[Measurement]:
+    """One `artifact` record per array: value = its sample count, `path` where it is kept."""
+    return [Measurement("artifact", float(len(a.array)),
+                        tags={**a.tags, "artifact": a.name, "path": artifact_path(job, a.name)})
+            for a in result.artifacts]
 
-    if artifacts:
-        (run_dir / "samples").mkdir(exist_ok=True)
-    for name, array in artifacts.items():
-        np.save(run_dir / "samples" / f"{name}.npy", array)
-
-
-def main() -> int:
-    job_file, result_file = map(Path, sys.argv[1:3])
-    try:
-        return run(job_file, result_file)
-    except Exception:
-        traceback.print_exc()
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -66,7 +66,8 @@ from bench.figures import budget_curve, framework_sort_key, perturbation_sort_ke
 from bench.jobs import Job
 from bench.records import Measurement
 from bench.registry import family_config
-from suites import JobResult, Request, fid
+from bench.suite import JobResult, Request
+from suites import fid
 
 SUITE = "convergence"
 # TensorFlow's eager steps dispatch op by op: 2,000 quick MLP GAN steps took minutes, as a
@@ -425,7 +426,7 @@ def execute(job: Job) -> JobResult:
     measurements = [dataclasses.replace(m, tags={**tags, **m.tags})
                     for m in result.measurements + outcome_measurements(verdict, criteria)]
     # Sample files are named without the perturbation: only the base run's are kept.
-    artifacts = result.artifacts if job.perturbation == "base" else {}
+    artifacts = result.artifacts if job.perturbation == "base" else []
     return dataclasses.replace(result, measurements=measurements, artifacts=artifacts)
 
 

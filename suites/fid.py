@@ -25,12 +25,8 @@ its own budget and its hash changes with it.
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +36,7 @@ from bench.adapter import Adapter, FamilyConfig
 from bench.build import build_adapter
 from bench.data import POINT_DATASETS
 from bench.errors import UsageError
-from bench.executors import worker_environment
+from bench.fresh_process import FreshProcessError, run_fresh
 from bench.features import DigitsClassifier, digits_classifier, raw_features
 from bench.jobs import Job
 from bench.metrics import (
@@ -56,7 +52,7 @@ from bench.metrics import (
 from bench.records import Measurement
 from bench.registry import family_config
 from bench.training import Budget, Diverged, Evaluator, finite_samples, train
-from suites import JobResult, Request
+from bench.suite import Artifact, JobResult, Request
 
 SUITE = "fid"
 UNITS = {"modes_kl_uniform": "nat", "classes_kl_uniform": "nat", "ndb_js": "nat"}
@@ -277,36 +273,19 @@ def make_evaluator(config: FamilyConfig, real: np.ndarray, settings: QualitySett
 
 # --- fid_inception --------------------------------------------------------------------------
 
-# torch-fidelity imports torchvision, which must not share a process with tensorflow
-# (DESIGN.md): the features are computed in a fresh process, for both frameworks alike.
-_INCEPTION_SCRIPT = """
-import sys
-import numpy as np
-from bench.errors import UsageError
-from bench.features import inception_features
-source, target, device = sys.argv[1:4]
-arrays = np.load(source)
-try:
-    features = {k: inception_features(arrays[k], device=device) for k in ("real", "fake")}
-except UsageError as exc:
-    sys.exit(str(exc))
-np.savez(target, **features)
-"""
-
-
 def inception_fid(real: np.ndarray, fake: np.ndarray, device: str, threads: int) -> float:
-    """fid_inception of two image sets; UsageError with the child's reason when it fails."""
-    with tempfile.TemporaryDirectory(prefix="gan-bench-inception-") as tmp:
-        source, target = Path(tmp) / "images.npz", Path(tmp) / "features.npz"
-        np.savez(source, real=real, fake=fake)
-        done = subprocess.run(
-            [sys.executable, "-c", _INCEPTION_SCRIPT, str(source), str(target), device],
-            capture_output=True, text=True, env=worker_environment(threads))
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines()
-            raise UsageError(lines[-1] if lines else f"exit status {done.returncode}")
-        with np.load(target) as features:
-            return fid_from_features(features["real"], features["fake"])
+    """fid_inception of two image sets; UsageError with the reason when it cannot be computed.
+
+    torch-fidelity imports torchvision, which must not share a process with tensorflow
+    (DESIGN.md): the features come from a fresh process, for both frameworks alike.
+    """
+    try:
+        features = [run_fresh("bench.features:inception_features",
+                              {"images": images, "device": device}, threads=threads)
+                    for images in (real, fake)]
+    except FreshProcessError as exc:
+        raise UsageError(f"Inception features failed: {exc.reason}") from None
+    return fid_from_features(*features)
 
 
 def inception_measurement(adapter: Adapter, real: np.ndarray, job: Job, step: int
@@ -327,21 +306,15 @@ def inception_measurement(adapter: Adapter, real: np.ndarray, job: Job, step: in
 # --- the job --------------------------------------------------------------------------------
 
 
-def final_samples(adapter: Adapter, job: Job, dataset: str, n_points: int
-                  ) -> dict[str, np.ndarray]:
-    """The last samples for the report's grids and scatters; none after a divergence.
-
-    Named <model>-<framework>-<tag> (bench.figures): the frameworks' files of one tag are
-    drawn side by side.
-    """
+def final_samples(adapter: Adapter, job: Job, dataset: str, n_points: int, step: int
+                  ) -> list[Artifact]:
+    """The last samples for the report's grids and scatters; none after a divergence."""
     points = dataset in POINT_DATASETS
     try:
         samples = finite_samples(adapter, n_points if points else SHOWN_IMAGES, job.seed)
     except Diverged:
-        return {}
-    return {f"{job.model}-{job.framework}-{job.suite}-{dataset}-{job.device}-seed{job.seed}":
-            samples}
-
+        return []
+    return [Artifact("samples", samples, {"dataset": dataset, "step": step, "trained": True})]
 
 
 def execute(job: Job) -> JobResult:
@@ -359,7 +332,8 @@ def execute(job: Job) -> JobResult:
     job_tags = {"dataset": dataset, "n_samples": len(real)}
     measurements = [dataclasses.replace(m, tags={**job_tags, **m.tags}) for m in measurements]
     return JobResult(measurements, batch_size=config.batch_size, env=built.env,
-                     artifacts=final_samples(built.adapter, job, dataset, len(real)))
+                     artifacts=final_samples(built.adapter, job, dataset, len(real),
+                                             measurements[-1].step))
 
 
 # --- summary tables -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from bench.adapter import FamilyConfig
 from bench.data import POINT_DATASETS
 from bench.errors import UsageError
 from bench.jobs import Job
-from suites import JobResult, Request
+from bench.suite import JobResult, Request
 from suites.fid import execute as execute_quality
 from suites.fid import quality_jobs, quality_tables
 

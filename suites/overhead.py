@@ -22,7 +22,7 @@ from bench.jobs import Job
 from bench.records import Measurement
 from bench.stats import bootstrap_median
 from bench.timing import steps_for, timed_round
-from suites import JobResult, Request
+from bench.suite import JobResult, Request
 from suites.throughput import profile_settings
 
 #: Per profile: timed rounds per side and the length of a round. Longer than throughput's, since

@@ -21,7 +21,7 @@ from bench.op_profile import profile_values
 from bench.records import Measurement
 from bench.registry import family_config
 from bench.timing import peak_rss_bytes, time_steps
-from suites import JobResult, Request
+from bench.suite import Artifact, JobResult, Request
 
 SAMPLES = 64  # per (model, framework, variant): the grids of the report
 
@@ -103,8 +103,9 @@ def execute(job: Job) -> JobResult:
                     for name, value, unit in values]
     measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
                      for i, rate in enumerate(timing.steps_per_s)]
-    name = f"{job.model}-{job.framework}-{tags['variant']}".replace(" ", "")
-    samples = {name: adapter.sample(SAMPLES, seed=0)} if job.params.get("samples") else {}
+    samples = [Artifact("samples", adapter.sample(SAMPLES, seed=0),
+                        {"variant": tags["variant"], "trained": False})
+               ] if job.params.get("samples") else []
     return JobResult(measurements, batch_size=config.batch_size, env=built.env,
                      artifacts=samples)
 

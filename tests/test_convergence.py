@@ -20,7 +20,9 @@ from bench.report import write_report
 from bench.runner import RunOptions, run
 from conftest import run_python
 from implementations.spec.mlp_gan import MLPGANConfig
-from suites import Request, convergence, fid, load_suite
+from bench.registry import load_suite
+from bench.suite import Request
+from suites import convergence, fid
 from suites.convergence import (
     BETA1,
     COLLAPSED,

@@ -11,9 +11,9 @@ import time
 from bench.records import load_frame, read_records
 from bench.runner import RunOptions, run
 from conftest import ROOT, subprocess_env
-from suites import Request
+from bench.suite import Request
 
-FAULTS = "gan_bench_testing.fault_suite"
+FAULTS = "faults"
 
 
 def run_faults(tmp_path, kinds, seeds=1, timeout=20.0, resume=False, workers=1):
@@ -60,10 +60,10 @@ KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from bench.runner import RunOptions, run
-from suites import Request
+from bench.suite import Request
 out, resume = Path(sys.argv[1]), sys.argv[2] == "1"
 request = Request(models=("slow",), frameworks=("none",), seeds=12, timeout_s=60)
-run(RunOptions(("gan_bench_testing.fault_suite",), request, out, resume=resume, workers=2))
+run(RunOptions(("faults",), request, out, resume=resume, workers=2))
 """
 
 

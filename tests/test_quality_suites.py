@@ -23,7 +23,9 @@ from bench.runner import RunOptions, run
 from bench.training import Diverged
 from conftest import run_python
 from implementations.spec.mlp_gan import MLPGANConfig
-from suites import Request, fid, load_suite, mode_collapse
+from bench.registry import load_suite
+from bench.suite import Request
+from suites import fid, mode_collapse
 
 TINY = fid.QualityProfile({}, 20, eval_every=10, n_samples=200, kid_subsets=2,
                           kid_subset_size=100, ndb_k=5)

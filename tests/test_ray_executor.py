@@ -14,7 +14,8 @@ import pytest
 
 from bench.records import RECORDS_FILE, load_frame, read_records
 from bench.runner import RunOptions, expand_jobs, run
-from suites import Request, convergence
+from bench.suite import Request
+from suites import convergence
 from suites.convergence import LR, ConvergenceProfile
 
 ray = pytest.importorskip("ray")

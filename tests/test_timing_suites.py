@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from conftest import run_cli
-from suites import Request, overhead, throughput
+from bench.suite import Request
+from suites import overhead, throughput
 
 
 def modes_and_sizes(jobs) -> set[tuple[str, str, int | None]]:

@@ -16,11 +16,11 @@ import time
 
 from bench.jobs import Job
 from bench.records import Measurement
-from suites import JobResult, Request
+from bench.suite import JobResult, Request
 
 
 def jobs(request: Request) -> list[Job]:
-    return [Job(suite="gan_bench_testing.fault_suite", model="mlp_gan", framework="none", seed=seed,
+    return [Job(suite="faults", model="mlp_gan", framework="none", seed=seed,
                 params={"kind": kind}, timeout_s=request.timeout_s)
             for kind in request.models for seed in range(request.seeds)]
 

@@ -1,0 +1,80 @@
+"""The suite contract: what a run asks for, what a suite must offer, what a job returns.
+
+A suite is any object, usually a module, with:
+
+- `PROFILES`: its settings per profile (quick, standard, full), one table
+  (bench.profiles.profile_settings looks a profile up);
+- `jobs(request) -> list[Job]`: the jobs a run needs (main process);
+- `execute(job) -> JobResult`: one job's measurements (in the job's fresh worker process);
+- `tables(frame) -> dict[str, DataFrame]`: its summary tables from the run's records;
+- `figures(frame, out_dir) -> list[Figure]`: its figures, drawn from those same tables.
+
+Suites register under the entry-point group `gan_bench.suites` (bench.registry), built-ins
+included; the harness never imports a suite by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bench.records import Measurement
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bench.figures import Figure
+    from bench.jobs import Job
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for; each suite expands it into jobs."""
+
+    models: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    devices: tuple[str, ...] = ("cpu",)
+    profile: str = "quick"
+    seeds: int = 1
+    threads: int = 2
+    timeout_s: float = 900.0
+    fid_inception: bool = False  # quality suites: also FID on Inception features (needs weights)
+    modes: tuple[str, ...] = ()  # timing suites: these modes instead of the profile's
+    batch_sizes: tuple[int, ...] = ()  # throughput: these batch sizes instead of the profile's
+
+
+@dataclass
+class Artifact:
+    """An array a job leaves for the report (a sample grid, a stylised image).
+
+    It travels back to the main process inside the result; the main process saves it under
+    the run folder and the job's `artifact` record names the file and carries `tags`
+    (what the samples are: dataset, step, kind), so nothing is parsed back from file names.
+    """
+
+    name: str
+    array: Any
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    measurements: list[Measurement]
+    batch_size: int | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: str = ""
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+class Suite(Protocol):
+    PROFILES: Mapping[str, Any]
+
+    def jobs(self, request: Request) -> list[Job]: ...
+
+    def execute(self, job: Job) -> JobResult: ...
+
+    def tables(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]: ...
+
+    def figures(self, frame: pd.DataFrame, out_dir: Path) -> list[Figure]: ...
