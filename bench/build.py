@@ -33,5 +33,6 @@ def build_adapter(job: Job, config: FamilyConfig | None = None) -> Built:
         raise UsageError(f"device {job.device!r} is not available to {job.framework} here")
     config = config or job_config(job)
     adapter = adapter_cls(config, seed=job.seed, device=job.device, mode=job.mode)
-    env = {"threads": job.threads, **adapter_cls.environment(job.device)}
+    env = {"threads": job.threads, "optimizer": adapter.optimizer_name,
+           **adapter_cls.environment(job.device)}
     return Built(adapter, config, env)

@@ -46,7 +46,7 @@ def make_record(run_id: str, job: Job, m: Measurement, *, status: str = "ok", er
     record: dict[str, Any] = {"run_id": run_id, "job_id": job.job_id}
     record.update({name: getattr(job, name) for name in JOB_FIELDS})
     record.update(batch_size=batch_size, step=m.step, metric=m.metric,
-                  value=_json_number(m.value), unit=m.unit, status=status, error=error)
+                  value=json_number(m.value), unit=m.unit, status=status, error=error)
     record.update(m.tags)
     record.update(env or {})
     record.setdefault("threads", job.threads)
@@ -54,7 +54,7 @@ def make_record(run_id: str, job: Job, m: Measurement, *, status: str = "ok", er
     return record
 
 
-def _json_number(value: float) -> float | str | None:
+def json_number(value: float) -> float | str | None:
     """NaN and inf are outcomes worth keeping (a diverged run); JSON spells them as strings."""
     if value is None:
         return None

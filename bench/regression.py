@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UsageError
-from bench.records import RECORDS_FILE, load_frame
+from bench.records import RECORDS_FILE, json_number, load_frame
 from bench.stats import bootstrap_ratio_of_medians
 
 BASELINE_FORMAT = "gan-bench-baseline"
@@ -253,7 +253,7 @@ def write_baseline(baseline: Baseline, path: Path) -> Path:
     for entry in baseline.entries.values():
         data = asdict(entry)
         data["key"] = dict(zip(KEY_FIELDS, entry.key, strict=True))
-        data["value"] = _json_number(entry.value)
+        data["value"] = json_number(entry.value)
         entries.append(data)
     document = {"format": BASELINE_FORMAT, "version": BASELINE_VERSION,
                 "profile": baseline.profile, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -262,10 +262,6 @@ def write_baseline(baseline: Baseline, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
     return path
-
-
-def _json_number(value: float) -> float | str:
-    return value if math.isfinite(value) else str(value)
 
 
 def read_baseline(path: Path) -> Baseline:

@@ -2,7 +2,7 @@
 
 Each builds the family's networks with the implementation's builders and runs the adapter's
 step written out by hand, with none of the adapter: its own optimisers (the implementation's
-TorchAdam, so the update is the same), tapes and tensors, one step function per iteration. It
+make_adam, so the update is the same), tapes and tensors, one step function per iteration. It
 does exactly the adapter's work (noise drawn once, like the harness's staged noise), so the
 overhead suite's ratio of the two is the harness's own cost; tests/tf/test_bare_loops.py checks
 the weights agree step for step.
@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from bench.adapter import FamilyConfig
 from implementations.tf import dcgan, mlp_gan
-from implementations.tf.base import TorchAdam, tf_device_name
+from implementations.tf.base import make_adam, tape_watching, tf_device_name
 
 
 @dataclass
@@ -32,10 +32,9 @@ class BareLoop:
 def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.ndarray,
                  z: np.ndarray, mode: str) -> BareLoop:
     """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
-    opt_g = TorchAdam(config.lr, config.beta1, config.beta2, config.eps)
-    opt_d = TorchAdam(config.lr, config.beta1, config.beta2, config.eps)
-    opt_g.build(G.trainable_variables)
-    opt_d.build(D.trainable_variables)
+    betas = (config.beta1, config.beta2)
+    opt_g = make_adam(G.trainable_variables, config.lr, betas, config.eps)
+    opt_d = make_adam(D.trainable_variables, config.lr, betas, config.eps)
     ones = tf.ones((config.batch_size, 1))
     zeros = tf.zeros((config.batch_size, 1))
 
@@ -43,12 +42,13 @@ def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
 
     def train_step(real_batch: tf.Tensor, noise: tf.Tensor) -> None:
-        with tf.GradientTape() as g_tape:
+        with tape_watching(G.trainable_variables) as g_tape:
             fake = G(noise, training=True)
-            with tf.GradientTape() as d_tape:
+            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
                 loss_d = (criterion(ones, D(real_batch, training=True))
                           + criterion(zeros, D(tf.stop_gradient(fake), training=True)))
-            opt_d.apply(d_tape.gradient(loss_d, D.trainable_variables), D.trainable_variables)
+            with g_tape.stop_recording():
+                opt_d.apply(d_tape.gradient(loss_d, D.trainable_variables), D.trainable_variables)
             loss_g = criterion(ones, D(fake, training=True))
         opt_g.apply(g_tape.gradient(loss_g, G.trainable_variables), G.trainable_variables)
 

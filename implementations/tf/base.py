@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,6 +64,29 @@ class TorchAdam(keras.optimizers.Optimizer):
         correction2_sqrt = ops.cast(ops.sqrt(correction2), dtype)
         denom = ops.add(ops.divide(ops.sqrt(v), correction2_sqrt), self.epsilon)
         self.assign_sub(variable, ops.multiply(ops.divide(m, denom), step_size))
+
+
+def make_adam(variables: list, lr: float, betas: tuple[float, float],
+              eps: float) -> TorchAdam:
+    """The optimiser every TF adapter and bare loop uses, built for its variables.
+
+    TorchAdam, not Keras' Adam, for every family: Keras adds eps to sqrt(v) before v's bias
+    correction, an eps 1 / sqrt(1 - beta2^t) larger (32x at step 1). Measured with Keras'
+    Adam, parity check 3 failed even at eps 1e-8: worst weight 1.6e-3 (MLP GAN points),
+    3.9e-3 (images), 8.4e-4 (DCGAN) against 1e-4, from weights with gradients near that eps.
+    """
+    optimizer = TorchAdam(lr, betas[0], betas[1], eps)
+    optimizer.build(variables)
+    return optimizer
+
+
+@contextlib.contextmanager
+def tape_watching(variables: list) -> Iterator[tf.GradientTape]:
+    """A tape that watches these Keras variables only: G's step computes no gradients for D's
+    weights, as PyTorch's does not (it takes G's parameters as the backward's inputs)."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch([v.value for v in variables])
+        yield tape
 
 
 class TFAdapter(Adapter):
@@ -136,8 +160,8 @@ class TFAdapter(Adapter):
 
     def adam(self, variables: list, lr: float, betas: tuple[float, float],
              eps: float) -> TorchAdam:
-        optimizer = TorchAdam(lr, betas[0], betas[1], eps)
-        optimizer.build(variables)
+        optimizer = make_adam(variables, lr, betas, eps)
+        self.optimizer_name = type(optimizer).__name__
         return optimizer
 
     def sync(self) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.adapter import FamilyConfig
-from implementations.tf.base import TFAdapter
+from implementations.tf.base import TFAdapter, tape_watching
 
 
 def bce_with_logits(logits: tf.Tensor, target: float) -> tf.Tensor:
@@ -55,9 +55,12 @@ class BCEGANAdapter(TFAdapter):
         last = self.config.d_steps - 1
         for i in range(last):
             self._d_step(real[i], self.G(z[i], training=True))
-        with tf.GradientTape() as g_tape:
+        # The G tape watches G's weights only and pauses over the D step: it records neither
+        # D's update nor gradients for D's weights, work PyTorch's G step does not do either.
+        with tape_watching(self.G.trainable_variables) as g_tape:
             fake = self.G(z[last], training=True)
-            loss_d = self._d_step(real[last], tf.stop_gradient(fake))
+            with g_tape.stop_recording():
+                loss_d = self._d_step(real[last], tf.stop_gradient(fake))
             loss_g = bce_with_logits(self.D(fake, training=True), 1.0)  # through the D just updated
         grads = g_tape.gradient(loss_g, self.G.trainable_variables)
         self.opt_g.apply(grads, self.G.trainable_variables)

@@ -20,7 +20,7 @@ from keras import layers
 
 from bench import layouts
 from implementations.spec.progan import MBSTD_GROUP, ProGANConfig, Progress
-from implementations.tf.base import TFAdapter, WeightMap, same
+from implementations.tf.base import TFAdapter, WeightMap, same, tape_watching
 
 SQRT2 = math.sqrt(2.0)
 
@@ -320,7 +320,7 @@ class ProGANAdapter(TFAdapter):
         phase = {"resolution": resolution, "fading": fading}
         real = real_at_phase(real, alpha, **phase)
         g_weights = self.G.active_weights(**phase)
-        with tf.GradientTape() as g_tape:
+        with tape_watching(g_weights) as g_tape:
             fake = self.G(z, alpha, **phase)
             with g_tape.stop_recording():  # the D step is no part of G's gradient
                 loss_d, penalty = self._d_step(real, tf.stop_gradient(fake), u, alpha, **phase)

@@ -19,6 +19,7 @@ from torch import nn
 from bench import layouts
 from bench.adapter import FamilyConfig
 from implementations.torch import dcgan, mlp_gan
+from implementations.torch.base import make_adam
 
 
 @dataclass
@@ -33,10 +34,8 @@ def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndar
     """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
     G, D = G.to(device), D.to(device)
     betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas, eps=config.eps,
-                             foreach=True)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas, eps=config.eps,
-                             foreach=True)
+    opt_g = make_adam(G.parameters(), config.lr, betas, config.eps)
+    opt_d = make_adam(D.parameters(), config.lr, betas, config.eps)
     criterion = nn.BCEWithLogitsLoss()
     ones = torch.ones(config.batch_size, 1, device=device)
     zeros = torch.zeros(config.batch_size, 1, device=device)
