@@ -27,11 +27,10 @@ import numpy as np
 
 from bench.data import DataSpec
 from bench.errors import UsageError
-from bench.profiles import profile_settings
 from bench.op_profile import OpProfile
+from bench.profiles import profile_settings
 
 MODES = ("eager", "compiled", "xla")
-DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -131,6 +130,8 @@ class Adapter(abc.ABC):
     family: ClassVar[str]
     framework: ClassVar[str]
     modes: ClassVar[tuple[str, ...]] = ("eager",)
+    #: Which optimiser implementation the training step runs; every record carries it.
+    optimizer_name: str = ""
 
     def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
                  mode: str = "eager") -> None:
@@ -168,7 +169,7 @@ class Adapter(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
+    def matmul_flops_per_s(cls, device: str, n: int | None = None) -> float:
         """The machine's own float32 matrix-product rate in this framework (the MFU reference)."""
 
     # --- the model ---

@@ -10,13 +10,19 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bench import registry
 from bench.errors import UsageError
+from bench.fresh_process import WAIT_POLICIES
+from bench.profiles import PROFILE_NAMES
 
-PROFILES = ("quick", "standard", "full")
+if TYPE_CHECKING:
+    from bench.runner import RunOptions, RunSummary
+    from bench.suite import Request
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -50,36 +56,48 @@ def cli() -> None:
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> None:
-    """Every (model, framework) pair, and whether its framework is installed."""
-    rows = []
-    for entry in registry.adapters():
-        generates = registry.family_config(entry.model).generates_distribution
-        rows.append({
-            "model": entry.model, "framework": entry.framework,
-            "installed": entry.installed(), "source": entry.source,
-            "quality_suites": generates,
-        })
+    """Every (model, framework) pair, whether its framework is installed, and every suite."""
+    listing = {"adapters": _adapter_rows(), "suites": _suite_rows()}
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(listing, indent=2))
         return
-    click.echo(f"{'model':<16}{'framework':<11}{'installed':<11}{'source':<10}notes")
-    for row in rows:
-        note = "" if row["quality_suites"] else "not a generator: no fid/mode-collapse suites"
-        if not row["installed"]:
-            note = registry.FRAMEWORK_EXTRAS.get(row["framework"], "framework missing")
-        installed = "yes" if row["installed"] else "no"
-        click.echo(f"{row['model']:<16}{row['framework']:<11}{installed:<11}"
-                   f"{row['source']:<10}{note}")
+    adapters = [{"model": row["model"], "framework": row["framework"],
+                 "installed": "yes" if row["installed"] else "no", "source": row["source"],
+                 "notes": _adapter_note(row)} for row in listing["adapters"]]
+    for rows in (adapters, listing["suites"]):
+        click.echo(_text_table(rows) + "\n")
 
 
-def _comma_list(text: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+def _text_table(rows: list[dict[str, Any]]) -> str:
+    """Left-aligned columns as wide as their widest cell, two spaces apart."""
+    widths = {key: max(len(key), *(len(str(row[key])) for row in rows)) for key in rows[0]}
+    lines = ["  ".join(f"{key:<{w}}" for key, w in widths.items())]
+    lines += ["  ".join(f"{row[key]!s:<{w}}" for key, w in widths.items()) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _adapter_note(row: dict[str, Any]) -> str:
+    if not row["installed"]:
+        return registry.FRAMEWORK_EXTRAS.get(row["framework"], "framework missing")
+    return "" if row["quality_suites"] else "not a generator: no fid/mode-collapse suites"
+
+
+def _adapter_rows() -> list[dict[str, Any]]:
+    return [{"model": entry.model, "framework": entry.framework,
+             "installed": entry.installed(), "source": entry.source,
+             "quality_suites": registry.family_config(entry.model).generates_distribution}
+            for entry in registry.adapters()]
+
+
+def _suite_rows() -> list[dict[str, str]]:
+    return [{"suite": entry.name, "source": entry.source}
+            for entry in registry.suites().values()]
 
 
 def _modes(text: str | None) -> tuple[str, ...]:
     from bench.adapter import MODES
 
-    modes = _comma_list(text)
+    modes = registry.split_list(text)
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise UsageError(f"unknown mode {unknown[0]!r}; use one or more of {', '.join(MODES)}")
@@ -87,57 +105,70 @@ def _modes(text: str | None) -> tuple[str, ...]:
 
 
 def _batch_sizes(text: str | None) -> tuple[int, ...]:
-    sizes = _comma_list(text)
+    sizes = registry.split_list(text)
     if not all(b.isdigit() and int(b) > 0 for b in sizes):
         raise UsageError(f"--batch-sizes takes positive integers, e.g. 16,64; got {text!r}")
     return tuple(int(b) for b in sizes)
 
 
-def _request(models: str | None, frameworks: str | None, device: str, profile: str,
-             seeds: int, threads: int | None, timeout: float, workers: int = 1,
-             data_dir: Path | None = None, fid_inception: bool = False,
-             modes: str | None = None, batch_sizes: str | None = None):
-    from bench.data import MNIST_ENV
+def build_run(suites: tuple[str, ...], **options: Any) -> RunOptions:
+    """The one RunOptions a `run` or `compare` command line asks for (click's keywords)."""
+    from bench.runner import RunOptions
+
+    for name in suites:
+        registry.load_suite(name)
+    return RunOptions(suites, _request(options), out=options["out"], resume=options["resume"],
+                      executor=options["executor"], workers=options["workers"],
+                      address=options["address"])
+
+
+def _request(options: dict[str, Any]) -> Request:
     from bench.suite import Request
 
-    if data_dir is not None:
-        if not data_dir.exists():
-            raise UsageError(f"--data-dir {data_dir} does not exist; give the folder holding "
-                             "MNIST's files")
-        os.environ[MNIST_ENV] = str(data_dir.resolve())  # workers inherit it
-    devices = ("cpu", "cuda") if device == "auto" else (device,)
-    return Request(fid_inception=fid_inception,
-        models=tuple(registry.parse_models(models)),
-        frameworks=tuple(registry.parse_frameworks(frameworks)),
-        devices=devices, profile=profile, seeds=seeds,
-        threads=threads or max(1, (os.cpu_count() or 1) // workers),
-        timeout_s=timeout, modes=_modes(modes), batch_sizes=_batch_sizes(batch_sizes))
+    _use_data_dir(options["data_dir"])
+    threads = options["threads"] or max(1, (os.cpu_count() or 1) // options["workers"])
+    devices = ("cpu", "cuda") if options["device"] == "auto" else (options["device"],)
+    return Request(models=tuple(registry.parse_models(options["models"])),
+                   frameworks=tuple(registry.parse_frameworks(options["frameworks"])),
+                   devices=devices, profile=options["profile"], seeds=options["seeds"],
+                   threads=threads, wait_policy=options["wait_policy"],
+                   timeout_s=options["timeout"],
+                   fid_inception=options["fid_inception"], modes=_modes(options["modes"]),
+                   batch_sizes=_batch_sizes(options["batch_sizes"]))
 
 
-def run_options(func):
+def _use_data_dir(data_dir: Path | None) -> None:
+    from bench.data import MNIST_ENV
+
+    if data_dir is None:
+        return
+    if not data_dir.exists():
+        raise UsageError(f"--data-dir {data_dir} does not exist; give the folder holding "
+                         "MNIST's files")
+    os.environ[MNIST_ENV] = str(data_dir.resolve())  # workers inherit it
+
+
+def selection_options(func):
+    """Which jobs, and how each one runs: the options `run`, `compare` and `check` share."""
     choice, path = click.Choice, click.Path(path_type=Path)
-    options = [
+    return _with_options(func, [
         click.option("--models", help="Comma-separated models (default: all)."),
         click.option("--frameworks", default="torch,tf", show_default=True,
                      help="Comma-separated frameworks."),
         click.option("--device", type=choice(["cpu", "cuda", "auto"]), default="cpu",
                      show_default=True,
                      help="auto: cpu, and cuda where present (else recorded as skipped)."),
-        click.option("--profile", type=choice(PROFILES), default="quick", show_default=True),
+        click.option("--profile", type=choice(PROFILE_NAMES), default="quick", show_default=True),
         click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True),
         click.option("--threads", type=click.IntRange(min=1),
                      help="CPU threads per worker, the same for both frameworks "
                           "(default: cores / --jobs)."),
+        click.option("--wait-policy", type=choice(WAIT_POLICIES), default="passive",
+                     show_default=True,
+                     help="OpenMP threads at a barrier: sleep (passive) or spin (active; "
+                          "faster on an idle machine, collapses on a shared one)."),
         click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
                      help="Seconds before a job's worker is killed and recorded as an error."),
-        click.option("--out", type=path, help="Run folder (default: results/<run-id>)."),
-        click.option("--executor", type=choice(["local", "ray"]), default="local",
-                     show_default=True),
-        click.option("--address", help="Ray cluster address (with --executor ray)."),
-        click.option("--jobs", "workers", type=click.IntRange(min=1), default=1,
-                     show_default=True, help="Jobs in parallel (timings are cleanest with 1)."),
-        click.option("--resume", is_flag=True,
-                     help="Skip the jobs the run folder already finished."),
         click.option("--data-dir", type=path,
                      help="Folder with MNIST's IDX files or mnist.npz (for --profile full)."),
         click.option("--fid-inception", is_flag=True,
@@ -146,35 +177,40 @@ def run_options(func):
                                      "xla) instead of the profile's."),
         click.option("--batch-sizes", help="Throughput: comma-separated batch sizes instead "
                                            "of the profile's."),
-    ]
+    ])
+
+
+def run_options(func):
+    """The selection options, and where the run's jobs go and its records land."""
+    choice, path = click.Choice, click.Path(path_type=Path)
+    return selection_options(_with_options(func, [
+        click.option("--out", type=path, help="Run folder (default: results/<run-id>)."),
+        click.option("--executor", type=choice(["local", "ray"]), default="local",
+                     show_default=True),
+        click.option("--address", help="Ray cluster address (with --executor ray)."),
+        click.option("--jobs", "workers", type=click.IntRange(min=1), default=1,
+                     show_default=True, help="Jobs in parallel (timings are cleanest with 1)."),
+        click.option("--resume", is_flag=True,
+                     help="Skip the jobs the run folder already finished."),
+    ]))
+
+
+def _with_options(func, options: list) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _progress(total: int):
-    """A progress line per job on a terminal; quiet in CI logs (only failures are printed)."""
-    count = {"n": 0}
-    interactive = sys.stderr.isatty()
-
-    def on_job(job, records) -> None:
-        count["n"] += 1
-        status = records[0]["status"] if records else "error"
-        if interactive or status == "error":
-            click.echo(f"[{count['n']}/{total}] {job.label()}: {status}", err=True)
-
-    return on_job
-
-
-def _execute(suites: tuple[str, ...], request, out, resume, executor, address, workers):
+def _execute(options: RunOptions) -> RunSummary:
     from bench.benchmark_json import FILE as BENCHMARK_FILE
     from bench.benchmark_json import write_pytest_benchmark_json
+    from bench.progress import RunProgress
     from bench.records import load_frame
-    from bench.runner import RunOptions, expand_jobs, run
+    from bench.runner import execute, prepare
 
-    options = RunOptions(suites, request, out, resume, executor, workers, address)
-    total = len(expand_jobs(options))
-    summary = run(options, on_job=_progress(total))
+    prepared = prepare(options)
+    with RunProgress(len(prepared.jobs), done=prepared.resumed) as shown:
+        summary = execute(prepared, on_job=shown.job_finished, on_progress=shown.job_progress)
     write_pytest_benchmark_json(load_frame(summary.run_dir), summary.run_dir / BENCHMARK_FILE)
     click.echo(f"run folder: {summary.run_dir}  ({summary.jobs} jobs, {summary.resumed} "
                f"resumed, {len(summary.errors)} failed)")
@@ -186,17 +222,11 @@ def _execute(suites: tuple[str, ...], request, out, resume, executor, address, w
 @cli.command("run")
 @click.argument("suites", nargs=-1, required=True)
 @run_options
-def run_command(suites, models, frameworks, device, profile, seeds, threads, timeout, out,
-                executor, address, workers, resume, data_dir, fid_inception, modes,
-                batch_sizes) -> int:
+def run_command(suites: tuple[str, ...], **options: Any) -> int:
     """Run benchmark SUITES (throughput, ...) and write a run folder with its report."""
     from bench.report import write_report
 
-    for name in suites:
-        registry.load_suite(name)
-    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
-                       data_dir, fid_inception, modes, batch_sizes)
-    summary = _execute(suites, request, out, resume, executor, address, workers)
+    summary = _execute(build_run(suites, **options))
     report = write_report(summary.run_dir, ("md", "html", "csv"))
     click.echo(f"report: {report}")
     return EXIT_FAILED if summary.errors else 0
@@ -205,22 +235,19 @@ def run_command(suites, models, frameworks, device, profile, seeds, threads, tim
 @cli.command("compare")
 @click.option("--suites", "suite_names", default="throughput", show_default=True)
 @run_options
-def compare_command(suite_names, models, frameworks, device, profile, seeds, threads, timeout,
-                    out, executor, address, workers, resume, data_dir, fid_inception, modes,
-                    batch_sizes) -> int:
+def compare_command(suite_names: str, **options: Any) -> int:
     """Run the suites for each framework and print them side by side, with the ratio."""
     from bench.compare import side_by_side
     from bench.records import load_frame
     from bench.report import markdown_table, write_report
 
-    request = _request(models, frameworks, device, profile, seeds, threads, timeout, workers,
-                       data_dir, fid_inception, modes, batch_sizes)
-    if len(request.frameworks) < 2:
+    run = build_run(registry.split_list(suite_names), **options)
+    frameworks = list(run.request.frameworks)
+    if len(frameworks) < 2:
         raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
-    suites = _comma_list(suite_names)
-    summary = _execute(suites, request, out, resume, executor, address, workers)
+    summary = _execute(run)
     write_report(summary.run_dir, ("md", "html", "csv"))
-    table = side_by_side(load_frame(summary.run_dir), list(request.frameworks))
+    table = side_by_side(load_frame(summary.run_dir), frameworks)
     table.to_csv(summary.run_dir / "compare.csv", index=False)
     text = markdown_table(table) if not table.empty else "(no throughput rows to compare)"
     (summary.run_dir / "compare.md").write_text(text + "\n")
@@ -256,32 +283,101 @@ def parity_command(models, frameworks, trajectory) -> int:
 
 
 @cli.command("report")
-@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "formats", default="md,html,csv,parquet", show_default=True,
               help="Comma-separated: md, html, csv, parquet.")
-def report_command(run_dir: Path, formats: str) -> None:
-    """Write report.md (and html, csv, parquet) for a run folder."""
+@click.option("--out", type=click.Path(path_type=Path),
+              help="With several run folders: where their history page goes.")
+def report_command(run_dirs: tuple[Path, ...], formats: str, out: Path | None) -> None:
+    """Write report.md (and html, csv, parquet) for a run folder; for several, their history."""
     from bench.report import parse_formats, write_report
 
-    report = write_report(run_dir, parse_formats(formats))
+    if len(run_dirs) > 1:
+        _write_history(run_dirs, out)
+        return
+    report = write_report(run_dirs[0], parse_formats(formats))
     click.echo(report.read_text())
 
 
+@cli.command("history")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for history.html, history.md, history.csv and their figures.")
+def history_command(run_dirs: tuple[Path, ...], out: Path) -> None:
+    """One page with each throughput metric across run folders, in time order, with its
+    interval; runs whose check said REGRESSED are marked."""
+    _write_history(run_dirs, out)
+
+
+def _write_history(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    from bench.history import write_history
+
+    if out is None:
+        raise UsageError("several run folders make a history page: give --out DIR for it")
+    page = write_history(list(run_dirs), out)
+    click.echo(f"history: {page} and {page.with_suffix('.html')}")
+
+
 @cli.command("check")
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path), required=True,
-              help="Baseline JSON written by `gan-bench baseline`.")
+@click.argument("run_dir", type=click.Path(path_type=Path), required=False)
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path),
+              help="With RUN_DIR: the baseline JSON written by `gan-bench baseline`.")
 @click.option("--all", "show_all", is_flag=True, help="Show every comparison, not only failures.")
 @click.option("--allow-missing", is_flag=True,
-              help="Pass baseline keys the run lacks (for a run of a subset of the models).")
-def check_command(run_dir: Path, baseline_path: Path, show_all: bool, allow_missing: bool) -> int:
-    """Compare a run with a baseline; exit 1 when a metric regressed or a key is missing.
+              help="With RUN_DIR: pass baseline keys the run lacks (a run of a subset).")
+@click.option("--base", "base_ref", metavar="REF",
+              help="A/B check against this git ref (default: the merge base with main).")
+@click.option("--suite", "ab_suite", default="throughput", show_default=True,
+              help="A/B: the timing suite whose jobs' steps_per_s are compared.")
+@click.option("--pairs", type=click.IntRange(min=2), default=5, show_default=True,
+              help="A/B: base/head pairs per key; suspected keys run as many again (fewer "
+                   "than 5 cannot show a slowdown at alpha 0.05: a smoke test only).")
+@click.option("--min-effect", type=click.FloatRange(min=0, max=0.9), default=0.05,
+              show_default=True, help="A/B: the smallest slowdown that may fail (0.05 = 5%).")
+@click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05,
+              show_default=True, help="A/B: family-wise error over the keys (Holm).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="A/B: report folder (default: results/ab-<run-id>).")
+@selection_options
+def check_command(run_dir: Path | None, baseline_path: Path | None, show_all: bool,
+                  allow_missing: bool, **options: Any) -> int:
+    """Gate a change: an A/B check against a git ref, or RUN_DIR against a baseline file.
 
-    Throughput is normalised by the matmul peak measured in each job and must be both worse
-    than the tolerance and significantly slower (one-sided Mann-Whitney U over the timed
-    rounds). The full table goes to RUN_DIR/check.md.
+    Without RUN_DIR: the A/B check. REF's tree (default: the merge base with main) is checked
+    out in a temporary git worktree, and the suite's jobs of both trees run interleaved, each
+    in a fresh worker. A key fails only when its paired ratios head/base are significantly
+    below 1 - min-effect after a confirmation rerun, Holm-corrected over keys. A dirty tree
+    is fine: the head side runs the working tree as it is. Report: OUT/ab-check.md and .csv.
+
+    With RUN_DIR --baseline FILE: seeded quality metrics are gated by their tolerances;
+    throughput and peak memory are advisory (reported, never failing: a run on another day
+    is not comparable within 10%). The full table goes to RUN_DIR/check.md.
     """
-    from bench.regression import check, compact, comparison_table
+    if run_dir is None:
+        if baseline_path is not None or allow_missing:
+            raise UsageError("--baseline and --allow-missing go with RUN_DIR; for the A/B "
+                             "check give --base REF without them")
+        return _ab_check(**options)
+    _only_with_base(click.get_current_context())
+    if baseline_path is None:
+        raise UsageError(f"check {run_dir} needs --baseline FILE; or drop RUN_DIR for the A/B "
+                         "check against a git ref (--base REF)")
+    return _baseline_check(run_dir, baseline_path, show_all, allow_missing)
+
+
+def _only_with_base(ctx: click.Context) -> None:
+    """The A/B options mean nothing against a baseline file: say so rather than ignore them."""
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name not in ("run_dir", "baseline_path", "show_all", "allow_missing")
+             and ctx.get_parameter_source(p.name) != click.core.ParameterSource.DEFAULT]
+    if given:
+        raise UsageError(f"{given[0]} applies to the A/B check (without RUN_DIR); a check "
+                         "against a baseline judges the run as it was made")
+
+
+def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
+                    allow_missing: bool) -> int:
+    from bench.regression import ADVISORY_NOTE, check, compact, comparison_table
     from bench.report import markdown_table
 
     result = check(run_dir, baseline_path, allow_missing)
@@ -291,8 +387,29 @@ def check_command(run_dir: Path, baseline_path: Path, show_all: bool, allow_miss
     if not shown.empty:
         shown, shared = compact(shown)
         click.echo(f"{shared}\n{markdown_table(shown)}" if shared else markdown_table(shown))
-    click.echo(f"{result.summary()}\nthroughput: change of steps/s per matmul peak, p of a "
-               "one-sided Mann-Whitney U over rounds; other metrics: seeded, tolerance alone")
+    click.echo(f"{result.summary()}\n{ADVISORY_NOTE}")
+    return EXIT_FAILED if result.failed else 0
+
+
+def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, min_effect: float, alpha: float,
+              out_dir: Path | None, **selection: Any) -> int:
+    from bench import ab_check
+    from bench.report import markdown_table
+    from bench.runner import DEFAULT_RESULTS, new_run_id
+
+    request = _request({**selection, "workers": 1})  # one job at a time: timings stay clean
+    jobs = registry.load_suite(ab_suite).jobs(request)
+    settings = ab_check.Settings(pairs, min_effect, alpha)
+
+    def show(pair: int, side: str, job, measured) -> None:  # noqa: ANN001 - the callback's
+        value = f"{measured.value:.3g} steps/s" if not measured.error else measured.error
+        click.echo(f"  pair {pair + 1} {side}: {job.model}/{job.framework}/{job.mode}: {value}")
+
+    result = ab_check.run_check(jobs, base_ref, settings, on_measured=show)
+    out = out_dir or DEFAULT_RESULTS / f"ab-{new_run_id()}"
+    report = ab_check.write(result, out)
+    click.echo(f"{result.header()}\n{markdown_table(ab_check.table(result.rows))}\n"
+               f"{result.summary()}\nreport: {report}")
     return EXIT_FAILED if result.failed else 0
 
 

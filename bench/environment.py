@@ -1,9 +1,14 @@
-"""The environment every record carries: code version, packages, machine."""
+"""The environment every record carries: code version, packages, machine, and how busy it was.
+
+The load average is read when the run starts (the main process captures this once): a
+report shows it next to the timings, since a busy machine slows both frameworks unevenly.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import platform
 import socket
 import subprocess
@@ -45,6 +50,14 @@ def package_versions() -> str:
     return " ".join(versions)
 
 
+def load_average() -> str:
+    """The 1-minute load average, or "" where the system has none."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return ""
+
+
 @functools.lru_cache(maxsize=1)
 def machine_environment() -> dict[str, str]:
     """Captured once per process, framework-neutrally (no framework is imported)."""
@@ -54,4 +67,6 @@ def machine_environment() -> dict[str, str]:
         "python": platform.python_version(),
         "cpu": cpu_model(),
         "hostname": socket.gethostname(),
+        "cores": str(os.cpu_count() or ""),
+        "load_at_start": load_average(),
     }

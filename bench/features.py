@@ -32,12 +32,6 @@ from bench.errors import UsageError
 if TYPE_CHECKING:
     import torch
 
-METRIC_NAMES: dict[str, str] = {
-    "fid_inception": "FID on torch-fidelity's InceptionV3 2048-d pool features",
-    "fid_digits": "FID on the last hidden layer of the harness's own digits classifier",
-    "fid_raw": "FID on the raw 2-D coordinates of point samples",
-}
-
 CACHE_ENV = "GAN_BENCH_CACHE"
 INCEPTION_WEIGHTS_ENV = "GAN_BENCH_INCEPTION_WEIGHTS"
 

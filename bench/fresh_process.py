@@ -12,27 +12,39 @@ Thread counts are pinned in the child's environment before any framework loads. 
 exits non-zero, dies of a signal or outlives its timeout raises FreshProcessError, with a
 one-line reason and the tail of its output; a UsageError raised in the child is raised again
 here as a UsageError (bad input stays bad input across the process boundary).
+
+While it waits, the parent polls the child's progress file (bench.progress) every POLL_S and
+hands each new message, e.g. "step 150/300", to `on_progress`.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import pickle
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
+from bench.progress import PROGRESS_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_TAIL = 4000  # characters of the child's output kept in an error
+POLL_S = 0.5  # how often the parent looks at the child's progress file
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+#: OpenMP's wait policy: "passive" threads sleep at a barrier, "active" ones spin for a while
+#: first. Spinning wins on an idle machine and collapses on a shared one, where the thread
+#: being waited for holds no core (README, "Timings that hold on a busy machine").
+WAIT_POLICIES = ("passive", "active")
 
 
 class FreshProcessError(RuntimeError):
@@ -43,17 +55,21 @@ class FreshProcessError(RuntimeError):
         self.reason, self.tail = reason, tail
 
 
-def thread_environment(threads: int) -> dict[str, str]:
-    return {name: str(threads) for name in THREAD_VARIABLES}
+def thread_environment(threads: int, wait_policy: str = "passive") -> dict[str, str]:
+    """Thread counts and wait policy, set before any framework or BLAS loads."""
+    return {**{name: str(threads) for name in THREAD_VARIABLES},
+            "OMP_WAIT_POLICY": wait_policy.upper()}
 
 
-def child_pythonpath() -> str:
-    """This project first, then whatever the caller's PYTHONPATH adds."""
-    return os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+def child_pythonpath(root: Path = PROJECT_ROOT) -> str:
+    """The source tree `root` (default: this project) first, then the caller's PYTHONPATH."""
+    return os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
 
 
-def child_environment(threads: int) -> dict[str, str]:
-    return {**os.environ, **thread_environment(threads), "PYTHONPATH": child_pythonpath()}
+def child_environment(threads: int, wait_policy: str, progress_file: Path,
+                      root: Path = PROJECT_ROOT) -> dict[str, str]:
+    return {**os.environ, **thread_environment(threads, wait_policy),
+            "PYTHONPATH": child_pythonpath(root), PROGRESS_ENV: str(progress_file)}
 
 
 def describe_exit(returncode: int) -> str:
@@ -65,18 +81,26 @@ def describe_exit(returncode: int) -> str:
 
 
 def run_fresh(target: str, inputs: dict[str, Any] | None = None, *,
-              timeout_s: float | None = None, threads: int = 1) -> Any:
-    """`target(**inputs)` in a fresh process; its return value, or FreshProcessError."""
+              timeout_s: float | None = None, threads: int = 1, wait_policy: str = "passive",
+              on_progress: Callable[[str], None] | None = None,
+              root: Path | None = None) -> Any:
+    """`target(**inputs)` in a fresh process; its return value, or FreshProcessError.
+
+    `root` is the source tree whose code the child imports first (default: this project);
+    another checkout of it (bench.ab_check's base worktree) runs that checkout's code.
+    """
     with tempfile.TemporaryDirectory(prefix="gan-bench-") as tmp:
         folder = Path(tmp)
         (folder / "inputs.pkl").write_bytes(pickle.dumps((target, inputs or {})))
+        progress = ProgressFile(folder / "progress.txt", on_progress)
         with open(folder / "output.log", "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.fresh_process", str(folder)], cwd=folder,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=child_environment(threads), start_new_session=True)
+                env=child_environment(threads, wait_policy, progress.path, root or PROJECT_ROOT),
+                start_new_session=True)
             try:
-                reason = describe_exit(proc.wait(timeout=timeout_s))
+                reason = describe_exit(wait_polling(proc, timeout_s, progress.poll))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -89,6 +113,39 @@ def run_fresh(target: str, inputs: dict[str, Any] | None = None, *,
         if usage.exists():
             raise UsageError(usage.read_text())
         raise FreshProcessError(f"{target} {reason}", tail)
+
+
+class ProgressFile:
+    """The child's latest progress message; each new one goes to `on_progress`."""
+
+    def __init__(self, path: Path, on_progress: Callable[[str], None] | None) -> None:
+        self.path, self.on_progress, self.last = path, on_progress, ""
+
+    def poll(self) -> None:
+        if self.on_progress is None or not self.path.exists():
+            return
+        message = self.path.read_text().strip()
+        if message and message != self.last:
+            self.last = message
+            self.on_progress(message)
+
+
+def wait_polling(proc: subprocess.Popen, timeout_s: float | None,
+                 poll: Callable[[], None]) -> int:
+    """proc.wait(timeout_s), calling `poll` every POLL_S while the child runs and once after
+    it exits (so its last message is heard too)."""
+    deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(proc.args, timeout_s)
+        try:
+            returncode = proc.wait(timeout=min(POLL_S, remaining))
+        except subprocess.TimeoutExpired:
+            poll()
+            continue
+        poll()
+        return returncode
 
 
 def _child(folder: Path) -> int:

@@ -1,9 +1,8 @@
-"""Image files in numpy, framework-neutral: style transfer's inputs and its side-by-side output.
+"""Image files in numpy, framework-neutral: style transfer's content and style images.
 
 Images here are HWC float32 RGB in [0, 1] (the file convention), not the harness' [-1, 1]
-boundary format: map a boundary image x with (x + 1) / 2 before saving it. Every image is
-centre-cropped to a square and then resized once, in numpy, so both frameworks see the same
-pixels (MODELS.md: image resizing differs between libraries).
+boundary format. Every image is centre-cropped to a square and then resized once, in numpy,
+so both frameworks see the same pixels (MODELS.md: image resizing differs between libraries).
 """
 
 from __future__ import annotations
@@ -81,29 +80,3 @@ def square_resize(pixels: np.ndarray, size: int, name: str) -> np.ndarray:
     top, left = (h - side) // 2, (w - side) // 2
     square = pixels[top : top + side, left : left + side].astype(np.float32) / 255.0
     return resize_images(square[None], size)[0]
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Write an HWC image in [0, 1] (values outside are clipped) as PNG; parent folders are made."""
-    from PIL import Image
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_uint8(image)).save(path, format="PNG")
-    return path
-
-
-def side_by_side(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
-    """HWC images in [0, 1] of one height, left to right with white gaps: content | style | ..."""
-    if not images:
-        raise UsageError("side_by_side needs at least one image")
-    heights = {image.shape[0] for image in images}
-    if len(heights) != 1:
-        raise UsageError(f"images have heights {sorted(heights)}; resize them to one height first")
-    spacer = np.ones((heights.pop(), gap, 3), np.float32)
-    parts = [part for image in images for part in (image.astype(np.float32), spacer)][:-1]
-    return np.concatenate(parts, axis=1)

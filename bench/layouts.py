@@ -68,17 +68,6 @@ def dense_before_reshape_from_keras(k: np.ndarray, chw: tuple[int, int, int]) ->
     return out
 
 
-def vector_before_reshape_to_keras(b: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
-    """A bias of a dense layer whose output is reshaped to CHW, into the HWC order."""
-    return np.ascontiguousarray(b[chw_to_hwc_index(*chw)])
-
-
-def vector_before_reshape_from_keras(b: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
-    out = np.empty_like(b)
-    out[chw_to_hwc_index(*chw)] = b
-    return out
-
-
 def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 

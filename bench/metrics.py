@@ -276,7 +276,9 @@ def mode_stats_2d(samples: np.ndarray, dataset: str) -> dict:
 
     Each sample is assigned to its nearest mean; it is high quality when within 3 sigma of it.
     The KL divergence is of the histogram of high-quality samples over the modes (low-quality
-    samples belong to no mode), from uniform; NaN when there is no high-quality sample.
+    samples belong to no mode), from uniform; NaN when there is no high-quality sample. That
+    is PacGAN's "reverse KL": KL(generated || real), the real mode distribution being uniform
+    (their code: log K minus the entropy of the high-quality samples' mode counts).
     """
     means, sigma = mixture_params(dataset)
     points = _as_samples(samples, "samples", min_count=1)

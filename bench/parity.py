@@ -5,7 +5,8 @@ reference's initialisation, zero tensors filled with small noise), batch and noi
 
 1. round trip: reference -> numpy -> other -> numpy -> reference reproduces every weight bit
    for bit;
-2. forward: every forward output agrees to 1e-5 relative;
+2. forward: every forward output, and samples (eval mode) from the same weights, agree to
+   1e-5 relative;
 3. one training step: every updated weight and every loss agrees to 1e-4 relative (BatchNorm
    running variances to 1e-3: torch keeps the unbiased variance, Keras the biased one);
 4. (on request) a trajectory of N steps on the same batches and noise: the loss curves stay
@@ -36,7 +37,7 @@ WORKER_TIMEOUT_S = 1800
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class ParityCheck:
     model: str
     variant: str
     check: str
@@ -70,7 +71,8 @@ def _build(model: str, framework: str, label: str, seed: int, threads: int):
     return adapter_cls(config, seed=seed), config
 
 
-def _inputs(config, seed: int, steps: int):
+def step_inputs(config, seed: int, steps: int) -> list[tuple[np.ndarray, dict]]:
+    """The batch and noise of each of `steps` training steps, from numpy: same on every side."""
     from bench.data import batches, noise
 
     stream = batches(config.load_data(seed), config.examples_per_step(), seed)
@@ -98,7 +100,9 @@ def probe(model: str, framework: str, labels: list[str], seed: int, trajectory: 
         else:
             adapter.set_weights(fill_zero_tensors(adapter.get_weights(), seed))
         saved = {f"w0/{k}": v for k, v in adapter.get_weights().items()}
-        (batch, noise), *rest = _inputs(config, seed, max(1, trajectory))
+        # Eval mode on the loaded weights: BatchNorm uses the (noise-filled) running means.
+        saved["sample/G(z)"] = adapter.sample(config.batch_size, seed)
+        (batch, noise), *rest = step_inputs(config, seed, max(1, trajectory))
         staged = adapter.stage(batch, noise)
         saved.update({f"fwd/{k}": v for k, v in adapter.forward(staged).items()})
         adapter.train_step(staged)
@@ -146,25 +150,38 @@ def _only(arrays: dict, names: list[str]) -> dict:
 
 
 def _worst(model: str, label: str, check: str, ref: dict, other: dict,
-           tolerance: float) -> CheckResult:
+           tolerance: float) -> ParityCheck:
     if set(ref) != set(other):
         missing = sorted(set(ref) ^ set(other))[:3]
-        return CheckResult(model, label, check, float("inf"), tolerance, f"keys differ: {missing}")
+        return ParityCheck(model, label, check, float("inf"), tolerance, f"keys differ: {missing}")
     errors = {k: relative_error(other[k], ref[k]) for k in ref}
     where = max(errors, key=errors.get)
-    return CheckResult(model, label, check, errors[where], tolerance, where)
+    return ParityCheck(model, label, check, errors[where], tolerance, where)
 
 
-def check_model(model: str, frameworks: tuple[str, str], work: Path, seed: int = 0,
-                trajectory: int = 0, trajectory_tol: float = 0.0) -> list[CheckResult]:
-    """All checks for every variant of one model: three worker launches in all."""
+@dataclass(frozen=True)
+class VariantRun:
+    """What the three launches saved for one variant (probe archives, see `probe`)."""
+
+    ref: dict[str, np.ndarray]  # the reference framework, from its own init or the start
+    other: dict[str, np.ndarray]  # the other framework from the reference's weights
+    returned: dict[str, np.ndarray]  # the other's export, loaded and exported by the reference
+
+
+def probe_variants(model: str, frameworks: tuple[str, str], work: Path, seed: int = 0,
+                   trajectory: int = 0, start_dir: Path | None = None) -> dict[str, VariantRun]:
+    """Both sides of every variant of one model: three worker launches in all.
+
+    Both start from the reference's initialisation, or from <start_dir>/<label>.npz.
+    """
     ref_fw, other_fw = frameworks
     labels = list(family_config(model).for_profile("quick").parity_configs())
     dirs = {name: work / model / name for name in ("ref", "w0", "other", "w0-other", "back")}
     for folder in dirs.values():
         folder.mkdir(parents=True)
     common = {"model": model, "labels": labels, "seed": seed, "trajectory": trajectory}
-    _call("probe", framework=ref_fw, weights_dir=None, out_dir=str(dirs["ref"]), **common)
+    _call("probe", framework=ref_fw, weights_dir=str(start_dir) if start_dir else None,
+          out_dir=str(dirs["ref"]), **common)
     refs = {label: dict(np.load(dirs["ref"] / f"{label}.npz")) for label in labels}
     for label, ref in refs.items():
         np.savez(dirs["w0"] / f"{label}.npz", **_section(ref, "w0/"))
@@ -175,22 +192,30 @@ def check_model(model: str, frameworks: tuple[str, str], work: Path, seed: int =
         np.savez(dirs["w0-other"] / f"{label}.npz", **_section(other, "w0/"))
     _call("reexport", model=model, framework=ref_fw, labels=labels,
           weights_dir=str(dirs["w0-other"]), out_dir=str(dirs["back"]))
-    results = []
-    for label in labels:
-        returned = dict(np.load(dirs["back"] / f"{label}.npz"))
-        results += compare_variant(model, label, refs[label], others[label], returned,
-                                   trajectory, trajectory_tol)
-    return results
+    return {label: VariantRun(refs[label], others[label],
+                              dict(np.load(dirs["back"] / f"{label}.npz")))
+            for label in labels}
 
 
-def compare_variant(model: str, label: str, ref: dict, other: dict, returned: dict,
-                    trajectory: int, trajectory_tol: float) -> list[CheckResult]:
+def check_model(model: str, frameworks: tuple[str, str], work: Path, seed: int = 0,
+                trajectory: int = 0, trajectory_tol: float = 0.0) -> list[ParityCheck]:
+    """All checks for every variant of one model."""
+    runs = probe_variants(model, frameworks, work, seed, trajectory)
+    return [check for label, run in runs.items()
+            for check in compare_variant(model, label, run, trajectory, trajectory_tol)]
+
+
+def compare_variant(model: str, label: str, run: VariantRun, trajectory: int,
+                    trajectory_tol: float) -> list[ParityCheck]:
+    ref, other = run.ref, run.other
     w0_ref = _section(ref, "w0/")
-    exact = [k for k in w0_ref if not np.array_equal(w0_ref[k], returned.get(k))]
-    results = [CheckResult(model, label, "1 round trip (bit-exact)", float(len(exact)), 0.0,
+    exact = [k for k in w0_ref if not np.array_equal(w0_ref[k], run.returned.get(k))]
+    results = [ParityCheck(model, label, "1 round trip (bit-exact)", float(len(exact)), 0.0,
                            exact[0] if exact else "all weights")]
     results.append(_worst(model, label, "2 forward", _section(ref, "fwd/"),
                           _section(other, "fwd/"), FORWARD_TOL))
+    results.append(_worst(model, label, "2 samples (eval mode)", _section(ref, "sample/"),
+                          _section(other, "sample/"), FORWARD_TOL))
     w1_ref, w1_other = _section(ref, "w1/"), _section(other, "w1/")
     variances = [k for k in w1_ref if k.endswith("running_var")]
     results.append(_worst(model, label, "3 one step: weights", _without(w1_ref, variances),
@@ -204,13 +229,13 @@ def compare_variant(model: str, label: str, ref: dict, other: dict, returned: di
         ref_t, other_t = _section(ref, "traj/"), _section(other, "traj/")
         diffs = {k: float(np.abs(ref_t[k] - other_t[k]).max()) for k in ref_t}
         where = max(diffs, key=diffs.get)
-        results.append(CheckResult(model, label, f"4 trajectory {trajectory} steps: |dloss|",
+        results.append(ParityCheck(model, label, f"4 trajectory {trajectory} steps: |dloss|",
                                    diffs[where], trajectory_tol, where))
     return results
 
 
 def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
-               trajectory: int = 0, seed: int = 0, on_result=None) -> list[CheckResult]:
+               trajectory: int = 0, seed: int = 0, on_result=None) -> list[ParityCheck]:
     results = []
     with tempfile.TemporaryDirectory(prefix="gan-bench-parity-") as tmp:
         for model in models:

@@ -50,6 +50,7 @@ def make_record(run_id: str, job: Job, m: Measurement, *, status: str = "ok", er
     record.update(m.tags)
     record.update(env or {})
     record.setdefault("threads", job.threads)
+    record.setdefault("wait_policy", job.wait_policy)
     record["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return record
 

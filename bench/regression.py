@@ -1,19 +1,25 @@
-"""The regression gate: compare a run with a committed baseline, metric by metric.
+"""The baseline-file check: compare a run with a committed baseline, metric by metric.
 
-Every gated metric has a direction (higher or lower is better) and a tolerance (RULES).
+Every judged metric has a direction (higher or lower is better) and a tolerance (RULES).
 
-- Throughput (steps_per_s) is compared per job after dividing each timed round by the float32
-  matmul peak measured in the same job, so a slower machine is not a regression. A job
-  regressed when its normalised median is lower than the baseline's by more than the
-  tolerance AND a one-sided Mann-Whitney U test over the rounds says the run is slower
-  (p < ALPHA). The tolerance absorbs the run-to-run drift that rounds of one job cannot see;
-  the test keeps one unlucky round from failing CI. A baseline pooled from three or more runs
-  also knows that drift: the allowed drop widens to RERUN_Z standard deviations of it when
-  that is larger than the rule's tolerance. samples_per_s and mfu are not gated on
-  their own: within one key they are steps_per_s times the batch size (part of the key) and
-  times FLOPs per step over the same peak, so they would repeat the same verdict.
 - Quality metrics come from seeded runs, so the same seed is compared with itself and a
-  tolerance alone decides; a NaN (a diverged run) counts as the worst possible value.
+  tolerance decides: max(relative * |baseline|, absolute floor), in the metric's direction.
+  A seeded TensorFlow run on a CPU is not bit-identical to its rerun (its kernels may sum in
+  another order), and a GAN's training amplifies that; a baseline pooled from MIN_RERUNS or
+  more seeded runs measures it, and the allowed worsening widens to RERUN_Z standard
+  deviations of their values when that is larger than the rule's tolerance. A NaN (a
+  diverged run) counts as the worst possible value. These are the gated verdicts.
+- Throughput (steps_per_s) and peak memory are ADVISORY here: reported with a verdict, never
+  failing the check. A run on another day, under another load, differs by more than the 10%
+  a gate must catch (README, "Regression checks in CI"), and peak memory moved 27% between
+  identical TF runs (it is read after XLA compiles the peak measurement). The gate for speed
+  is the A/B check (bench.ab_check, `gan-bench check --base REF`), which times both trees
+  on one machine, interleaved. The advisory verdict divides each timed round by the float32
+  matmul peak of its job (so a slower machine is not flagged) and asks for a drop past the
+  tolerance AND a one-sided Mann-Whitney U test over the rounds (p < ALPHA); a baseline
+  pooled from three or more runs widens the tolerance to RERUN_Z standard deviations of the
+  drift between them. samples_per_s and mfu are not judged on their own: within one key they
+  are steps_per_s times constants, so they would repeat the same verdict.
 
 A key in the baseline that the run lacks fails the check: a job that crashed or was dropped
 leaves no measurement, and a gate that skipped it would pass the worst regression of all.
@@ -40,7 +46,7 @@ from bench.records import RECORDS_FILE, json_number, load_frame
 from bench.stats import bootstrap_ratio_of_medians
 
 BASELINE_FORMAT = "gan-bench-baseline"
-BASELINE_VERSION = 1
+BASELINE_VERSION = 2  # 2: threads and wait policy joined the key
 ALPHA = 0.01
 MIN_RERUNS = 3  # baseline runs needed before their spread widens the throughput tolerance
 RERUN_Z = 3.0  # how many standard deviations of rerun drift a slowdown must exceed
@@ -50,9 +56,14 @@ PEAK_METRIC = "matmul_peak_flops_per_s"
 FLOPS_METRIC = "flops_per_step"
 # What identifies a measurement across runs. Not job_id: it hashes the suite's whole config,
 # so any change to a profile would orphan every baseline entry without saying which.
+# Threads and OpenMP's wait policy change a timing as much as the mode does: part of the key.
 KEY_FIELDS = ("suite", "model", "variant", "dataset", "resolution", "framework", "device",
-              "mode", "batch_size", "perturbation", "seed")
+              "mode", "batch_size", "threads", "wait_policy", "perturbation", "seed")
 REGENERATE = "regenerate it with: gan-bench baseline RUN_DIR --out FILE"
+ADVISORY_NOTE = ("advisory (never failing): throughput, a change of steps/s per matmul peak "
+                 "with p of a one-sided Mann-Whitney U over rounds, and peak memory; a run on "
+                 "another day is not comparable within 10%: gate speed with gan-bench check "
+                 "--base REF. Gated: seeded quality metrics, by tolerance.")
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Rule:
     direction: str  # "higher" or "lower": which is better
     relative: float = 0.0
     absolute: float = 0.0
+    advisory: bool = False  # reported with a verdict, never failing the check
 
     def allowed(self, baseline: float) -> float:
         return max(self.relative * abs(baseline), self.absolute)
@@ -81,12 +93,11 @@ class Rule:
         return baseline - current if self.direction == "higher" else current - baseline
 
 
-# First match wins. Throughput tolerance: 15% is above the drift measured between reruns of
-# an unchanged tree on a loaded 2-core machine (see scripts/gate_false_positives.py) and well
-# below the 25% slowdown the gate must catch.
+# First match wins. Throughput and memory are advisory (see the module's docstring): their
+# tolerances say what is worth a look, not what fails CI.
 RULES = (
-    Rule(THROUGHPUT_METRIC, "higher", relative=0.15),
-    Rule("peak_memory_bytes", "lower", relative=0.25),
+    Rule(THROUGHPUT_METRIC, "higher", relative=0.15, advisory=True),
+    Rule("peak_memory_bytes", "lower", relative=0.25, advisory=True),
     Rule("*_std", "none"),  # the spread of an estimate (kid_*_std), not a quality
     Rule("fid_*", "lower", relative=0.20, absolute=0.05),
     Rule("kid*", "lower", relative=0.25, absolute=0.002),
@@ -127,7 +138,7 @@ class Entry:
     value: float  # throughput: median steps/s as measured; else the value at `step`
     step: int | None = None
     normalised_rounds: tuple[float, ...] = ()  # steps/s per TFLOP/s of the job's matmul peak
-    run_medians: tuple[float, ...] = ()  # median normalised rate of each run pooled here
+    run_medians: tuple[float, ...] = ()  # each pooled run's normalised rate (or value)
     peak_flops_per_s: float | None = None
     flops_per_step: float | None = None
 
@@ -194,8 +205,9 @@ def value_entries(ok: pd.DataFrame) -> list[Entry]:
         if steps is not None and steps.notna().any():
             step = int(steps.max())
             rows = rows[steps == step]
+        per_run = rows.groupby("run_id")["value"].median()
         entries.append(Entry(key=key, metric=metric, value=float(rows["value"].median()),
-                             step=step))
+                             step=step, run_medians=tuple(float(v) for v in per_run)))
     return entries
 
 
@@ -330,6 +342,7 @@ class Comparison:
     p_value: float = math.nan
     interval: str = ""
     note: str = ""
+    advisory: bool = False  # a verdict to read, not one that fails the check
 
 
 def rerun_drop(base: Entry) -> float:
@@ -368,7 +381,8 @@ def compare_throughput(base: Entry, run: Entry, rule: Rule) -> Comparison:
         run.key, run.metric, status, base.value, run.value, ratio - 1,
         allowed=f"-{allowed:.0%}" + (" (rerun noise)" if noise > rule.relative else ""),
         p_value=float(slower if ratio <= 1 else faster),
-        interval=f"{lo - 1:+.1%} to {hi - 1:+.1%}", note=_throughput_note(base, run))
+        interval=f"{lo - 1:+.1%} to {hi - 1:+.1%}", note=_throughput_note(base, run),
+        advisory=rule.advisory)
 
 
 def _throughput_note(base: Entry, run: Entry) -> str:
@@ -382,16 +396,33 @@ def _throughput_note(base: Entry, run: Entry) -> str:
     return "; ".join(notes)
 
 
+def rerun_spread(base: Entry) -> float:
+    """The worsening the baseline's own seeded reruns make plausible: Z sigma, 0 if unknown.
+
+    A seeded run repeats itself exactly only where its framework does (torch on a CPU); a
+    TensorFlow rerun trains a slightly different GAN, and three pooled runs show how far.
+    """
+    finite = [v for v in base.run_medians if math.isfinite(v)]
+    if len(finite) < MIN_RERUNS:
+        return 0.0
+    return RERUN_Z * float(np.std(finite, ddof=1))
+
+
 def compare_value(base: Entry, run: Entry, rule: Rule) -> Comparison:
     worse = rule.worsening(base.value, run.value)
-    allowed = rule.allowed(base.value)
+    spread = rerun_spread(base)
+    allowed = max(rule.allowed(base.value), spread)
     status = "REGRESSED" if worse > allowed else "improved" if -worse > allowed else "ok"
     change = run.value / base.value - 1 if base.value else math.nan
     note = f"at step {base.step}" if base.step is not None else ""
     if run.step != base.step:  # a diverged run stops early; a changed budget ends elsewhere
         note = f"last step: run {run.step}, baseline {base.step}"
+    allowed_text = _allowed_text(rule, base.value)
+    if spread > rule.allowed(base.value):
+        sign = "-" if rule.direction == "higher" else "+"
+        allowed_text = f"{sign}{spread:.3g} (rerun spread)"
     return Comparison(run.key, run.metric, status, base.value, run.value, change,
-                      allowed=_allowed_text(rule, base.value), note=note)
+                      allowed=allowed_text, note=note, advisory=rule.advisory)
 
 
 def _allowed_text(rule: Rule, baseline: float) -> str:
@@ -451,7 +482,8 @@ def failed_jobs(frame: pd.DataFrame) -> dict[tuple[str, ...], str]:
 
 def comparison_table(rows: list[Comparison]) -> pd.DataFrame:
     """One row per comparison, status first; changes as signed percentages."""
-    table = pd.DataFrame([{"status": r.status, **dict(zip(KEY_FIELDS, r.key, strict=True)),
+    table = pd.DataFrame([{"status": r.status, "gate": "advisory" if r.advisory else "gated",
+                           **dict(zip(KEY_FIELDS, r.key, strict=True)),
                            "metric": r.metric, "baseline": r.baseline, "run": r.current,
                            "change": _percent(r.change), "allowed": r.allowed, "p": r.p_value,
                            "95% interval": r.interval, "note": r.note} for r in rows])
@@ -484,7 +516,14 @@ class CheckResult:
 
     @property
     def failed(self) -> list[Comparison]:
-        return [r for r in self.rows if r.status in self.failing_statuses]
+        """Gated regressions, and missing keys (a crashed job is no noise) unless allowed."""
+        return [r for r in self.rows if r.status in self.failing_statuses
+                and not (r.advisory and r.status == "REGRESSED")]
+
+    @property
+    def advised(self) -> list[Comparison]:
+        """Advisory regressions: worth a look (or an A/B check), never a failure."""
+        return [r for r in self.rows if r.advisory and r.status == "REGRESSED"]
 
     def counts(self) -> dict[str, int]:
         return {s: sum(r.status == s for r in self.rows)
@@ -493,7 +532,8 @@ class CheckResult:
     def summary(self) -> str:
         counts = ", ".join(f"{n} {s.lower()}" for s, n in self.counts().items() if n)
         verdict = "FAILED" if self.failed else "passed"
-        return f"check {verdict}: {counts}"
+        advised = f" ({len(self.advised)} of the regressed advisory)" if self.advised else ""
+        return f"check {verdict}: {counts}{advised}"
 
 
 def check(run_dir: Path, baseline_path: Path, allow_missing: bool = False) -> CheckResult:

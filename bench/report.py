@@ -1,5 +1,9 @@
 """Reports: the run's records pivoted into tables, written as Markdown, HTML, CSV, Parquet.
 
+A report opens with its Summary (bench.summary), then each suite's tables (found through the
+registry) and the table of jobs not measured, then the figures; samples of untrained
+networks (a suite's smoke-check figures) come last, collapsed in HTML and labelled as such.
+Every table goes through bench.formatting, so Markdown and HTML show the same numbers.
 report.md links the figures under RUN_DIR/figures/; report.html embeds them as base64 PNG so
 the one file can be mailed or attached to a CI job and still show everything.
 """
@@ -7,38 +11,43 @@ the one file can be mailed or attached to a CI job and still show everything.
 from __future__ import annotations
 
 import base64
-import html
 import json
-import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from bench.errors import UsageError
-from bench.figures import Figure, write_figures
+from bench.figures import ARTIFACT_METRIC, Figure
+from bench.formatting import natural_order, to_html, to_markdown
 from bench.records import RECORDS_FILE, load_frame
-from bench.runner import RUN_FILE
 from bench.registry import load_suite
+from bench.runner import RUN_FILE
+from bench.summary import summarise
 
 FORMATS = ("md", "html", "csv", "parquet")
-
-
-def format_value(value: object) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3g}"
-        return f"{value:.4g}"
-    return str(value)
+FIGURES_DIR = "figures"
+SMOKE_CHECK_NOTE = ("Samples of untrained networks, drawn after the timing steps on one batch: "
+                    "they show that generation runs, not what a model learns. Trained samples "
+                    "come from the quality suites (fid, mode-collapse).")
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "| " + " | ".join("---" for _ in table.columns) + " |"
-    rows = ["| " + " | ".join(format_value(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]
-    return "\n".join([header, rule, *rows])
+    """A table in Markdown through the one formatter (bench.formatting)."""
+    return to_markdown(table)
+
+
+@dataclass
+class Section:
+    """One heading of a report: notes, tables and figures; collapsed in HTML when asked."""
+
+    title: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    collapsed: bool = False
 
 
 def problems_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -52,20 +61,39 @@ def problems_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table.drop_duplicates().reset_index(drop=True)
 
 
-def run_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
-    run_dir = Path(run_dir)
+def run_frame(run_dir: Path) -> pd.DataFrame:
+    """The run's records; artifact paths made absolute, so a suite's figures can load them."""
     if not (run_dir / RECORDS_FILE).exists():
         raise UsageError(f"{run_dir} has no {RECORDS_FILE}; give a folder written by gan-bench run")
     frame = load_frame(run_dir)
-    suites = json.loads((run_dir / RUN_FILE).read_text())["suites"] if (
-        run_dir / RUN_FILE).exists() else sorted(frame["suite"].dropna().unique())
+    artifacts = frame["metric"] == ARTIFACT_METRIC
+    if artifacts.any():
+        frame.loc[artifacts, "path"] = [str(run_dir / p) for p in frame.loc[artifacts, "path"]]
+    return frame
+
+
+def run_suites(run_dir: Path, frame: pd.DataFrame) -> list[str]:
+    """The suites the run asked for (run.json), else those its records name."""
+    if (run_dir / RUN_FILE).exists():
+        return json.loads((run_dir / RUN_FILE).read_text())["suites"]
+    return sorted(frame["suite"].dropna().unique())
+
+
+def run_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    run_dir = Path(run_dir)
+    frame = run_frame(run_dir)
+    return suite_tables(frame, run_suites(run_dir, frame))
+
+
+def suite_tables(frame: pd.DataFrame, suites: list[str]) -> dict[str, pd.DataFrame]:
+    """Each suite's tables in natural row order, then the jobs that measured nothing."""
     tables: dict[str, pd.DataFrame] = {}
     for name in suites:
         tables.update(load_suite(name).tables(frame))
     problems = problems_table(frame)
     if not problems.empty:
         tables["jobs not measured"] = problems
-    return tables
+    return {name: natural_order(table) for name, table in tables.items()}
 
 
 def parse_formats(text: str) -> list[str]:
@@ -79,19 +107,47 @@ def parse_formats(text: str) -> list[str]:
 def write_report(run_dir: Path, formats: list[str] | tuple[str, ...] = ("md", "csv")) -> Path:
     """Write report.md (always) with the figures, and the other formats asked for."""
     run_dir = Path(run_dir)
-    tables = run_tables(run_dir)
-    figures = write_figures(load_frame(run_dir), run_dir)
+    frame = run_frame(run_dir)
+    suites = run_suites(run_dir, frame)
+    tables = suite_tables(frame, suites)
+    figures = write_figures(frame, suites, run_dir / FIGURES_DIR)
+    sections = report_sections(frame, run_dir, tables, figures)
     title = f"gan-bench run {run_dir.name}"
     write_table_files(run_dir, tables, formats)
     if "html" in formats:
-        (run_dir / "report.html").write_text(html_report(title, tables, figures))
+        (run_dir / "report.html").write_text(html_page(title, sections))
     report = run_dir / "report.md"
-    report.write_text(markdown_report(title, tables, figures, run_dir))
+    report.write_text(markdown_page(title, sections, run_dir))
     return report
+
+
+def report_sections(frame: pd.DataFrame, run_dir: Path, tables: dict[str, pd.DataFrame],
+                    figures: list[Figure]) -> list[Section]:
+    """Summary first; each table under its own heading; figures; the smoke check last."""
+    summary = summarise(frame, run_dir)
+    sections = [Section("Summary", summary.tables, summary.notes)]
+    sections += [Section(name, {name: table}) for name, table in tables.items()]
+    results = [f for f in figures if not f.smoke_check]
+    smoke = [f for f in figures if f.smoke_check]
+    if results:
+        sections.append(Section("figures", figures=results))
+    if smoke:
+        sections.append(Section("smoke check (untrained)", notes=[SMOKE_CHECK_NOTE],
+                                figures=smoke, collapsed=True))
+    return sections
+
+
+def write_figures(frame: pd.DataFrame, suites: list[str], out_dir: Path) -> list[Figure]:
+    """Every figure of the run's suites, in out_dir (figures drawn before are removed)."""
+    out_dir.mkdir(exist_ok=True)
+    for stale in out_dir.glob("*.png"):
+        stale.unlink()  # figures of records since removed must not linger in the report
+    return [figure for name in suites for figure in load_suite(name).figures(frame, out_dir)]
 
 
 def write_table_files(run_dir: Path, tables: dict[str, pd.DataFrame],
                       formats: list[str] | tuple[str, ...]) -> None:
+    """CSV and Parquet keep the raw column names and values: they are for programs."""
     if "csv" not in formats and "parquet" not in formats:
         return
     (run_dir / "tables").mkdir(exist_ok=True)
@@ -106,32 +162,64 @@ def write_table_files(run_dir: Path, tables: dict[str, pd.DataFrame],
                          ).to_parquet(stem.with_suffix(".parquet"), index=False)
 
 
-def markdown_report(title: str, tables: dict[str, pd.DataFrame], figures: list[Figure],
-                    run_dir: Path) -> str:
+# --- pages ----------------------------------------------------------------------------------
+
+
+def markdown_page(title: str, sections: list[Section], base_dir: Path) -> str:
     md = [f"# {title}", ""]
-    for name, table in tables.items():
-        md += [f"## {name}", "", markdown_table(table), ""]
-    if figures:
-        md += ["## figures", ""]
-        md += [f"![{f.title}]({f.path.relative_to(run_dir).as_posix()})\n" for f in figures]
+    for section in sections:
+        md += [f"## {section.title}", ""]
+        md += [f"- {note}" for note in section.notes]
+        md += [""] if section.notes else []
+        for name, table in section.tables.items():
+            md += ([] if name == section.title else [f"### {name}", ""])
+            md += [markdown_table(table), ""]
+        md += [f"![{f.title}]({f.path.relative_to(base_dir).as_posix()})\n"
+               for f in section.figures]
     return "\n".join(md)
 
 
-HTML_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
-    "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-    "th{background:#f3f3f3}img{max-width:100%;margin:1em 0}"
-)
+HTML_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1320px;padding:0 1em;
+     color:#222;line-height:1.4}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.table-wrap{overflow-x:auto;max-width:100%;margin:.8em 0}
+table.data{border-collapse:collapse;font-size:85%}
+table.data th,table.data td{border:1px solid #ccc;padding:3px 7px}
+table.data th{background:#f3f3f3;text-align:center;vertical-align:bottom}
+table.data td{white-space:nowrap}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto}
+figcaption{font-size:90%;color:#555}
+details{margin-top:1.6em}details>summary{cursor:pointer}
+details>summary h2{display:inline;border:0}
+"""
+
+PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{{ style }}</style></head><body>
+<h1>{{ title }}</h1>
+{% for s in sections %}
+{% if s.collapsed %}<details><summary><h2>{{ s.title }}</h2></summary>
+{% else %}<section><h2>{{ s.title }}</h2>{% endif %}
+{% if s.notes %}<ul>{% for note in s.notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
+{% for name, table in s.tables %}{% if name != s.title %}<h3>{{ name }}</h3>{% endif %}
+{{ table }}{% endfor %}
+{% for f in s.figures %}<figure><img alt="{{ f.title }}" src="data:image/png;base64,{{ f.data }}">
+<figcaption>{{ f.title }}</figcaption></figure>{% endfor %}
+{% if s.collapsed %}</details>{% else %}</section>{% endif %}
+{% endfor %}
+</body></html>
+""")
 
 
-def html_report(title: str, tables: dict[str, pd.DataFrame], figures: list[Figure]) -> str:
-    body = "".join(f"<h2>{html.escape(n)}</h2>{t.to_html(index=False, na_rep='')}"
-                   for n, t in tables.items())
-    if figures:
-        body += "<h2>figures</h2>" + "".join(
-            f"<h3 id={html.escape(f.name)}>{html.escape(f.title)}</h3>"
-            f"<img alt=\"{html.escape(f.title)}\" src=\"data:image/png;base64,"
-            f"{base64.b64encode(f.path.read_bytes()).decode()}\">" for f in figures)
-    return (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{HTML_STYLE}</style><h1>{html.escape(title)}</h1>{body}")
+def html_page(title: str, sections: list[Section]) -> str:
+    """One self-contained page: tables through pandas' Styler, figures embedded. Markup marks
+    the HTML made here (Styler tables, the style sheet) so the template inserts it as is."""
+    shown = [{"title": s.title, "notes": s.notes, "collapsed": s.collapsed,
+              "tables": [(name, Markup(to_html(t))) for name, t in s.tables.items()],
+              "figures": [{"title": f.title,
+                           "data": base64.b64encode(f.path.read_bytes()).decode()}
+                          for f in s.figures]}
+             for s in sections]
+    return PAGE.render(title=title, style=Markup(HTML_STYLE), sections=shown)

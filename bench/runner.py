@@ -1,11 +1,17 @@
 """A run: suites expand the request into jobs, an executor runs them, records land on disk.
 
 The run folder is the unit of work: run.json says what was asked, records.jsonl holds what
-finished. Resuming a folder reruns only the jobs without a good record.
+finished. Resuming a folder reruns only the jobs without a good record, and only for the same
+question: suites and request must match run.json, except the fields that are not part of a
+job's identity (the timeout), which follow the command line.
+
+`prepare` expands the jobs once (the display's total and the executor's work are the same
+list); `execute` runs them; `run` is both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -17,8 +23,8 @@ from typing import Any
 
 from bench.environment import machine_environment
 from bench.errors import UsageError
-from bench.executors import error_record, make_executor
-from bench.jobs import Job
+from bench.executors import JobProgress, error_record, make_executor
+from bench.jobs import NOT_IDENTITY, Job
 from bench.records import RecordWriter, finished_job_ids
 from bench.registry import load_suite
 from bench.suite import Request
@@ -37,6 +43,20 @@ class RunOptions:
     executor: str = "local"
     workers: int = 1
     address: str | None = None
+
+
+@dataclass
+class PreparedRun:
+    """A run folder ready to go: its jobs, and those still to run."""
+
+    run_dir: Path
+    options: RunOptions
+    jobs: list[Job]
+    todo: list[Job]
+
+    @property
+    def resumed(self) -> int:
+        return len(self.jobs) - len(self.todo)
 
 
 @dataclass
@@ -84,29 +104,52 @@ def expand_jobs(options: RunOptions) -> list[Job]:
     return list({job.job_id: job for job in jobs}.values())
 
 
-def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = None
-        ) -> RunSummary:
+def prepare(options: RunOptions) -> PreparedRun:
+    """The run folder (checked against run.json on resume) and its jobs, expanded once."""
     run_dir = prepare_run_dir(options.out, options.resume)
     if options.resume:
-        saved = json.loads((run_dir / RUN_FILE).read_text())
-        options = RunOptions(tuple(saved["suites"]), Request(**_tuples(saved["request"])),
-                             run_dir, True, options.executor, options.workers, options.address)
+        check_same_run(run_dir, options)
     else:
         (run_dir / RUN_FILE).write_text(json.dumps(
             {"run_id": run_dir.name, "suites": list(options.suites),
              "request": asdict(options.request)}, indent=2))
-    run_id = run_dir.name
-    env = machine_environment()
-    writer = RecordWriter(run_dir)
     jobs = expand_jobs(options)
     done = finished_job_ids(run_dir) if options.resume else set()
-    todo = [job for job in jobs if job.job_id not in done]
-    summary = RunSummary(run_dir, jobs=len(jobs), resumed=len(jobs) - len(todo))
+    return PreparedRun(run_dir, options, jobs, [job for job in jobs if job.job_id not in done])
 
+
+def check_same_run(run_dir: Path, options: RunOptions) -> None:
+    """A resume asks the question run.json asked, or it is a UsageError naming what differs."""
+    saved = json.loads((run_dir / RUN_FILE).read_text())
+    differ = [] if tuple(saved["suites"]) == options.suites else ["suites"]
+    asked = saved_request(saved["request"])
+    differ += [f.name for f in dataclasses.fields(Request) if f.name not in NOT_IDENTITY
+               and getattr(asked, f.name) != getattr(options.request, f.name)]
+    if differ:
+        raise UsageError(
+            f"--resume: the command line differs from {run_dir / RUN_FILE} in "
+            f"{', '.join(differ)}; rerun with the options it holds, or start a new run "
+            "without --resume in another --out folder")
+
+
+def saved_request(saved: dict[str, Any]) -> Request:
+    """run.json's request; a field it lacks (an older run) takes Request's default."""
+    known = {f.name for f in dataclasses.fields(Request)}
+    return Request(**{k: tuple(v) if isinstance(v, list) else v
+                      for k, v in saved.items() if k in known})
+
+
+def execute(prepared: PreparedRun, on_job: Callable[[Job, list[dict]], None] | None = None,
+            on_progress: JobProgress | None = None) -> RunSummary:
+    """Run the jobs still to run; each one's records are on disk before `on_job` hears of it."""
+    run_dir, options = prepared.run_dir, prepared.options
+    env = machine_environment()
+    writer = RecordWriter(run_dir)
+    summary = RunSummary(run_dir, jobs=len(prepared.jobs), resumed=prepared.resumed)
     executor = make_executor(options.executor, options.workers, options.address)
-    for job, output in executor.run(todo, run_id, env):
+    for job, output in executor.run(prepared.todo, run_dir.name, env, on_progress):
         records = save_output(run_dir, output) or [
-            error_record(job, run_id, env, "worker returned no records")]
+            error_record(job, run_dir.name, env, "worker returned no records")]
         writer.append(records)
         summary.errors += [f"{job.label()}: {r['error'].splitlines()[0]}"
                            for r in records if r["status"] == "error"]
@@ -114,6 +157,11 @@ def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = 
             on_job(job, records)
     os.sync()
     return summary
+
+
+def run(options: RunOptions, on_job: Callable[[Job, list[dict]], None] | None = None
+        ) -> RunSummary:
+    return execute(prepare(options), on_job)
 
 
 def save_output(run_dir: Path, output: JobOutput) -> list[dict[str, Any]]:
@@ -124,7 +172,3 @@ def save_output(run_dir: Path, output: JobOutput) -> list[dict[str, Any]]:
         (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
         np.save(run_dir / path, array)
     return output.records
-
-
-def _tuples(request: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in request.items()}

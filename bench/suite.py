@@ -7,7 +7,9 @@ A suite is any object, usually a module, with:
 - `jobs(request) -> list[Job]`: the jobs a run needs (main process);
 - `execute(job) -> JobResult`: one job's measurements (in the job's fresh worker process);
 - `tables(frame) -> dict[str, DataFrame]`: its summary tables from the run's records;
-- `figures(frame, out_dir) -> list[Figure]`: its figures, drawn from those same tables.
+- `figures(frame, out_dir) -> list[Figure]`: its figures, drawn from those same tables;
+- `KEY_METRIC` (optional): a metric name, or candidates of which the first a job measured wins,
+  whose value at the job's last step a progress line shows for a finished job.
 
 Suites register under the entry-point group `gan_bench.suites` (bench.registry), built-ins
 included; the harness never imports a suite by name.
@@ -37,11 +39,18 @@ class Request:
     devices: tuple[str, ...] = ("cpu",)
     profile: str = "quick"
     seeds: int = 1
-    threads: int = 2
+    threads: int = 1
+    wait_policy: str = "passive"  # OpenMP's (bench.fresh_process.WAIT_POLICIES)
     timeout_s: float = 900.0
     fid_inception: bool = False  # quality suites: also FID on Inception features (needs weights)
     modes: tuple[str, ...] = ()  # timing suites: these modes instead of the profile's
     batch_sizes: tuple[int, ...] = ()  # throughput: these batch sizes instead of the profile's
+
+
+    def runtime(self) -> dict[str, Any]:
+        """How every job of this request runs: the Job fields a suite passes on unchanged."""
+        return {"threads": self.threads, "wait_policy": self.wait_policy,
+                "timeout_s": self.timeout_s}
 
 
 @dataclass
@@ -70,6 +79,7 @@ class JobResult:
 
 class Suite(Protocol):
     PROFILES: Mapping[str, Any]
+    KEY_METRIC: str | tuple[str, ...]  # optional: the harness reads it with a default
 
     def jobs(self, request: Request) -> list[Job]: ...
 

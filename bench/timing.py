@@ -13,6 +13,10 @@ import numpy as np
 
 from bench.adapter import Adapter
 
+#: Rounds of one job whose fastest is this much faster than its slowest were not measured on
+#: a steady machine (two speeds, or a neighbour that came and went): the job is flagged.
+UNSTABLE_SPREAD = 1.5
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -28,11 +32,14 @@ class Timing:
     def summary(self) -> dict[str, float]:
         rates = self.steps_per_s
         q25, median, q75 = np.percentile(rates, [25, 50, 75])
+        spread = float(rates.max() / rates.min())
         return {
             "steps_per_s": float(median),
             "steps_per_s_iqr": float(q75 - q25),
             "steps_per_s_mad": float(np.median(np.abs(rates - median))),
             "rounds": float(len(rates)),
+            "round_spread": spread,
+            "unstable": float(spread > UNSTABLE_SPREAD),
         }
 
 
@@ -62,6 +69,22 @@ def timed_round(step: Callable[[], None], sync: Callable[[], None], steps: int) 
         step()
     sync()
     return time.perf_counter() - start
+
+
+def matmul_size(device: str) -> int:
+    """The square matrix whose product measures a device's peak: 2048 fills a CPU's cores; a
+    large GPU needs 8192 before launch and tail effects stop hiding its rate."""
+    return 8192 if device == "cuda" else 2048
+
+
+def reference_matmul_flops_per_s(n: int = 2048) -> float:
+    """numpy's float32 matrix product (its bundled BLAS, at the job's thread count): one CPU
+    reference that both frameworks' workers measure the same way, so their MFUs divide by
+    one peak and compare as their FLOP rates do."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    return 2 * n**3 / best_seconds(lambda: a @ b)
 
 
 def best_seconds(run: Callable[[], None], warmup: int = 2, repeats: int = 8) -> float:

@@ -25,6 +25,7 @@ import numpy as np
 
 from bench.adapter import Adapter, require_positive_int
 from bench.data import batches
+from bench.progress import report_step
 from bench.records import Measurement
 
 #: Gets the adapter at an evaluation point and returns its metrics (steps are set by the loop).
@@ -67,8 +68,9 @@ def train(adapter: Adapter, data: np.ndarray, budget: Budget, evaluate: Evaluato
     step = 0
     divergence = ""
     for eval_step in budget.eval_steps():
-        for _ in range(eval_step - step):
+        for done in range(step + 1, eval_step + 1):
             adapter.train_step(adapter.stage(next(stream)))
+            report_step(done, budget.steps)  # for the run's display; a no-op outside a worker
         step = eval_step
         point, divergence = evaluation_point(adapter, evaluate, step)
         measurements += point

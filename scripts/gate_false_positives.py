@@ -1,12 +1,36 @@
-"""How often does `gan-bench check` fail an unchanged tree? Measure the gate's false positives.
+"""How often does the gate cry wolf, and does it catch a real 10% slowdown? Measure both.
 
-Runs the same quick benchmark N times into WORK/run-00 .. run-NN, makes a baseline from the
-first K runs (K = 1 by default), and checks every later run against it. Nothing changed
-between the runs, so every regression the gate reports is a false positive. Runs already
-finished in WORK (records and no failed job) are reused, so an interrupted measurement resumes.
+Two modes, each resumable (finished work in WORK is reused):
 
-    python scripts/gate_false_positives.py --runs 11 --work /tmp/gate-fp
-    python scripts/gate_false_positives.py --runs 13 --baseline-runs 3 --work /tmp/gate-fp
+`ab`: N A/B checks (`gan-bench check --base REF`) of the tree as it is, each into
+WORK/check-NN, timed. Run it twice:
+
+    # 1. An unchanged tree: on main, against HEAD (a clean tree: an A/A check).
+    #    Every failure is a false positive. --busy starts one other CPU-bound process.
+    python scripts/gate_false_positives.py ab --checks 20 --base HEAD --busy \\
+        --work results/gate-ab-same
+
+    # 2. A real 10% slowdown, committed on a branch, against main: every pass is a miss.
+    git switch -c slow-10 main   # then make mlp_gan's torch step do 10% more work: in
+    #    implementations/torch/mlp_gan.py, give MLPGANAdapter (import time) this method,
+    #    which spins for a tenth of the step's own time after it (10% more CPU work):
+    #        def train_step(self, staged) -> None:
+    #            start = time.perf_counter()
+    #            super().train_step(staged)
+    #            spent = time.perf_counter() - start
+    #            while time.perf_counter() - start < 1.1 * spent:
+    #                pass
+    git commit -am "10% slower mlp_gan step in torch"
+    python scripts/gate_false_positives.py ab --checks 20 --base main --busy \\
+        --work results/gate-ab-slow
+
+    Target (issue 16): 0 of 20 failures on the unchanged tree, at least 19 of 20 on the branch.
+
+`baseline`: the baseline-file check. The same quick benchmark runs N times into
+WORK/run-00 .. run-NN; a baseline from the first K runs is compared with every later one.
+Throughput and memory are advisory there, so the script counts their advisory regressions.
+
+    python scripts/gate_false_positives.py baseline --runs 11 --work /tmp/gate-fp
 
 A run whose job crashed is counted apart: that is the tree failing, not the gate misjudging.
 """
@@ -14,8 +38,11 @@ A run whose job crashed is counted apart: that is the tree failing, not the gate
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.records import load_frame
@@ -30,6 +57,65 @@ from bench.regression import (
 from bench.report import markdown_table
 
 GAN_BENCH = [sys.executable, "-m", "bench.cli"]
+AB_REPORT = "ab-check.md"
+TIMING_FILE = "seconds.txt"  # how long the check in that folder took
+
+
+# --- the A/B check ------------------------------------------------------------------------
+
+
+@contextmanager
+def busy(enabled: bool):
+    """One other CPU-bound process for as long as the block runs (`yes`, not Python)."""
+    proc = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) if enabled else None
+    try:
+        yield
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+
+def ab_verdict(folder: Path) -> str | None:
+    """passed, FAILED, or None when the check in `folder` did not finish."""
+    report = folder / AB_REPORT
+    if not report.exists():
+        return None
+    return "FAILED" if "A/B check FAILED" in report.read_text() else "passed"
+
+
+def ab_check(folder: Path, args: argparse.Namespace) -> None:
+    """One A/B check into `folder`, unless one finished there; its duration is kept."""
+    if ab_verdict(folder) is not None:
+        return
+    start = time.monotonic()
+    subprocess.run([*GAN_BENCH, "check", "--base", args.base, "--models", args.models,
+                    "--frameworks", args.frameworks, "--profile", "quick", "--pairs",
+                    str(args.pairs), "--out", str(folder)])
+    if ab_verdict(folder) is not None:
+        (folder / TIMING_FILE).write_text(f"{time.monotonic() - start:.1f}\n")
+
+
+def ab_main(args: argparse.Namespace) -> int:
+    folders = [args.work / f"check-{i:02d}" for i in range(args.checks)]
+    with busy(args.busy):
+        for folder in folders:
+            ab_check(folder, args)
+    verdicts = [ab_verdict(f) for f in folders]
+    seconds = [float((f / TIMING_FILE).read_text()) for f in folders
+               if (f / TIMING_FILE).exists()]
+    failed = sum(v == "FAILED" for v in verdicts)
+    unfinished = sum(v is None for v in verdicts)
+    took = (f"one check took {statistics.median(seconds) / 60:.1f} min (median of "
+            f"{len(seconds)}, {min(seconds) / 60:.1f} to {max(seconds) / 60:.1f})"
+            if seconds else "no check finished")
+    print(f"A/B checks against {args.base} ({args.models}, {args.frameworks}, "
+          f"{'with' if args.busy else 'without'} a CPU-bound neighbour): {failed} of "
+          f"{len(folders) - unfinished} failed, {unfinished} did not finish; {took}")
+    return 0
+
+
+# --- the baseline-file check --------------------------------------------------------------
 
 
 def finished(run_dir: Path) -> bool:
@@ -50,16 +136,7 @@ def show(run_dir: Path, result: CheckResult) -> None:
     print(f"--- {run_dir.name}: {result.summary()}\n{shared}\n{markdown_table(table)}", flush=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=11,
-                        help="runs in all; the first is the baseline")
-    parser.add_argument("--work", type=Path, default=Path("results/gate-fp"))
-    parser.add_argument("--baseline-runs", type=int, default=1,
-                        help="the first K runs make the baseline (pooled), the rest are checked")
-    parser.add_argument("--models", default="mlp_gan")
-    parser.add_argument("--suites", default="throughput")
-    args = parser.parse_args()
+def baseline_main(args: argparse.Namespace) -> int:
     runs = [args.work / f"run-{i:02d}" for i in range(args.runs)]
     for run_dir in runs:
         bench_run(run_dir, args.suites.split(","), args.models)
@@ -68,14 +145,42 @@ def main() -> int:
     results = [check(run_dir, baseline) for run_dir in checked]
     for run_dir, result in zip(checked, results, strict=True):
         show(run_dir, result)
-    regressed = sum(result.counts()["REGRESSED"] > 0 for result in results)
+    failed = sum(bool(result.failed) for result in results)
+    advised = sum(bool(result.advised) for result in results)
     crashed = sum(result.counts()["missing"] > 0 for result in results)
     comparisons = sum(result.counts()[s] for result in results
                       for s in ("REGRESSED", "ok", "improved"))
     flagged = sum(result.counts()["REGRESSED"] for result in results)
-    print(f"false positives: {regressed} of {len(results)} checks of an unchanged tree reported "
-          f"a regression ({flagged} of {comparisons} comparisons); {crashed} runs lost a job")
+    print(f"false positives: {failed} of {len(results)} checks of an unchanged tree failed; "
+          f"{advised} had an advisory regression ({flagged} of {comparisons} comparisons "
+          f"flagged); {crashed} runs lost a job")
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    ab = modes.add_parser("ab", help="N A/B checks of this tree against --base")
+    ab.add_argument("--checks", type=int, default=20)
+    ab.add_argument("--base", default="HEAD", help="git ref (HEAD on a clean tree: A/A)")
+    ab.add_argument("--models", default="mlp_gan,dcgan")
+    ab.add_argument("--frameworks", default="torch,tf")
+    ab.add_argument("--pairs", type=int, default=5)
+    ab.add_argument("--busy", action="store_true",
+                    help="run one other CPU-bound process throughout")
+    ab.add_argument("--work", type=Path, default=Path("results/gate-ab"))
+    ab.set_defaults(main=ab_main)
+    base = modes.add_parser("baseline", help="N runs checked against a baseline of the first K")
+    base.add_argument("--runs", type=int, default=11, help="runs in all; the first K are the "
+                                                           "baseline")
+    base.add_argument("--work", type=Path, default=Path("results/gate-fp"))
+    base.add_argument("--baseline-runs", type=int, default=1,
+                      help="the first K runs make the baseline (pooled), the rest are checked")
+    base.add_argument("--models", default="mlp_gan")
+    base.add_argument("--suites", default="throughput")
+    base.set_defaults(main=baseline_main)
+    args = parser.parse_args()
+    return args.main(args)
 
 
 if __name__ == "__main__":

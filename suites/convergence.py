@@ -11,31 +11,34 @@ framework: the request's when it asks for more than one, else the profile's (MET
 quick: 1). Perturbation label, config overrides and seed are part of a job's identity, so
 `--resume` skips exactly the runs that finished.
 
-Runs. A job is the fid suite's job (`suites.fid.execute`: the same training loop and the same
-evaluator every K steps), so every run is a curve of fid_raw and PacGAN's mode statistics
-(2-D points) or fid_digits and class coverage (digits). The worker then classifies the run,
-in this order (`classify`):
+Runs. A job is the quality engine's job (`suites.quality.execute`: the same training loop
+and the same evaluator every K steps), so every run is a curve of fid_raw and PacGAN's mode
+statistics (2-D points) or fid_digits and class coverage (digits). The worker then
+classifies the run, in this order (`classify`):
 
 - diverged: a loss or a sample became NaN or inf (bench.training stops the run there);
 - converged: at the last evaluation the quality metric is at most the threshold and the
-  coverage at least its minimum (CRITERIA); on 2-D data, where modes count only
-  high-quality samples, with enough of those for the count to mean something;
+  coverage at least its minimum (`criteria_for`); on 2-D data also the real data's
+  structure: a high-quality share near real's and a bounded KL of the mode histogram, so a
+  uniform ring or a blur is never converged. Thresholds are calibrated against the real
+  distribution at the run's sample count (scripts/calibrate_outcomes.py; numbers and
+  reasons at REAL_POINTS);
 - discriminator_won: a saturating (BCE) D's loss, median over the last half of the
   evaluations, is under BCE_D_WON while G's metric did not improve by 10 % from the first
   half to the second. A WGAN-GP critic has no such state (its loss is an unbounded estimate
   of a distance), so the progressive GAN never gets this outcome;
-- collapsed: the last coverage is under its minimum (on 2-D data, with enough high-quality
-  samples: a blurry G is not converged, not collapsed);
+- collapsed: the last coverage is under its collapse limit (on 2-D data, with enough
+  high-quality samples: a blurry G is not converged, not collapsed);
 - not_converged: none of these within the step budget.
 
 steps_to_threshold is the first evaluation step at which the convergence criterion held
 (NaN if never), even for a run that lost it again by the end.
 
-Records. Besides the curves (metric per step, as in the fid suite), one run adds three records
+Records. Besides the curves (metric per step, as in every quality suite), one run adds three records
 without a step, so figures never draw them as curves: `outcome` (the code in OUTCOMES),
-`converged` (1 or 0, what bench.figures' sensitivity heatmap reads) and `steps_to_threshold`.
+`converged` (1 or 0) and `steps_to_threshold`.
 Those three carry the run's summary as columns: outcome, quality_metric, final_quality,
-coverage_metric, final_coverage, final_high_quality (2-D data; empty for images),
+coverage_metric, final_coverage, final_high_quality and final_kl (2-D data; empty for images),
 steps_to_threshold and criterion; the final values are empty for a diverged run. Every
 record of a run carries dataset, axis and setting ("base" and "" for the base run, "random"
 and its index for the search) and the run's effective hyperparameters (lr, beta1, d_steps,
@@ -44,7 +47,11 @@ latent, gp_weight; batch_size is a record column already).
 Tables: the runs, one row each; per (model, dataset, framework, perturbation) the success
 rate, the median steps to threshold and the final metric's median and quartiles; the
 frameworks' agreement on outcomes, seed by seed; and the budget curve, the best final metric
-among k runs over random orders (bench.figures' resampling, so table and figure agree).
+among k runs over random orders, where a diverged run counts as the worst outcome (inf).
+
+Figures: the quality engine's curves (base runs) and samples; the sensitivity heatmap, which
+draws the summary table's success rates; and the budget curve, which draws the budget
+table's rows: each figure plots its table, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,21 +69,33 @@ import pandas as pd
 
 from bench.adapter import FamilyConfig
 from bench.build import job_config
+from bench.data import POINT_DATASETS, DataSpec
 from bench.errors import UsageError
-from bench.figures import budget_curve, framework_sort_key, perturbation_sort_key
+from bench.figures import (
+    Figure,
+    colour,
+    framework_sort_key,
+    line_style,
+    ok_rows,
+    pyplot,
+    save,
+)
 from bench.jobs import Job
+from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
 from bench.suite import JobResult, Request
-from suites import fid
+from suites import quality
 
 SUITE = "convergence"
+KEY_METRIC = quality.QUALITY_METRICS
 # TensorFlow's eager steps dispatch op by op: 2,000 quick MLP GAN steps took minutes, as a
 # tf.function 9 s. torch.compile would spend longer compiling than these runs train, and XLA
 # changes the numerics; the runs compare outcomes, not speed.
 TRAINING_MODES = {"tf": "compiled"}
 SEARCH_SEED = 0  # the random search's configurations: one fixed sequence per family and data
 BUDGET_SEED = 0  # the random orders the budget curve resamples
+BUDGET_RESAMPLES = 500
 
 CONVERGED, NOT_CONVERGED, COLLAPSED, DISCRIMINATOR_WON, DIVERGED = OUTCOMES = (
     "converged", "not_converged", "collapsed", "discriminator_won", "diverged")
@@ -174,12 +194,12 @@ class ConvergenceProfile:
     seeds: int  # when the request leaves --seeds at 1 (METRICS.md: 3 by default)
     search: int = 0  # random-search configurations, on top of the one-axis runs
 
-    def settings(self, model: str) -> fid.QualitySettings:
+    def settings(self, model: str) -> quality.QualitySettings:
         steps = self.steps[model]
-        # KID and NDB come with the fid evaluator; convergence reads neither, so they stay small.
-        return fid.QualitySettings(steps, max(1, steps // self.evaluations), self.n_samples,
-                                   kid_subsets=10, kid_subset_size=self.n_samples // 2,
-                                   ndb_k=self.ndb_k)
+        # KID and NDB come with the image evaluator; convergence reads neither: they stay small.
+        return quality.QualitySettings(steps, max(1, steps // self.evaluations),
+                                       self.n_samples, kid_subsets=10,
+                                       kid_subset_size=self.n_samples // 2, ndb_k=self.ndb_k)
 
 
 ALL_FAMILIES = {"mlp_gan": ("ring8", "digits"), "dcgan": ("digits",), "progan": ("digits",)}
@@ -202,11 +222,8 @@ PROFILES = {
                                evaluations=20, n_samples=5000, ndb_k=50, seeds=3, search=20),
 }
 
-
-def convergence_profile(profile: str) -> ConvergenceProfile:
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
-    return PROFILES[profile]
+#: The sample counts the profiles evaluate on: the outcome thresholds are calibrated at each.
+CALIBRATED_COUNTS = tuple(sorted({plan.n_samples for plan in PROFILES.values()}))
 
 
 # --- jobs -----------------------------------------------------------------------------------
@@ -219,12 +236,13 @@ def seeds_for(request: Request, plan: ConvergenceProfile) -> range:
 
 def jobs(request: Request) -> list[Job]:
     """models x datasets x perturbations x frameworks x devices x seeds."""
-    plan = convergence_profile(request.profile)
+    plan = profile_settings(PROFILES, request.profile)
     out = []
     for model in request.models:
         for dataset in plan.datasets.get(model, ()):
-            criteria_for(model, dataset)  # no thresholds: say so now, not in every worker
             base = family_config(model).for_profile(request.profile, dataset=dataset)
+            # No thresholds: say so now, not in every worker.
+            criteria_for(model, base.data_spec(), plan.n_samples)
             params = dataclasses.asdict(plan.settings(model))
             for p, framework, device, seed in product(
                     perturbations(base, plan.axes, plan.search), request.frameworks,
@@ -233,7 +251,7 @@ def jobs(request: Request) -> list[Job]:
                                mode=TRAINING_MODES.get(framework, "eager"),
                                profile=request.profile, seed=seed, perturbation=p.label,
                                config={"dataset": dataset, **p.overrides}, params=params,
-                               threads=request.threads, timeout_s=request.timeout_s))
+                               **request.runtime()))
     if request.models and not out:
         raise UsageError(f"the convergence suite's {request.profile} profile runs "
                          f"{', '.join(plan.datasets)}; not {', '.join(request.models)}")
@@ -252,37 +270,53 @@ class Point:
     coverage: float
     high_quality: float  # share of samples near some mode (2-D data); NaN for images
     loss_d: float
+    kl: float = math.nan  # KL of the mode histogram from uniform (2-D data); NaN for images
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The real data's structure on 2-D data, at one sample count: what `converged` needs
+    besides the quality metric and the modes."""
+
+    min_high_quality: float  # share of samples within 3 sigma of their mode
+    max_kl: float  # KL of the high-quality samples' mode histogram from uniform (nats)
+
+    def present(self, point: Point) -> bool:
+        return point.high_quality >= self.min_high_quality and point.kl <= self.max_kl
 
 
 @dataclass(frozen=True)
 class Criteria:
-    """When a run on one dataset counts as converged or collapsed."""
+    """When a run on one dataset, evaluated on one sample count, is converged or collapsed."""
 
     metric: str  # the quality metric: lower is better
     threshold: float
     coverage: str  # modes or classes captured: higher is better
-    min_coverage: float
+    min_coverage: float  # converged needs at least this coverage
+    collapsed_under: float  # a coverage under this, seen, is a collapse
     d_won_loss: float | None = None  # a BCE D's loss under this: D wins; None: not judged
     #: 2-D modes count only high-quality samples; with too few of those (a blurry G) the count
     #: says nothing about collapse, so coverage is judged from this share on. None: images,
     #: where the classifier labels every sample.
-    min_high_quality: float | None = None
+    coverage_seen_from: float | None = None
+    structure: Structure | None = None  # 2-D data; None: images
 
     def coverage_seen(self, point: Point) -> bool:
-        return self.min_high_quality is None or point.high_quality >= self.min_high_quality
+        return self.coverage_seen_from is None or point.high_quality >= self.coverage_seen_from
 
     def met(self, point: Point) -> bool:
-        return (point.quality <= self.threshold and self.coverage_seen(point)
-                and point.coverage >= self.min_coverage)
+        return (point.quality <= self.threshold and point.coverage >= self.min_coverage
+                and (self.structure is None or self.structure.present(point)))
 
     def collapsed(self, point: Point) -> bool:
-        return self.coverage_seen(point) and point.coverage < self.min_coverage
+        return self.coverage_seen(point) and point.coverage < self.collapsed_under
 
     def describe(self) -> str:
-        text = f"{self.metric} <= {self.threshold:g} and {self.coverage} >= {self.min_coverage:g}"
-        if self.min_high_quality is None:
+        text = f"{self.metric} <= {self.threshold:.3g} and {self.coverage} >= {self.min_coverage:g}"
+        if self.structure is None:
             return text
-        return f"{text} with high_quality_share >= {self.min_high_quality:g}"
+        return (f"{text} and high_quality_share >= {self.structure.min_high_quality:.3g} and "
+                f"modes_kl_uniform <= {self.structure.max_kl:.3g}")
 
 
 # BCE's D loss is log 4 = 1.39 at the equilibrium and 0 for a perfect D; under 0.1 both of
@@ -290,42 +324,82 @@ class Criteria:
 BCE_D_WON = 0.1
 IMPROVEMENT = 0.9  # G improved when its best late metric is under 90 % of its best early one
 
-# Thresholds per (family, dataset), measured on N = 1,000 samples (the quick profile's N):
-# - fid_raw on 2-D data is in squared data units: ring8's total variance is 1, grid25's 16;
-#   0.05 and 0.8 are 5 % of them. Real against real scores 0.0004 (ring8) and 0.06 (grid25),
-#   one ring8 mode alone about 2. But a Gaussian blob with the data's mean and covariance
-#   scores 0.0014 on ring8: two moments cannot see modes. So convergence also needs the
-#   modes captured (PacGAN: a high-quality sample within 3 sigma), and the blob captures 0 to
-#   4 of 8; collapse is fewer than 3/4 of the modes (6 of 8, 19 of 25). Modes count only
-#   high-quality samples, and a blurry G has few: the quick MLP GAN's share rose from under
-#   1 % to 10 to 25 % between steps 1,500 and 2,000 (real data: 99 %, a uniform circle 8 %).
-#   Coverage is judged from 5 % on (ring8: 50 of 1,000 samples; were they spread over the
-#   modes, one would stay empty with probability (7/8)^50 = 0.1 %) and 10 % on grid25
-#   ((24/25)^100 = 1.7 %); under that the run is not converged, rather than collapsed.
-# - fid_digits (the harness's classifier features, 28x28 for the MLP GAN, 32x32 for the
-#   others): real against real 2.1 (1.7 at 32x32), real digits with N(0, 0.3) pixel noise 10
-#   (0.5: 34), only five of the ten classes 88 (99), one class 600, uniform noise 950. A
-#   family's threshold is one its base config reaches within the standard budget, so that
-#   the heatmap shows what a perturbation costs: the MLP GAN reaches 60 to 90 after 2,000 to
-#   6,000 steps at the standard width (165 at quick's, after 2,000), so 100; the quick DCGAN
-#   30 after 750 steps and 17 after 2,000, the quick ProGAN 40 after 1,000 and 32 after
-#   1,500, so 30 for both: heavy pixel noise, but every class. 8 of 10 classes keeps a
-#   half-collapsed G out.
-CRITERIA = {
-    ("mlp_gan", "ring8"): Criteria("fid_raw", 0.05, "modes_captured", 6, BCE_D_WON, 0.05),
-    ("mlp_gan", "grid25"): Criteria("fid_raw", 0.8, "modes_captured", 19, BCE_D_WON, 0.1),
-    ("mlp_gan", "digits"): Criteria("fid_digits", 100.0, "classes_covered", 8, BCE_D_WON),
-    ("dcgan", "digits"): Criteria("fid_digits", 30.0, "classes_covered", 8, BCE_D_WON),
-    ("progan", "digits"): Criteria("fid_digits", 30.0, "classes_covered", 8),
+# Calibration: a generator equal to the real distribution, drawn many times at each sample
+# count the profiles evaluate on (scripts/calibrate_outcomes.py prints these lines):
+# scripts/calibrate_outcomes.py, 2026-12-01: 1000 draws per 2-D count, 30 per image count, seed 0
+# (dataset, N): (high_quality_share q01, mode KL q99, fid_raw real-vs-real q99)
+REAL_POINTS = {
+    ("ring8", 1000): (0.9810, 0.0090, 0.0093),
+    ("ring8", 2000): (0.9830, 0.0049, 0.0049),
+    ("ring8", 5000): (0.9854, 0.0017, 0.0021),
+    ("grid25", 1000): (0.9810, 0.0210, 0.1824),
+    ("grid25", 2000): (0.9835, 0.0106, 0.0826),
+    ("grid25", 5000): (0.9854, 0.0044, 0.0338),
+}
+# (resolution, N): (fid_digits real q99, uniform noise median)  # anchors: N(0, 0.5) pixel
+# noise, five classes (medians)
+REAL_DIGITS = {
+    (28, 1000): (3.67, 948),  # 36.1, 82.7
+    (28, 2000): (1.70, 947),  # 35.3, 79.6
+    (28, 5000): (1.33, 947),  # 35.6, 80.4
+    (32, 1000): (4.31, 934),  # 35.9, 99.0
+    (32, 2000): (1.82, 934),  # 33.9, 97.5
+    (32, 5000): (1.26, 934),  # 34.2, 97.6
 }
 
+# The thresholds from the calibration, and why:
+# - 2-D data. fid_raw is in squared data units (ring8's total variance is 1, grid25's 16): 0.05
+#   and 0.8 are 5 % of them, 5 and 4 times real-against-real's 99th percentile at 1,000
+#   samples; one ring8 mode alone scores about 2. But two moments cannot see modes: a Gaussian
+#   blob with the data's mean and covariance scores 0.0014 on ring8, a generator spreading its
+#   samples uniformly round the circle 0.004 to 0.011. So `converged` needs the real data's
+#   structure too (PacGAN's statistics, Lin et al. 2018):
+#   - a high-quality share (within 3 sigma of the nearest mode) at least real's 1st
+#     percentile minus HIGH_QUALITY_MARGIN = 0.08
+HIGH_QUALITY_MARGIN = 0.08
+KL_TOLERANCE = 0.05
+DIGITS_FRACTION = 0.05
+FID_RAW = {"ring8": 0.05, "grid25": 0.8}
+MODES = {"ring8": (8, 6, 0.05), "grid25": (24, 19, 0.1)}  # converged, collapsed under, seen
+MIN_CLASSES = 8
+#: The families the suite judges; a BCE D can win, a WGAN-GP critic cannot.
+D_WON_LOSS = {"mlp_gan": BCE_D_WON, "dcgan": BCE_D_WON, "progan": None}
+DATASETS = {"mlp_gan": ("ring8", "grid25", "digits"), "dcgan": ("digits",),
+            "progan": ("digits",)}
 
-def criteria_for(model: str, dataset: str) -> Criteria:
-    if (model, dataset) not in CRITERIA:
-        known = ", ".join(f"{m} on {d}" for m, d in CRITERIA)
-        raise UsageError(f"the convergence suite has no thresholds for {model} on {dataset}; "
+
+def calibration(table: Mapping[tuple[Any, int], tuple[float, ...]], key: Any, n: int
+                ) -> tuple[float, ...]:
+    if (key, n) not in table:
+        raise UsageError(f"the convergence thresholds are not calibrated for {key} at {n} "
+                         "samples; run scripts/calibrate_outcomes.py and paste its lines into "
+                         "suites/convergence.py")
+    return table[key, n]
+
+
+def point_criteria(dataset: str, n: int, d_won_loss: float | None) -> Criteria:
+    high_quality, kl, _ = calibration(REAL_POINTS, dataset, n)
+    converged, collapsed, seen = MODES[dataset]
+    return Criteria("fid_raw", FID_RAW[dataset], "modes_captured", converged, collapsed,
+                    d_won_loss, seen, Structure(high_quality - HIGH_QUALITY_MARGIN,
+                                                kl + KL_TOLERANCE))
+
+
+def digits_criteria(resolution: int, n: int, d_won_loss: float | None) -> Criteria:
+    real, noise = calibration(REAL_DIGITS, resolution, n)
+    return Criteria("fid_digits", real + DIGITS_FRACTION * (noise - real), "classes_covered",
+                    MIN_CLASSES, MIN_CLASSES, d_won_loss)
+
+
+def criteria_for(model: str, data: DataSpec, n_samples: int) -> Criteria:
+    """The thresholds for a model on its data, evaluated on n_samples samples."""
+    if data.name not in DATASETS.get(model, ()):
+        known = "; ".join(f"{m} on {', '.join(d)}" for m, d in DATASETS.items())
+        raise UsageError(f"the convergence suite has no thresholds for {model} on {data.name}; "
                          f"it has them for {known}")
-    return CRITERIA[model, dataset]
+    if data.name in POINT_DATASETS:
+        return point_criteria(data.name, n_samples, D_WON_LOSS[model])
+    return digits_criteria(data.resolution, n_samples, D_WON_LOSS[model])
 
 
 @dataclass(frozen=True)
@@ -354,7 +428,8 @@ def run_curve(measurements: Sequence[Measurement], criteria: Criteria) -> Curve:
         return by_metric.get(metric, {}).get(step, math.nan)
 
     points = [Point(step, value(criteria.metric, step), value(criteria.coverage, step),
-                    value("high_quality_share", step), value("loss_d", step))
+                    value("high_quality_share", step), value("loss_d", step),
+                    value("modes_kl_uniform", step))
               for step in sorted(by_metric.get("loss_d", {}))]
     return Curve(points, any(m.metric == "diverged" and m.value for m in measurements))
 
@@ -392,18 +467,21 @@ def classify(curve: Curve, criteria: Criteria) -> Verdict:
     return Verdict(outcome(curve, criteria), reached, final)
 
 
-def final_values(final: Point | None) -> dict[str, float | None]:
+FINAL_TAGS = ("final_quality", "final_coverage", "final_high_quality", "final_kl")
+
+
+def final_tags(final: Point | None) -> dict[str, float | None]:
     """The last evaluation's values as tags: JSON, where records.jsonl allows no NaN (null)."""
-    values = (final.quality, final.coverage, final.high_quality) if final else (None,) * 3
+    values = (final.quality, final.coverage, final.high_quality, final.kl) if final else (
+        (None,) * len(FINAL_TAGS))
     return {tag: value if value is not None and math.isfinite(value) else None
-            for tag, value in zip(("final_quality", "final_coverage", "final_high_quality"),
-                                  values, strict=True)}
+            for tag, value in zip(FINAL_TAGS, values, strict=True)}
 
 
 def outcome_measurements(verdict: Verdict, criteria: Criteria) -> list[Measurement]:
     tags = {"outcome": verdict.outcome, "criterion": criteria.describe(),
             "quality_metric": criteria.metric, "coverage_metric": criteria.coverage,
-            "steps_to_threshold": verdict.steps_to_threshold, **final_values(verdict.final)}
+            "steps_to_threshold": verdict.steps_to_threshold, **final_tags(verdict.final)}
     reached = math.nan if verdict.steps_to_threshold is None else verdict.steps_to_threshold
     return [Measurement("outcome", float(OUTCOMES.index(verdict.outcome)), tags=tags),
             Measurement("converged", float(verdict.outcome == CONVERGED), tags=tags),
@@ -418,15 +496,16 @@ def run_tags(job: Job, config: FamilyConfig) -> dict[str, Any]:
 
 
 def execute(job: Job) -> JobResult:
-    result = fid.execute(job)
+    result = quality.execute(job)
     config = job_config(job)
-    criteria = criteria_for(job.model, config.data_spec().name)
+    criteria = criteria_for(job.model, config.data_spec(), job.params["n_samples"])
     verdict = classify(run_curve(result.measurements, criteria), criteria)
     tags = run_tags(job, config)
     measurements = [dataclasses.replace(m, tags={**tags, **m.tags})
                     for m in result.measurements + outcome_measurements(verdict, criteria)]
-    # Sample files are named without the perturbation: only the base run's are kept.
-    artifacts = result.artifacts if job.perturbation == "base" else []
+    # The report shows the base run's samples; the perturbations' would only fill the folder.
+    artifacts = [dataclasses.replace(a, tags={**tags, **a.tags}) for a in result.artifacts
+                 ] if job.perturbation == "base" else []
     return dataclasses.replace(result, measurements=measurements, artifacts=artifacts)
 
 
@@ -434,12 +513,12 @@ def execute(job: Job) -> JobResult:
 
 RUN_COLUMNS = ["model", "dataset", "framework", "device", "perturbation", "axis", "setting",
                "seed", "outcome", "steps_to_threshold", "quality_metric", "final_quality",
-               "coverage_metric", "final_coverage", "final_high_quality"]
+               "coverage_metric", "final_coverage", "final_high_quality", "final_kl"]
 
 
 def runs(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per finished run: its outcome, step to threshold and final values."""
-    ok = frame[(frame["suite"] == SUITE) & (frame["status"] == "ok")]
+    ok = ok_rows(frame, SUITE)
     rows = ok[ok["metric"] == "outcome"]
     if rows.empty:
         return pd.DataFrame(columns=RUN_COLUMNS)
@@ -501,14 +580,35 @@ def budget_ticks(n: int) -> list[int]:
     return sorted(t for t in ticks | {n} if t <= n)
 
 
+def budget_curve(values: np.ndarray, seed: int = BUDGET_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Best (lowest) value among k configurations drawn without replacement, for each k.
+
+    Returns the median and the 25th/75th percentiles over resamples (Lucic et al. 2018).
+    NaN (a diverged run) counts as the worst value, inf: trying it finds nothing. The
+    percentiles are values the resamples reached (no interpolation), so a share of inf
+    reads as inf, never as the NaN of inf - inf.
+    """
+    values = np.where(np.isfinite(values), values, np.inf)
+    rng = np.random.default_rng(seed)
+    orders = np.argsort(rng.random((BUDGET_RESAMPLES, len(values))), axis=1)
+    running_best = np.minimum.accumulate(values[orders], axis=1)
+    quartiles = np.percentile(running_best, [25, 50, 75], axis=0, method="inverted_cdf")
+    return quartiles[1], quartiles[[0, 2]]
+
+
+BUDGET_KEYS = ["model", "dataset", "framework", "device", "quality_metric"]
+
+
 def budget_table(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Best final metric among k runs tried, over random orders (Lucic et al.'s budget curve)."""
+    """Best final metric among k runs tried, over random orders (Lucic et al.'s budget curve).
+
+    Per (model, dataset, framework, device): datasets and devices are never pooled. The
+    budget figure draws these rows.
+    """
     rows = []
-    keys = ["model", "dataset", "framework", "device", "quality_metric"]
-    for key, group in per_run.groupby(keys, sort=False):
-        median, (q25, q75) = budget_curve(group["final_quality"].to_numpy(dtype=float),
-                                          seed=BUDGET_SEED)
-        rows += [{**dict(zip(keys, key, strict=True)), "configurations": k,
+    for key, group in per_run.groupby(BUDGET_KEYS, sort=False):
+        median, (q25, q75) = budget_curve(group["final_quality"].to_numpy(dtype=float))
+        rows += [{**dict(zip(BUDGET_KEYS, key, strict=True)), "configurations": k,
                   "best_median": median[k - 1], "best_q25": q25[k - 1], "best_q75": q75[k - 1]}
                  for k in budget_ticks(len(group))]
     return pd.DataFrame(rows)
@@ -522,3 +622,106 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
            "convergence framework agreement": agreement_table(per_run),
            "convergence budget curve": budget_table(per_run)}
     return {name: table for name, table in out.items() if not table.empty}
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def perturbation_sort_key(perturbation: str) -> tuple[int, str, float, str]:
+    """base first, then by axis, then by the numeric part of the value ("lr=x0.3" -> 0.3)."""
+    if perturbation == "base":
+        return 0, "", 0.0, ""
+    axis, _, value = perturbation.partition("=")
+    digits = value.lstrip("x")
+    try:
+        number = float(digits)
+    except ValueError:
+        number = math.inf
+    return 1, axis, number, value
+
+
+def run_label(row: pd.Series, many_devices: bool) -> str:
+    """'model dataset / framework' (and the device when the run used several)."""
+    device = f" {row['device']}" if many_devices else ""
+    return f"{row['model']} {row['dataset']} / {row['framework']}{device}"
+
+
+def success_grid(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary table's success rates and run counts: a row per run label, a column per
+    perturbation (base first)."""
+    many_devices = summary["device"].nunique() > 1
+    labelled = summary.assign(row=[run_label(r, many_devices) for _, r in summary.iterrows()])
+    rows = list(dict.fromkeys(labelled["row"]))
+
+    def grid(column: str) -> pd.DataFrame:
+        table = labelled.pivot_table(index="row", columns="perturbation", values=column,
+                                     aggfunc="first")
+        return table.reindex(index=rows,
+                             columns=sorted(table.columns, key=perturbation_sort_key))
+
+    return grid("success_rate"), grid("runs")
+
+
+def sensitivity_figure(summary: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    """Heatmap of the summary table's success rate per run label and perturbation."""
+    rates, counts = success_grid(summary)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(1.5 + 0.75 * rates.shape[1], 1.2 + 0.5 * rates.shape[0]))
+    image = ax.imshow(rates.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=1,
+                      aspect="auto")
+    for (i, j), rate in np.ndenumerate(rates.to_numpy(dtype=float)):
+        if not math.isnan(rate):
+            n = int(counts.iat[i, j])
+            ax.text(j, i, f"{round(rate * n)}/{n}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(rates.shape[1]), rates.columns, rotation=45, ha="right")
+    ax.set_yticks(range(rates.shape[0]), rates.index)
+    ax.set_title("Convergence: share of seeds that reached the threshold")
+    fig.colorbar(image, ax=ax, label="success rate")
+    fig.tight_layout()
+    return [save(fig, out_dir, "sensitivity", "Sensitivity to hyperparameters")]
+
+
+def budget_plot(budget: pd.DataFrame) -> Any:
+    """The budget table's rows of one quality metric as a matplotlib figure: a line per
+    (model, dataset, framework, device) through its best_median, the quartiles as a band.
+    A row at inf (every run tried so far diverged) is a gap in its line."""
+    (metric,) = budget["quality_metric"].unique()
+    many_devices = budget["device"].nunique() > 1
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    keys = [k for k in BUDGET_KEYS if k != "quality_metric"]
+    for _, group in budget.groupby(keys, sort=False):
+        first = group.iloc[0]
+        framework = str(first["framework"])
+        ax.plot(group["configurations"], group["best_median"], marker="o", ms=3,
+                color=colour(framework), ls=line_style(framework),
+                label=run_label(first, many_devices))
+        ax.fill_between(group["configurations"], group["best_q25"], group["best_q75"],
+                        color=colour(framework), alpha=0.2)
+    ticks = sorted(budget["configurations"].unique())
+    if ticks[-1] >= 10:
+        ax.set_xscale("log")
+    ax.set_xticks(ticks, [str(k) for k in ticks])  # the table's rows, not powers of ten
+    ax.minorticks_off()
+    ax.set_xlabel("configurations tried")
+    ax.set_ylabel(f"best {metric} found (median, IQR)")
+    ax.set_title(f"Budget curve: best {metric} against search budget")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def budget_figures(budget: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    """One figure per quality metric, drawn from the budget table."""
+    return [save(budget_plot(rows), out_dir, f"budget_{metric}", f"Budget curve ({metric})")
+            for metric, rows in budget.groupby("quality_metric", sort=True)]
+
+
+def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    curves = quality.quality_figures(frame, out_dir, SUITE)
+    per_run = runs(frame)
+    if per_run.empty:
+        return curves
+    return [*curves, *sensitivity_figure(summary_table(per_run), out_dir),
+            *budget_figures(budget_table(per_run), out_dir)]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,22 +20,41 @@ import pandas as pd
 from bench.build import build_adapter
 from bench.data import batches, noise
 from bench.errors import UsageError
+from bench.figures import Figure
 from bench.jobs import Job
+from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.stats import bootstrap_median
-from bench.timing import steps_for, timed_round
 from bench.suite import JobResult, Request
-from suites.throughput import profile_settings
+from bench.timing import steps_for, timed_round
+from suites import throughput
 
-#: Per profile: timed rounds per side and the length of a round. Longer than throughput's, since
-#: the claim to check is a difference of about 1%.
-ROUNDS = {"quick": (20, 0.25), "standard": (40, 0.5), "full": (80, 1.0)}
+SUITE = "overhead"
+KEY_METRIC = "harness_over_bare"
+
+
+@dataclass(frozen=True)
+class OverheadProfile:
+    """Throughput's profile (its modes and warm-up: the jobs compare what throughput times),
+    and this suite's timed rounds per side with the length of a round: longer than
+    throughput's, since the claim to check is a difference of about 1%."""
+
+    timing: throughput.ThroughputProfile
+    rounds: int
+    round_s: float
+
+
+PROFILES = {
+    "quick": OverheadProfile(throughput.PROFILES["quick"], rounds=20, round_s=0.25),
+    "standard": OverheadProfile(throughput.PROFILES["standard"], rounds=40, round_s=0.5),
+    "full": OverheadProfile(throughput.PROFILES["full"], rounds=80, round_s=1.0),
+}
 
 
 def jobs(request: Request) -> list[Job]:
-    modes = profile_settings(request.profile)["modes"]
-    return [Job(suite="overhead", model=model, framework=framework, device=device, mode=mode,
-                profile=request.profile, threads=request.threads, timeout_s=request.timeout_s)
+    modes = profile_settings(PROFILES, request.profile).timing.modes
+    return [Job(suite=SUITE, model=model, framework=framework, device=device, mode=mode,
+                profile=request.profile, **request.runtime())
             for model in request.models for framework in request.frameworks
             for device in request.devices
             for mode in request.modes or modes.get(framework, ("eager",))]
@@ -54,8 +75,9 @@ def execute(job: Job) -> JobResult:
     def harness_step() -> None:
         adapter.train_step(staged)
 
+    settings = profile_settings(PROFILES, job.profile)
     rates = paired_rates({"harness": harness_step, "bare": bare.step}, adapter.sync,
-                         profile_settings(job.profile)["warmup_steps"], *ROUNDS[job.profile])
+                         settings.timing.warmup_steps, settings.rounds, settings.round_s)
     ratios = rates["harness"] / rates["bare"]
     ratio, lo, hi = bootstrap_median(ratios)
     measurements = [Measurement(f"{name}_round_steps_per_s", float(rate), "1/s", step=i)
@@ -84,7 +106,7 @@ def paired_rates(steps: dict[str, Callable[[], None]], sync: Callable[[], None],
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    rows = frame[(frame["suite"] == "overhead") & (frame["status"] == "ok")]
+    rows = frame[(frame["suite"] == SUITE) & (frame["status"] == "ok")]
     wanted = ["harness_steps_per_s", "bare_steps_per_s", "harness_over_bare",
               "harness_over_bare_lo95", "harness_over_bare_hi95", "rounds"]
     rows = rows[rows["metric"].isin(wanted)]
@@ -93,3 +115,8 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     table = rows.pivot_table(index=["model", "framework", "device", "mode", "batch_size"],
                              columns="metric", values="value", aggfunc="median")
     return {"harness overhead": table.reindex(columns=wanted).reset_index()}
+
+
+def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    """None: one ratio per job, which the harness overhead table states in full."""
+    return []

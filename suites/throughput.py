@@ -2,81 +2,116 @@
 
 A job times one (model, framework, device, mode, batch size, variant) on one staged batch,
 so data loading stays out of the measurement. MFU divides the achieved FLOP/s by a large
-float32 matrix product measured in the same process, tying each figure to the machine. After
+float32 matrix product measured in the same process, tying each figure to the machine: on a
+CPU numpy's, the same reference for both frameworks. Rounds whose fastest and slowest differ
+by more than bench.timing.UNSTABLE_SPREAD flag the job `unstable` in its records. After
 the timed rounds, one more round runs under the framework's profiler to say where the time
 goes (bench.op_profile): the "where the time goes" table.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from bench.adapter import Adapter
 from bench.build import build_adapter
 from bench.data import batches
-from bench.errors import UsageError
+from bench.figures import (
+    Figure,
+    SamplePanel,
+    artifact_rows,
+    colour,
+    framework_legend,
+    framework_sort_key,
+    int_text,
+    load_samples,
+    ok_rows,
+    pyplot,
+    sample_figure,
+    save,
+    text_column,
+)
 from bench.jobs import Job
 from bench.op_profile import profile_values
+from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
-from bench.timing import peak_rss_bytes, time_steps
 from bench.suite import Artifact, JobResult, Request
+from bench.timing import peak_rss_bytes, reference_matmul_flops_per_s, time_steps
 
+SUITE = "throughput"
+KEY_METRIC = "steps_per_s"
 SAMPLES = 64  # per (model, framework, variant): the grids of the report
 
 FRAMEWORK_MODES = {"torch": ("eager", "compiled"), "tf": ("eager", "compiled", "xla")}
 
+
+@dataclass(frozen=True)
+class ThroughputProfile:
+    warmup_steps: int
+    rounds: int
+    min_round_s: float
+    batch_sizes: tuple[int, ...]
+    modes: dict[str, tuple[str, ...]]  # per framework
+
+
 PROFILES = {
-    "quick": {"warmup_steps": 3, "rounds": 7, "min_round_s": 0.15, "batch_sizes": (64,),
-              # Each framework's default way to train; XLA and torch.compile cost minutes to
-              # compile on a CPU, so they wait for the standard profile.
-              "modes": {"torch": ("eager",), "tf": ("compiled",)}},
-    "standard": {"warmup_steps": 10, "rounds": 15, "min_round_s": 0.5, "batch_sizes": (16, 64, 256),
-                 "modes": FRAMEWORK_MODES},
-    "full": {"warmup_steps": 20, "rounds": 30, "min_round_s": 1.0,
-             "batch_sizes": (16, 64, 256, 1024), "modes": FRAMEWORK_MODES},
+    "quick": ThroughputProfile(3, 7, 0.15, (64,),
+                               # Eager in both, so the frameworks compare like with like, and
+                               # TF's default way to train (tf.function); XLA and torch.compile
+                               # cost minutes to compile on a CPU: they wait for standard.
+                               {"torch": ("eager",), "tf": ("eager", "compiled")}),
+    "standard": ThroughputProfile(10, 15, 0.5, (16, 64, 256), FRAMEWORK_MODES),
+    "full": ThroughputProfile(20, 30, 1.0, (16, 64, 256, 1024), FRAMEWORK_MODES),
 }
 
 
-def profile_settings(profile: str) -> dict:
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
-    return PROFILES[profile]
-
-
 def jobs(request: Request) -> list[Job]:
-    settings = profile_settings(request.profile)
+    settings = profile_settings(PROFILES, request.profile)
     out = []
     for model in request.models:
         family = family_config(model)
-        sweep_sizes = request.batch_sizes or settings["batch_sizes"]
+        sweep_sizes = request.batch_sizes or settings.batch_sizes
         sizes = sweep_sizes if family.batch_sweep else sweep_sizes[:1]
         variants = family.for_profile(request.profile).throughput_variants()
         for (variant, overrides), framework, device in product(
                 variants.items(), request.frameworks, request.devices):
-            modes = request.modes or settings["modes"].get(framework, ("eager",))
+            modes = request.modes or settings.modes.get(framework, ("eager",))
             for mode, batch_size in product(modes, sizes):
                 sweep = {"batch_size": batch_size} if family.batch_sweep else {}
                 first = (mode, batch_size) == (modes[0], sizes[0])  # it draws the sample grid
-                out.append(Job(suite="throughput", model=model, framework=framework,
+                out.append(Job(suite=SUITE, model=model, framework=framework,
                                device=device, mode=mode, profile=request.profile,
                                config={**overrides, **sweep},
                                params={"variant": variant, "samples": first},
-                               threads=request.threads, timeout_s=request.timeout_s))
+                               **request.runtime()))
     return out
 
 
+def peak_flops_per_s(adapter_cls: type[Adapter], device: str) -> float:
+    """MFU's denominator: on a CPU one reference for every framework (numpy's product); on a
+    GPU the framework's own product, since numpy has none there."""
+    if device == "cpu":
+        return reference_matmul_flops_per_s()
+    return adapter_cls.matmul_flops_per_s(device)
+
+
 def execute(job: Job) -> JobResult:
-    settings = profile_settings(job.profile)
+    settings = profile_settings(PROFILES, job.profile)
     built = build_adapter(job)
     adapter, config = built.adapter, built.config
     data = config.load_data(job.seed)
     staged = adapter.stage(next(batches(data, config.examples_per_step(), job.seed)))
-    timing = time_steps(adapter, staged, warmup_steps=settings["warmup_steps"],
-                        rounds=settings["rounds"], min_round_s=settings["min_round_s"])
-    peak_flops = type(adapter).matmul_flops_per_s(job.device)
+    timing = time_steps(adapter, staged, warmup_steps=settings.warmup_steps,
+                        rounds=settings.rounds, min_round_s=settings.min_round_s)
+    # Memory first: the peak measurement below allocates (and, in TF, compiles) on its own.
     memory = type(adapter).peak_memory_bytes(job.device) or peak_rss_bytes()
+    peak_flops = peak_flops_per_s(type(adapter), job.device)
     tags = {"variant": job.params.get("variant", "base"), **adapter.tags()}
     summary = timing.summary()
     steps = summary["steps_per_s"]
@@ -86,6 +121,8 @@ def execute(job: Job) -> JobResult:
         ("steps_per_s_iqr", summary["steps_per_s_iqr"], "1/s"),
         ("steps_per_s_mad", summary["steps_per_s_mad"], "1/s"),
         ("rounds", summary["rounds"], ""),
+        ("round_spread", summary["round_spread"], ""),
+        ("unstable", summary["unstable"], ""),
         ("steps_per_round", timing.steps_per_round, ""),
         ("samples_per_s", steps * config.batch_size, "1/s"),
         ("first_step_s", timing.first_step_s, "s"),
@@ -97,42 +134,151 @@ def execute(job: Job) -> JobResult:
         ("params", adapter.param_count(), ""),
     ]
     op_profile = adapter.op_profile(staged, timing.steps_per_round)
+    steps_taken = 1 + settings.warmup_steps + settings.rounds * timing.steps_per_round
     if op_profile is not None:
         values += profile_values(op_profile, flops, peak_flops)
+        steps_taken += timing.steps_per_round
     measurements = [Measurement(name, float(value), unit, tags=tags)
                     for name, value, unit in values]
     measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
                      for i, rate in enumerate(timing.steps_per_s)]
+    # Drawn after the timing steps on one staged batch: untrained models, and labelled so.
     samples = [Artifact("samples", adapter.sample(SAMPLES, seed=0),
-                        {"variant": tags["variant"], "trained": False})
+                        {"variant": tags["variant"], "dataset": config.data_spec().name,
+                         "trained": False, "step": steps_taken})
                ] if job.params.get("samples") else []
     return JobResult(measurements, batch_size=config.batch_size, env=built.env,
                      artifacts=samples)
 
 
-def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One row per (model, variant, framework, device, mode, batch): the quotable figures."""
-    rows = frame[(frame["suite"] == "throughput") & (frame["status"] == "ok")]
-    if rows.empty:
-        return {}
+# --- tables ---------------------------------------------------------------------------------
+
+TABLE_METRICS = ["steps_per_s", "steps_per_s_iqr", "samples_per_s", "first_step_s",
+                 "peak_memory_bytes", "achieved_flops_per_s", "mfu", "round_spread", "unstable"]
+BREAKDOWN = ["mfu", "matmul_conv_share", "matmul_conv_mfu", "optimizer_share",
+             "other_ops_share", "outside_ops_share"]
+
+
+def keyed_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The suite's records and the keys of a table row: one job, (model, variant, framework,
+    device, mode, batch) and a progressive GAN's resolution."""
+    rows = ok_rows(frame, SUITE)
     keys = ["model", "variant", "framework", "device", "mode", "batch_size"]
     if "resolution" in rows:
         keys.insert(2, "resolution")
         rows = rows.assign(resolution=rows["resolution"].fillna("").astype(str))
-    wanted = ["steps_per_s", "steps_per_s_iqr", "samples_per_s", "first_step_s",
-              "peak_memory_bytes", "achieved_flops_per_s", "mfu"]
-    table = rows[rows["metric"].isin(wanted)].pivot_table(
+    return rows, keys
+
+
+def throughput_table(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The quotable figures per row: steps/s, samples/s, memory, FLOP/s, MFU."""
+    table = rows[rows["metric"].isin(TABLE_METRICS)].pivot_table(
         index=keys, columns="metric", values="value", aggfunc="median")
-    table = table.reindex(columns=[c for c in wanted if c in table.columns]).reset_index()
+    table = table.reindex(columns=[c for c in TABLE_METRICS if c in table.columns])
+    table = table.reset_index()
     table["peak_memory_mib"] = table.pop("peak_memory_bytes") / 2**20
     table["gflops_per_s"] = table.pop("achieved_flops_per_s") / 1e9
-    out = {"throughput": table}
-    breakdown = ["mfu", "matmul_conv_share", "matmul_conv_mfu", "optimizer_share",
-                 "other_ops_share", "outside_ops_share"]
-    profiled = rows[rows["metric"].isin(breakdown)]
+    return table
+
+
+def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One row per (model, variant, framework, device, mode, batch): the quotable figures."""
+    rows, keys = keyed_rows(frame)
+    if rows.empty:
+        return {}
+    out = {"throughput": throughput_table(rows, keys)}
+    profiled = rows[rows["metric"].isin(BREAKDOWN)]
     if profiled["metric"].eq("matmul_conv_share").any():
         where = profiled.pivot_table(index=keys, columns="metric", values="value",
                                      aggfunc="median")
         where = where.dropna(subset=["matmul_conv_share"])
-        out["where the time goes"] = where.reindex(columns=breakdown).reset_index()
+        out["where the time goes"] = where.reindex(columns=BREAKDOWN).reset_index()
     return out
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def bar_label(row: pd.Series, many_devices: bool) -> str:
+    label = [row["variant"], row["framework"], row["mode"]]
+    if many_devices:
+        label.insert(1, row["device"])
+    if row.get("resolution", ""):  # a progressive GAN's phase
+        label.append(f"{int_text(float(row['resolution']))}px")
+    label.append(f"b{int_text(row['batch_size'])}")
+    return " ".join(str(p) for p in label if p and p != "base")
+
+
+def throughput_bars(frame: pd.DataFrame) -> pd.DataFrame:
+    """The throughput table's rows as bars: steps/s and MFU from the table, error bars from
+    the quartiles of the timed rounds; torch first."""
+    rows, keys = keyed_rows(frame)
+    rounds = rows[rows["metric"] == "round_steps_per_s"]
+    if rounds.empty:
+        return pd.DataFrame()
+    table = throughput_table(rows, keys)
+    quartiles = rounds.groupby(keys)["value"].quantile([0.25, 0.75]).unstack()
+    quartiles.columns = ["q25", "q75"]
+    bars = table.merge(quartiles.reset_index(), on=keys)
+    many_devices = bars["device"].nunique() > 1
+    bars = bars.assign(label=[bar_label(r, many_devices) for _, r in bars.iterrows()],
+                       median=bars["steps_per_s"], mfu=bars.get("mfu", np.nan),
+                       order=bars["framework"].map(framework_sort_key))
+    bars = bars.sort_values(["model", "order", "label"]).reset_index(drop=True)
+    return bars[["model", "framework", "label", "median", "q25", "q75", "mfu"]]
+
+
+def throughput_figure(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    bars = throughput_bars(frame)
+    if bars.empty:
+        return []
+    plt = pyplot()
+    models = list(dict.fromkeys(bars["model"]))
+    widest = bars.groupby("model").size().max()
+    fig, axes = plt.subplots(len(models), 2, squeeze=False,
+                             figsize=(max(8, 2 + 0.9 * widest), 3.6 * len(models)))
+    for (ax_steps, ax_mfu), model in zip(axes, models, strict=True):
+        rows = bars[bars["model"] == model]
+        x = np.arange(len(rows))
+        colours = [colour(f) for f in rows["framework"]]
+        errors = [rows["median"] - rows["q25"], rows["q75"] - rows["median"]]
+        ax_steps.bar(x, rows["median"], yerr=errors, capsize=4, color=colours)
+        ax_steps.set_ylabel("steps/s (median, IQR of rounds)")
+        ax_mfu.bar(x, rows["mfu"] * 100, color=colours)
+        ax_mfu.set_ylabel("MFU (% of measured matmul peak)")
+        for ax, what in ((ax_steps, "training steps per second"), (ax_mfu, "model FLOPs use")):
+            ax.set_title(f"{model}: {what}")
+            ax.set_xticks(x, rows["label"], rotation=30, ha="right")
+            ax.grid(axis="y", alpha=0.3)
+    framework_legend(fig, bars["framework"].tolist())
+    fig.tight_layout()
+    return [save(fig, out_dir, "throughput", "Throughput and MFU")]
+
+
+def untrained_caption(row: pd.Series, many_devices: bool) -> str:
+    device = f" {row['device']}" if many_devices else ""
+    return f"{row['framework']}{device}: untrained, after {int(row['step'])} timing steps"
+
+
+def sample_figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    """Per (model, variant): the samples drawn after timing, marked as untrained."""
+    rows = artifact_rows(frame, SUITE)
+    if rows.empty:
+        return []
+    rows = rows.assign(variant=text_column(rows, "variant", "base"),
+                       order=rows["framework"].map(framework_sort_key))
+    many_devices = rows["device"].nunique() > 1
+    figures = []
+    for (model, variant), group in rows.groupby(["model", "variant"], sort=True):
+        group = group.sort_values(["order", "device"])
+        panels = [SamplePanel(untrained_caption(row, many_devices), row["framework"],
+                              load_samples(row["path"])) for _, row in group.iterrows()]
+        title = (f"Samples of untrained models: {model} ({variant}), after the timing steps "
+                 "on one batch")
+        figures.append(sample_figure(panels, out_dir, f"samples-{SUITE}-{model}-{variant}",
+                                     title, smoke_check=True))
+    return figures
+
+
+def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    return [*throughput_figure(frame, out_dir), *sample_figures(frame, out_dir)]

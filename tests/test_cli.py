@@ -12,7 +12,7 @@ from conftest import run_cli
 def test_list_shows_every_model_and_framework():
     done = run_cli("list", "--json")
     assert done.returncode == 0
-    rows = json.loads(done.stdout)
+    rows = json.loads(done.stdout)["adapters"]
     pairs = {(r["model"], r["framework"]) for r in rows}
     models = ("mlp_gan", "dcgan", "progan", "style_transfer")
     assert {(m, fw) for m in models for fw in ("torch", "tf")} <= pairs
@@ -26,11 +26,22 @@ def test_list_table_is_readable():
     assert done.stdout.splitlines()[0].split()[:3] == ["model", "framework", "installed"]
 
 
+def test_list_shows_every_suite_and_where_it_comes_from():
+    listed = json.loads(run_cli("list", "--json").stdout)["suites"]
+    sources = {row["suite"]: row["source"] for row in listed}
+    builtins = ("throughput", "fid", "mode-collapse", "overhead", "convergence")
+    assert {name: sources.get(name) for name in builtins} == dict.fromkeys(builtins, "built-in")
+    assert sources["faults"] == "gan-bench-testing"  # the test distribution's suite
+    lines = run_cli("list").stdout.splitlines()
+    assert lines[lines.index("") + 1].split() == ["suite", "source"]
+    assert "faults" in {line.split()[0] for line in lines if line}
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "nosuch"], "unknown suite 'nosuch'"),
     (["run", "throughput", "--models", "nosuch"], "unknown model 'nosuch'"),
     (["run", "throughput", "--frameworks", "mxnet"], "unknown framework 'mxnet'"),
-    (["run", "throughput", "--profile", "huge"], "'huge' is not one of"),
+    (["run", "throughput", "--profile", "huge"], "'huge' is not one of 'quick', 'standard'"),
     (["run", "throughput", "--seeds", "0"], "--seeds"),
     (["run", "throughput", "--device", "tpu"], "'tpu' is not one of"),
     (["compare", "--frameworks", "torch"], "compare needs two frameworks"),
@@ -78,3 +89,53 @@ def test_importing_bench_loads_no_framework():
         "import sys, bench, bench.cli, bench.runner, bench.report, bench.parity, bench.data, "
         "suites.throughput; print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
+
+
+# The fault suite (tests/gan_bench_testing) runs any model name as a job that measures
+# answer=42+seed (framework "none") in a worker that loads no framework: a real CLI run in
+# seconds.
+FAULT_RUN = ("run", "faults", "--models", "mlp_gan", "--frameworks", "torch", "--seeds", "2")
+
+
+def folder_bytes(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def fault_run(tmp_path):
+    out = tmp_path / "run"
+    done = run_cli(*FAULT_RUN, "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, done
+
+
+def test_without_a_terminal_each_finished_job_is_one_line_with_its_key_figure(fault_run):
+    _, done = fault_run  # one worker at a time: the jobs finish in order
+    assert done.stderr.splitlines() == [
+        "[1/2] faults:mlp_gan/none/cpu/eager/base/seed0 ok answer=42",
+        "[2/2] faults:mlp_gan/none/cpu/eager/base/seed1 ok answer=43"]
+
+
+def test_resume_with_the_same_options_reruns_nothing(fault_run):
+    out, _ = fault_run
+    before = (out / "records.jsonl").read_text()
+    done = run_cli(*FAULT_RUN, "--out", str(out), "--resume", "--timeout", "60")
+    assert done.returncode == 0, done.stderr
+    assert "(2 jobs, 2 resumed, 0 failed)" in done.stdout
+    assert (out / "records.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize("change, named", [
+    (["--seeds", "3"], "in seeds;"),
+    (["--profile", "standard"], "in profile;"),
+    (["--seeds", "1", "--frameworks", "tf"], "in frameworks, seeds;"),
+])
+def test_resume_with_other_options_is_one_line_and_exit_2(fault_run, change, named):
+    out, _ = fault_run
+    before = folder_bytes(out)
+    done = run_cli(*FAULT_RUN, "--out", str(out), "--resume", *change)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"--resume: the command line differs from {out / 'run.json'} {named}" in done.stderr
+    assert "rerun with the options it holds" in done.stderr and "another --out" in done.stderr
+    assert folder_bytes(out) == before  # nothing lost, nothing swapped

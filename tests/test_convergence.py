@@ -11,18 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.data import load_digits_images, sample_mixture
+from bench.data import DataSpec, load_digits_images, mixture_params, sample_mixture
 from bench.errors import UsageError
-from bench.features import digits_classifier
+from bench.features import digits_classifier, raw_features
 from bench.jobs import Job
+from bench.metrics import fid_from_features, mode_stats_2d
 from bench.records import Measurement, RecordWriter, load_frame, make_record
+from bench.registry import load_suite
 from bench.report import write_report
 from bench.runner import RunOptions, run
+from bench.suite import Request
 from conftest import run_python
 from implementations.spec.mlp_gan import MLPGANConfig
-from bench.registry import load_suite
-from bench.suite import Request
-from suites import convergence, fid
+from suites import convergence, quality
 from suites.convergence import (
     BETA1,
     COLLAPSED,
@@ -33,6 +34,7 @@ from suites.convergence import (
     Criteria,
     Curve,
     Point,
+    Structure,
     Verdict,
     classify,
     criteria_for,
@@ -134,14 +136,16 @@ def test_suite_is_registered_and_imports_no_framework():
 
 # --- outcomes -------------------------------------------------------------------------------
 
-RING = Criteria("fid_raw", 0.05, "modes_captured", 6, d_won_loss=0.1, min_high_quality=0.05)
-DIGITS = Criteria("fid_digits", 100, "classes_covered", 8, d_won_loss=0.1)
+RING = Criteria("fid_raw", 0.05, "modes_captured", 6, 6, d_won_loss=0.1,
+                coverage_seen_from=0.05, structure=Structure(0.9, 0.06))
+DIGITS = Criteria("fid_digits", 100, "classes_covered", 8, 8, d_won_loss=0.1)
 
 
-def curve(quality, coverage, loss_d=None, high_quality=None, diverged=False) -> Curve:
+def curve(quality, coverage, loss_d=None, high_quality=None, diverged=False, kl=None) -> Curve:
     n = len(quality)
-    points = [Point(100 * (i + 1), q, c, h, d) for i, (q, c, h, d) in enumerate(zip(
-        quality, coverage, high_quality or [0.5] * n, loss_d or [1.3] * n, strict=True))]
+    points = [Point(100 * (i + 1), q, c, h, d, k) for i, (q, c, h, d, k) in enumerate(zip(
+        quality, coverage, high_quality or [0.95] * n, loss_d or [1.3] * n, kl or [0.01] * n,
+        strict=True))]
     return Curve(points, diverged)
 
 
@@ -162,6 +166,10 @@ def curve(quality, coverage, loss_d=None, high_quality=None, diverged=False) -> 
      NOT_CONVERGED, None),
     (curve([0.9, 0.04, math.nan], [3, 7, math.nan], loss_d=[1.3, 1.2, math.nan],
            diverged=True), DIVERGED, 200),
+    # Every mode and fid_raw fine, but samples spread round the ring (few near a mode), or
+    # the modes' weights far from even: not the real data's structure.
+    (curve([0.3, 0.01, 0.005], [8, 8, 8], high_quality=[0.02, 0.07, 0.08]), NOT_CONVERGED, None),
+    (curve([0.3, 0.01, 0.005], [8, 8, 8], kl=[0.5, 0.3, 0.3]), NOT_CONVERGED, None),
 ])
 def test_each_outcome_on_a_synthetic_curve(run, expected, reached):
     verdict = classify(run, RING)
@@ -183,10 +191,10 @@ def test_a_wgan_critic_never_wins_and_one_evaluation_shows_no_trend():
     assert classify(stuck, dataclasses.replace(RING, d_won_loss=None)).outcome == NOT_CONVERGED
     assert classify(stuck, RING).outcome == DISCRIMINATOR_WON
     assert classify(curve([2.0], [6], loss_d=[0.0]), RING).outcome == NOT_CONVERGED
-    assert criteria_for("progan", "digits").d_won_loss is None
-    assert criteria_for("dcgan", "digits").d_won_loss == 0.1
+    assert criteria_for("progan", DataSpec("digits", 32), 1000).d_won_loss is None
+    assert criteria_for("dcgan", DataSpec("digits", 32), 1000).d_won_loss == 0.1
     with pytest.raises(UsageError, match="no thresholds for dcgan on stacked_digits"):
-        criteria_for("dcgan", "stacked_digits")
+        criteria_for("dcgan", DataSpec("stacked_digits", 32), 1000)
 
 
 def test_the_curve_is_read_from_the_training_loops_measurements():
@@ -197,12 +205,13 @@ def test_the_curve_is_read_from_the_training_loops_measurements():
         measured += [Measurement("loss_d", loss, step=step), Measurement("loss_g", 0.7, step=step),
                      Measurement("fid_raw", fid_raw, step=step),
                      Measurement("modes_captured", modes, step=step),
-                     Measurement("high_quality_share", 0.3, step=step)]
+                     Measurement("modes_kl_uniform", 0.02, step=step),
+                     Measurement("high_quality_share", 0.95, step=step)]
     measured += [Measurement("loss_d", math.nan, step=30),
                  Measurement("diverged", 1.0, step=30), Measurement("steps_trained", 30, step=30)]
     read = run_curve(measured, RING)
     assert [p.step for p in read.points] == [10, 20, 30] and read.diverged
-    assert read.points[1] == Point(20, 0.03, 7, 0.3, 1.2)
+    assert read.points[1] == Point(20, 0.03, 7, 0.95, 1.2, 0.02)
     assert math.isnan(read.points[2].quality) and math.isnan(read.points[2].loss_d)
     verdict = classify(read, RING)
     assert (verdict.outcome, verdict.steps_to_threshold) == (DIVERGED, 20)
@@ -221,21 +230,117 @@ class RealData:
         return {}
 
 
-def test_criteria_name_metrics_the_fid_evaluators_produce_and_real_data_passes(tmp_path):
+def test_criteria_name_metrics_the_quality_evaluators_produce_and_real_data_passes(tmp_path):
     # A misspelt name would read as NaN and every run would quietly fail to converge.
     ring = sample_mixture("ring8", 1000, np.random.default_rng(0))
-    evaluators = {"ring8": fid.PointQuality("ring8", ring[:500], seed=1)}
+    evaluators = {"ring8": quality.PointQuality("ring8", ring[:500], seed=1)}
     images = load_digits_images(8)
-    settings = fid.QualitySettings(1, 1, 500, kid_subsets=2, kid_subset_size=100, ndb_k=5)
-    evaluators["digits"] = fid.ImageQuality(digits_classifier(8, cache_dir=tmp_path),
+    settings = quality.QualitySettings(1, 1, 500, kid_subsets=2, kid_subset_size=100, ndb_k=5)
+    evaluators["digits"] = quality.ImageQuality(digits_classifier(8, cache_dir=tmp_path),
                                             images[:500], settings, seed=1)
     data = {"ring8": ring[500:], "digits": images[500:]}
     for dataset, evaluate in evaluators.items():
         got = {m.metric: m.value for m in evaluate(RealData(data[dataset]))}
-        criteria = criteria_for("mlp_gan", dataset)
+        # The names matter here (at 8x8 and 500 samples, for speed); the thresholds at each
+        # profile's count are tested below.
+        criteria = criteria_for("mlp_gan", DataSpec(dataset, 28), 1000)
         point = Point(1, got[criteria.metric], got[criteria.coverage],
-                      got.get("high_quality_share", math.nan), 1.3)
+                      got.get("high_quality_share", math.nan), 1.3,
+                      got.get("modes_kl_uniform", math.nan))
         assert criteria.met(point), (dataset, got)
+
+
+def evaluated(fake: np.ndarray, dataset: str, rng: np.random.Generator) -> Curve:
+    """One evaluation of 2-D samples as the point evaluator scores them, against real ones."""
+    real = sample_mixture(dataset, len(fake), rng)
+    stats = mode_stats_2d(fake, dataset)
+    return Curve([Point(1, fid_from_features(raw_features(real), raw_features(fake)),
+                        stats["modes_captured"], stats["high_quality_share"], 1.3,
+                        stats["kl_uniform"])], diverged=False)
+
+
+def uniform_ring(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Samples spread evenly round ring8's circle, with the data's radial spread: no modes."""
+    angles = rng.uniform(0, 2 * np.pi, n)
+    radii = 1 + 0.01 * rng.standard_normal(n)
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+
+
+def blurred_grid(n: int, rng: np.random.Generator) -> np.ndarray:
+    """grid25's modes, twice as wide as the data's."""
+    means, sigma = mixture_params("grid25")
+    return means[rng.integers(len(means), size=n)] + 2 * sigma * rng.standard_normal((n, 2))
+
+
+GENERATORS = {  # (dataset, generator): the outcome the rules give it
+    ("ring8", "real"): CONVERGED, ("grid25", "real"): CONVERGED,
+    ("ring8", "uniform ring"): NOT_CONVERGED, ("grid25", "blurred grid"): NOT_CONVERGED,
+    ("ring8", "one mode"): COLLAPSED, ("grid25", "one mode"): COLLAPSED,
+}
+
+
+def draw(dataset: str, generator: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    if generator == "real":
+        return sample_mixture(dataset, n, rng)
+    if generator == "uniform ring":
+        return uniform_ring(n, rng)
+    if generator == "blurred grid":
+        return blurred_grid(n, rng)
+    means, sigma = mixture_params(dataset)  # one mode, as tight as the data's
+    return means[3] + sigma * rng.standard_normal((n, 2))
+
+
+@pytest.mark.parametrize("n", convergence.CALIBRATED_COUNTS)
+@pytest.mark.parametrize(("dataset", "generator"), list(GENERATORS))
+def test_only_the_real_distribution_converges_on_2d_data(dataset, generator, n):
+    rng = np.random.default_rng(n)
+    criteria = criteria_for("mlp_gan", DataSpec(dataset), n)
+    outcomes = [classify(evaluated(draw(dataset, generator, n, rng), dataset, rng),
+                         criteria).outcome for _ in range(20)]
+    assert set(outcomes) == {GENERATORS[dataset, generator]}, criteria.describe()
+
+
+@pytest.mark.parametrize("dataset", ["ring8", "grid25"])
+def test_a_generator_equal_to_the_data_converges_at_every_calibrated_count(dataset):
+    # The thresholds must be reachable: the healthiest run converges with probability >= 0.99.
+    # 300 draws at p = 0.99 would see 3 failures on average; p is far closer to 1 here.
+    rng = np.random.default_rng(1)
+    for n in convergence.CALIBRATED_COUNTS:
+        criteria = criteria_for("mlp_gan", DataSpec(dataset), n)
+        met = [criteria.met(evaluated(sample_mixture(dataset, n, rng), dataset, rng).points[0])
+               for _ in range(300)]
+        assert np.mean(met) >= 0.99, (n, criteria.describe())
+
+
+def test_digits_drawn_from_the_data_converge_and_noise_does_not(tmp_path):
+    rng = np.random.default_rng(2)
+    for resolution, model in ((28, "mlp_gan"), (32, "dcgan")):
+        classifier = digits_classifier(resolution, cache_dir=tmp_path)
+        data = load_digits_images(resolution)
+        for n in convergence.CALIBRATED_COUNTS:
+            criteria = criteria_for(model, DataSpec("digits", resolution), n)
+            real = quality.reference_sample(data, n, seed=n)
+            features = classifier.features(real)
+            for fake, converged in ((data[rng.choice(len(data), len(real))], True),
+                                    (rng.uniform(-1, 1, real.shape), False)):
+                fid = fid_from_features(features, classifier.features(fake))
+                classes = len(set(classifier.predict(fake)))
+                point = Point(1, fid, classes, math.nan, 1.3)
+                assert criteria.met(point) == converged, (resolution, n, fid, classes)
+
+
+def test_every_profile_is_calibrated_and_thresholds_follow_the_sample_count():
+    for name, plan in convergence.PROFILES.items():
+        for model, datasets in plan.datasets.items():
+            for dataset in datasets:
+                spec = convergence.family_config(model).for_profile(
+                    name, dataset=dataset).data_spec()
+                assert criteria_for(model, spec, plan.n_samples).metric in quality.QUALITY_METRICS
+    quick, full = (criteria_for("mlp_gan", DataSpec("ring8"), n).structure for n in (1000, 5000))
+    assert 0.85 < quick.min_high_quality < full.min_high_quality < 0.95
+    assert 0.05 < full.max_kl < quick.max_kl < 0.1
+    with pytest.raises(UsageError, match="not calibrated for ring8 at 1234 samples"):
+        criteria_for("mlp_gan", DataSpec("ring8"), 1234)
 
 
 # --- tables on synthetic records ------------------------------------------------------------
@@ -289,7 +394,7 @@ def test_records_are_tidy_one_outcome_row_per_run(synthetic_frame):
     assert set(rows.loc[rows["perturbation"] == "lr=x10", "setting"]) == {"x10"}
     assert rows.loc[rows["perturbation"] == "lr=x10", "lr"].tolist() == pytest.approx([2e-3] * 6)
     converged = synthetic_frame[synthetic_frame["metric"] == "converged"]
-    assert converged["value"].sum() == 5  # bench.figures' heatmap reads these
+    assert converged["value"].sum() == 5
 
 
 def test_summary_gives_success_rate_median_steps_and_final_spread(synthetic_frame):
@@ -327,6 +432,38 @@ def test_budget_curve_is_the_best_final_metric_found_among_k_configurations(synt
     assert convergence.budget_ticks(120) == [1, 2, 5, 10, 20, 50, 100, 120]
 
 
+def test_the_budget_figure_draws_the_budget_tables_rows(synthetic_frame, tmp_path):
+    table = convergence.tables(synthetic_frame)["convergence budget curve"]
+    figure = convergence.budget_plot(table)
+    lines = {line.get_label(): line for line in figure.axes[0].lines}
+    assert set(lines) == {"mlp_gan ring8 / torch", "mlp_gan ring8 / tf"}
+    for framework in ("torch", "tf"):
+        rows = table[table["framework"] == framework]
+        line = lines[f"mlp_gan ring8 / {framework}"]
+        np.testing.assert_array_equal(line.get_xdata(), rows["configurations"])
+        np.testing.assert_array_equal(line.get_ydata(), rows["best_median"])
+    saved = convergence.budget_figures(table, tmp_path)
+    assert [f.name for f in saved] == ["budget_fid_raw"] and saved[0].path.exists()
+
+
+def test_a_diverged_run_is_the_worst_outcome_and_never_a_nan_row(synthetic_frame):
+    table = convergence.tables(synthetic_frame)["convergence budget curve"]
+    values = table[["best_median", "best_q25", "best_q75"]].to_numpy(dtype=float)
+    assert not np.isnan(values).any()
+    tf = table[table["framework"] == "tf"].set_index("configurations")
+    # tf: 2 of 6 runs diverged, so a quarter of single tries or more find nothing: inf.
+    assert tf.loc[1, "best_q75"] == math.inf and tf.loc[1, "best_median"] < math.inf
+    per_run = convergence.runs(synthetic_frame)
+    one = per_run[(per_run["framework"] == "tf") & (per_run["perturbation"] == "lr=x10")]
+    only_diverged = convergence.budget_table(one[one["outcome"] == DIVERGED])
+    assert (only_diverged["best_median"] == math.inf).all()
+    # Datasets and devices are never pooled: each is its own curve.
+    other = per_run.assign(dataset="grid25")
+    both = convergence.budget_table(pd.concat([per_run, other]))
+    assert set(zip(both["dataset"], both["framework"], strict=True)) == {
+        (d, f) for d in ("ring8", "grid25") for f in ("torch", "tf")}
+
+
 def test_no_convergence_records_no_tables():
     frame = pd.DataFrame.from_records(synthetic_records()).assign(suite="fid")
     assert convergence.tables(frame) == {}
@@ -336,8 +473,9 @@ def test_no_convergence_records_no_tables():
 
 # lr x1e20: Adam steps of 2e16, so three layers overflow float32 at once, in both frameworks
 # (at x1e12 PyTorch gives NaN but TensorFlow finite losses of 1e27: D wins, nothing diverges).
+# 1,000 samples: a count the outcome thresholds are calibrated at.
 TINY = convergence.ConvergenceProfile({"mlp_gan": ("ring8",)}, (LR.only(1e20),),
-                                      {"mlp_gan": 20}, evaluations=2, n_samples=200, ndb_k=5,
+                                      {"mlp_gan": 20}, evaluations=2, n_samples=1000, ndb_k=5,
                                       seeds=1)
 
 
@@ -368,7 +506,12 @@ def test_tiny_run_records_curves_and_outcomes_and_a_divergence_is_an_outcome(tmp
     assert agreement.loc["lr=x1e+20", "share_agree"] == 1
     report = write_report(summary.run_dir).read_text()
     assert "## convergence summary" in report and "## convergence framework agreement" in report
-    assert (summary.run_dir / "samples" / "mlp_gan-torch-convergence-ring8-cpu-seed0.npy").exists()
+    samples = frame[frame["metric"] == "artifact"]
+    assert set(samples["perturbation"]) == {"base"}  # the perturbed runs' are left out
+    assert set(samples["framework"]) == {"torch", "tf"} and set(samples["dataset"]) == {"ring8"}
+    assert all((summary.run_dir / path).exists() for path in samples["path"])
+    assert "(figures/samples-convergence-mlp_gan-ring8.png)" in report
+    assert "(figures/budget_fid_raw.png)" in report and "(figures/sensitivity.png)" in report
 
     again = run(RunOptions(("convergence",), request, summary.run_dir, resume=True))
     assert again.resumed == 4 and again.errors == []

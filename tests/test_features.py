@@ -11,7 +11,6 @@ from bench.errors import UsageError
 from bench.features import (
     CACHE_ENV,
     HIDDEN_LAYERS,
-    METRIC_NAMES,
     default_cache_dir,
     digits_classifier,
     inception_features,
@@ -32,10 +31,6 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def classifier(cache_dir):
     return digits_classifier(28, seed=0, cache_dir=cache_dir)
-
-
-def test_metric_names_say_which_features():
-    assert set(METRIC_NAMES) == {"fid_inception", "fid_digits", "fid_raw"}
 
 
 def test_raw_features_are_the_points_themselves():

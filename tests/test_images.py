@@ -1,4 +1,4 @@
-"""bench.images: loading style-transfer images from files, and writing the side-by-side output."""
+"""bench.images: loading style-transfer images from files."""
 
 from __future__ import annotations
 
@@ -73,19 +73,3 @@ def test_default_images_are_scikit_learns_photographs():
     style = images.load_image_or_sample(None, images.DEFAULT_STYLE, 48)
     assert style.shape == (48, 48, 3) and 0.0 <= style.min() < style.max() <= 1.0
     assert not np.array_equal(images.load_sample_image(images.DEFAULT_STYLE, 64), content)
-
-
-def test_side_by_side_png_round_trips(tmp_path):
-    rng = np.random.default_rng(0)
-    left, right = rng.random((32, 32, 3)), rng.random((32, 40, 3))
-    row = images.side_by_side([left, right], gap=2)
-    assert row.shape == (32, 74, 3)
-    np.testing.assert_array_equal(row[:, 32:34], 1.0)
-    saved = np.asarray(Image.open(images.save_png(tmp_path / "out" / "row.png", row)))
-    np.testing.assert_array_equal(saved, images.to_uint8(row))
-    np.testing.assert_allclose(saved[:, 34:] / 255.0, right, atol=0.5 / 255 + 1e-6)
-
-
-def test_side_by_side_refuses_mixed_heights():
-    with pytest.raises(UsageError, match="heights"):
-        images.side_by_side([np.zeros((32, 32, 3)), np.zeros((16, 16, 3))])

@@ -10,8 +10,8 @@ import time
 
 from bench.records import load_frame, read_records
 from bench.runner import RunOptions, run
-from conftest import ROOT, subprocess_env
 from bench.suite import Request
+from conftest import ROOT, subprocess_env
 
 FAULTS = "faults"
 

@@ -24,8 +24,6 @@ CHW = (3, 4, 5)
      lambda k: layouts.dense_after_flatten_from_keras(k, CHW), (7, 60)),
     (lambda w: layouts.dense_before_reshape_to_keras(w, CHW),
      lambda k: layouts.dense_before_reshape_from_keras(k, CHW), (60, 7)),
-    (lambda b: layouts.vector_before_reshape_to_keras(b, CHW),
-     lambda b: layouts.vector_before_reshape_from_keras(b, CHW), (60,)),
 ])
 def test_rules_are_exact_inverses(to_keras, from_keras, shape):
     w = RNG.standard_normal(shape).astype(np.float32)
@@ -102,7 +100,7 @@ flat.set_weights([L.dense_after_flatten_to_keras(d["flat.weight"], CHW), d["flat
 check("flat", flat(d["x_hwc"].reshape(2, -1)).numpy(), d["y_flat"])
 rs = layers.Dense(60); rs.build((None, 7))
 rs.set_weights([L.dense_before_reshape_to_keras(d["reshape.weight"], CHW),
-                L.vector_before_reshape_to_keras(d["reshape.bias"], CHW)])
+                d["reshape.bias"][L.chw_to_hwc_index(*CHW)]])
 check("reshape", rs(d["x_vec"][:, :7]).numpy().reshape(2, 4, 5, 3), d["y_reshape"])
 """
 

@@ -252,6 +252,14 @@ def test_mode_stats_count_far_samples_as_low_quality():
     }
 
 
+def test_mode_stats_kl_is_pacgans_reverse_kl_generated_against_uniform():
+    means, _ = mixture_params("ring8")
+    # Three samples on mode 0, one on mode 1: p = (3/4, 1/4, 0, ...), real uniform over 8.
+    stats = mode_stats_2d(means[[0, 0, 0, 1]], "ring8")
+    assert stats["kl_uniform"] == pytest.approx(0.75 * math.log(6) + 0.25 * math.log(2))
+    # KL(uniform || generated) would be infinite: six modes have no sample.
+
+
 def test_mode_stats_with_no_high_quality_sample_has_undefined_kl():
     stats = mode_stats_2d(np.full((10, 2), 0.5), "ring8")
     assert stats["modes_captured"] == 0

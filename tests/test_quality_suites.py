@@ -1,11 +1,13 @@
-"""The fid and mode-collapse suites: jobs, the evaluation on numpy fakes, tables, and one real
-quick run of the fid suite through the runner, with both frameworks in worker processes."""
+"""The quality engine and the fid and mode-collapse suites on it: jobs, the evaluation on numpy
+fakes, tables, figures, and one real quick run of the fid suite through the runner, with both
+frameworks in worker processes."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -15,19 +17,21 @@ import pytest
 from bench.adapter import FamilyConfig, require_choice
 from bench.data import DataSpec, load_digits_images, sample_mixture
 from bench.errors import UsageError
-from bench.features import CACHE_ENV, INCEPTION_WEIGHTS_ENV, METRIC_NAMES, digits_classifier
+from bench.features import CACHE_ENV, INCEPTION_WEIGHTS_ENV, digits_classifier
+from bench.figures import artifact_rows, load_samples
 from bench.jobs import Job
 from bench.records import Measurement, load_frame, make_record
-from bench.report import write_report
+from bench.registry import load_suite
+from bench.report import run_frame, write_report
 from bench.runner import RunOptions, run
+from bench.suite import Request
 from bench.training import Diverged
 from conftest import run_python
+from gan_bench_testing.runs import artifact_records, write_run
 from implementations.spec.mlp_gan import MLPGANConfig
-from bench.registry import load_suite
-from bench.suite import Request
-from suites import fid, mode_collapse
+from suites import fid, mode_collapse, quality
 
-TINY = fid.QualityProfile({}, 20, eval_every=10, n_samples=200, kid_subsets=2,
+TINY = quality.QualityProfile({}, 20, eval_every=10, n_samples=200, kid_subsets=2,
                           kid_subset_size=100, ndb_k=5)
 
 
@@ -72,7 +76,7 @@ FAMILIES = {"mlp_gan": MLPGANConfig, "painter": PainterConfig, "images": ImageOn
 
 @pytest.fixture
 def families(monkeypatch):
-    monkeypatch.setattr(fid, "family_config", FAMILIES.__getitem__)
+    monkeypatch.setattr(quality, "family_config", FAMILIES.__getitem__)
 
 
 def request_for(*models: str, seeds: int = 2) -> Request:
@@ -87,7 +91,7 @@ def test_fid_jobs_are_models_frameworks_devices_seeds_without_non_generators(fam
         (fw, s) for fw in ("torch", "tf") for s in range(3)}
     mlp = next(j for j in jobs if j.model == "mlp_gan")
     assert mlp.config == {}  # the profile's own dataset
-    assert mlp.params == dataclasses.asdict(fid.quality_settings("quick", "mlp_gan"))
+    assert mlp.params == dataclasses.asdict(quality.PROFILES["quick"].settings("mlp_gan"))
     assert mlp.params["steps"] == 300 and not mlp.params["fid_inception"]
 
 
@@ -102,7 +106,10 @@ def test_mode_collapse_runs_points_on_rings_and_grids_and_images_on_digits(famil
 
 def test_quality_suites_are_registered_and_import_no_framework():
     assert load_suite("fid") is fid and load_suite("mode-collapse") is mode_collapse
-    done = run_python("import sys, suites.fid, suites.mode_collapse, bench.training; "
+    assert fid.PROFILES is mode_collapse.PROFILES is quality.PROFILES  # one table, shared
+    assert fid.execute is mode_collapse.execute is quality.execute
+    done = run_python("import sys, suites.fid, suites.mode_collapse, suites.quality, "
+                      "bench.training; "
                       "print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
 
@@ -129,7 +136,7 @@ def values(measurements: list[Measurement]) -> dict[str, float]:
 
 def test_points_from_the_data_score_as_the_data_and_a_collapse_shows():
     real = sample_mixture("ring8", 1000, np.random.default_rng(0))
-    evaluate = fid.PointQuality("ring8", real, seed=1)
+    evaluate = quality.PointQuality("ring8", real, seed=1)
     perfect = values(evaluate(Sampler(lambda n, rng: sample_mixture("ring8", n, rng))))
     # Within 3 sigma of its mean in 2-D: 1 - exp(-4.5) = 98.9 % of the data.
     assert perfect["modes_captured"] == 8 and perfect["high_quality_share"] > 0.97
@@ -144,7 +151,8 @@ def test_points_from_the_data_score_as_the_data_and_a_collapse_shows():
 def test_non_finite_samples_are_a_divergence_not_a_crash():
     real = sample_mixture("grid25", 100, np.random.default_rng(0))
     with pytest.raises(Diverged):
-        fid.PointQuality("grid25", real, seed=0)(Sampler(lambda n, rng: np.full((n, 2), np.nan)))
+        quality.PointQuality("grid25", real, seed=0)(
+            Sampler(lambda n, rng: np.full((n, 2), np.nan)))
 
 
 @pytest.fixture(scope="module")
@@ -152,14 +160,14 @@ def classifier8(tmp_path_factory):
     return digits_classifier(8, cache_dir=tmp_path_factory.mktemp("features"))
 
 
-def digits_evaluator(classifier, channels: int = 1, n: int = 300) -> fid.ImageQuality:
-    settings = fid.QualitySettings(steps=1, eval_every=1, n_samples=n, kid_subsets=3,
+def digits_evaluator(classifier, channels: int = 1, n: int = 300) -> quality.ImageQuality:
+    settings = quality.QualitySettings(steps=1, eval_every=1, n_samples=n, kid_subsets=3,
                                    kid_subset_size=100, ndb_k=5)
     images = load_digits_images(8)
     rng = np.random.default_rng(0)
     real = np.concatenate([images[rng.integers(len(images), size=n)] for _ in range(channels)],
                           axis=-1)
-    return fid.ImageQuality(classifier, real, settings, seed=0)
+    return quality.ImageQuality(classifier, real, settings, seed=0)
 
 
 def test_digits_from_the_data_cover_every_class(classifier8):
@@ -173,7 +181,8 @@ def test_digits_from_the_data_cover_every_class(classifier8):
     assert got["precision_digits"] > 0.8 and got["ndb_share"] <= 0.4
     assert {m.tags["ndb_k"] for m in result} == {5}
     assert not any("upsampled" in m.tags for m in result)
-    assert {name for name in got if name.startswith("fid")} == {"fid_digits"} <= set(METRIC_NAMES)
+    fids = {name for name in got if name.startswith("fid")}
+    assert fids == {"fid_digits"} <= set(quality.QUALITY_METRICS)
 
 
 def test_lower_resolution_samples_are_upsampled_nearest_and_say_so(classifier8):
@@ -183,17 +192,17 @@ def test_lower_resolution_samples_are_upsampled_nearest_and_say_so(classifier8):
     result = evaluate(coarse)
     assert {m.tags["upsampled"] for m in result} == {"nearest 4x4->8x8"}
     # An adapter that upsampled inside (the progressive GAN's) is tagged just the same.
-    inside = Sampler(lambda n, rng: fid.upsample_nearest(coarse.sample(n, 0), 8), 4)
+    inside = Sampler(lambda n, rng: quality.upsample_nearest(coarse.sample(n, 0), 8), 4)
     assert {m.tags["upsampled"] for m in evaluate(inside)} == {"nearest 4x4->8x8"}
 
 
 def test_upsample_nearest_repeats_each_pixel():
     image = np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1)
-    out = fid.upsample_nearest(image, 4)
+    out = quality.upsample_nearest(image, 4)
     assert out[0, :, :, 0].tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
-    assert fid.upsample_nearest(image, 2).shape == (1, 2, 2, 1)
+    assert quality.upsample_nearest(image, 2).shape == (1, 2, 2, 1)
     with pytest.raises(UsageError, match="integer factor"):
-        fid.upsample_nearest(image, 3)
+        quality.upsample_nearest(image, 3)
 
 
 def test_stacked_digits_count_a_thousand_modes(classifier8):
@@ -208,13 +217,33 @@ def test_fid_inception_without_weights_is_a_clear_skipped_record(tmp_path, monke
     monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, str(tmp_path / "missing.pth"))
     images = load_digits_images(8)[:20]
     job = Job(suite="fid", model="mlp_gan", framework="tf", params={"fid_inception": True})
-    m = fid.inception_measurement(Sampler(lambda n, rng: images[:n]), images, job, step=20)
+    m = quality.inception_measurement(Sampler(lambda n, rng: images[:n]), images, job, step=20)
     record = make_record("run", job, m)
     assert record["metric"] == "fid_inception" and record["status"] == "skipped"
     assert "missing.pth does not exist" in record["error"] and record["value"] == "nan"
-    points = fid.inception_measurement(Sampler(lambda n, rng: np.zeros((n, 2))),
+    points = quality.inception_measurement(Sampler(lambda n, rng: np.zeros((n, 2))),
                                        np.zeros((5, 2)), job, step=20)
     assert points.tags["status"] == "skipped" and "needs images" in points.tags["error"]
+
+
+def test_fid_inception_under_2048_samples_is_marked_biased(monkeypatch, families):
+    # The Inception features themselves need torch; what is marked depends only on the count.
+    monkeypatch.setattr(quality, "inception_fid", lambda real, fake, device, threads: 12.5)
+    job = Job(suite="fid", model="mlp_gan", framework="tf", params={"fid_inception": True})
+    images = load_digits_images(8)
+    few = quality.inception_measurement(Sampler(lambda n, rng: images[:n]), images[:20], job, 20)
+    assert few.value == 12.5 and few.tags == {"n_samples": 20, "fid_inception_biased": True}
+    enough = quality.reference_sample(np.concatenate([images, images]), 2048, seed=0)
+    m = quality.inception_measurement(Sampler(lambda n, rng: enough[:n]), enough, job, 20)
+    assert m.tags == {"n_samples": 2048, "fid_inception_biased": False}
+    assert make_record("run", job, m)["fid_inception_biased"] is False
+    # --fid-inception: standard uses the feature dimension's 2,048 samples, full 10,000.
+    counts = {name: profile.settings("mlp_gan").inception_samples
+              for name, profile in quality.PROFILES.items()}
+    assert counts["standard"] >= quality.INCEPTION_DIM == 2048 and counts["full"] == 10_000
+    request = dataclasses.replace(request_for("mlp_gan", seeds=1), profile="standard",
+                                  fid_inception=True)
+    assert {j.params["inception_samples"] for j in fid.jobs(request)} == {counts["standard"]}
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -261,13 +290,52 @@ def test_tables_show_final_values_per_seed_and_over_seeds_side_by_side():
     assert mode_collapse.tables(synthetic_frame()) == {}  # another suite's records
 
 
+# --- figures --------------------------------------------------------------------------------
+
+
+def test_sample_figures_come_from_artifact_records_captioned_with_seed_and_step(tmp_path):
+    records = []
+    for framework in ("tf", "torch"):
+        for seed in (1, 0):
+            job = Job(suite="fid", model="dcgan", framework=framework, seed=seed)
+            records += artifact_records(tmp_path, job, np.zeros((4, 8, 8, 1)), dataset="digits",
+                                        step=150, trained=True)
+    records += artifact_records(tmp_path, Job(suite="mode-collapse", model="dcgan",
+                                              framework="tf"), np.zeros((4, 8, 8, 1)),
+                                dataset="digits", step=150, trained=True)
+    run_dir = write_run(tmp_path, records, suites=("fid",))
+    frame = run_frame(run_dir)
+    out = tmp_path / "figures"
+    out.mkdir()
+    assert [f.name for f in fid.figures(frame, out)] == ["samples-fid-dcgan-digits"]
+    assert (out / "samples-fid-dcgan-digits.png").exists()
+    rows = artifact_rows(frame, "fid").sort_values(["framework", "seed"])
+    assert [quality.sample_caption(row, many_devices=False) for _, row in rows.iterrows()] == [
+        "tf seed 0, step 150", "tf seed 1, step 150",
+        "torch seed 0, step 150", "torch seed 1, step 150"]
+    # Each file is named by its job, never parsed: the record says what it holds.
+    assert all(Path(p).name.endswith("-samples.npy") for p in rows["path"])
+
+
+def test_last_step_records_skip_artifacts_and_keep_the_suites_metric_order():
+    frame = synthetic_frame()
+    job = Job(suite="fid", model="dcgan", framework="torch")
+    frame = pd.concat([frame, pd.DataFrame([make_record("run", job, Measurement(
+        "artifact", 64, step=30, tags={"dataset": "digits", "n_samples": 1000}))])])
+    final = quality.last_step_records(frame, "fid", ("diverged", "fid_digits", "artifact"))
+    assert "artifact" not in set(final["metric"])
+    assert list(final["metric"].cat.categories) == ["diverged", "fid_digits"]
+    torch0 = final[(final["framework"] == "torch") & (final["seed"] == 0)]
+    assert set(torch0["step"]) == {30}
+
+
 # --- a real quick run -----------------------------------------------------------------------
 
 
 def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
     # Tiny budgets ride in the jobs' params to the workers; the classifier is trained here
     # once (numpy and scikit-learn only) so that both workers read it from the cache.
-    monkeypatch.setitem(fid.QUALITY_PROFILES, "quick", TINY)
+    monkeypatch.setitem(quality.PROFILES, "quick", TINY)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     accuracy = digits_classifier(28).test_accuracy
     request = Request(models=("mlp_gan",), frameworks=("torch", "tf"), threads=1, timeout_s=600)
@@ -296,9 +364,13 @@ def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
         expected = final.loc[final["framework"] == framework, "value"].item()
         assert per_seed.loc["fid_digits", framework] == pytest.approx(expected)
     assert {"torch mean", "tf mean"} <= set(tables["fid over seeds"].columns)
+    artifacts = frame[frame["metric"] == "artifact"].set_index("framework")
     for framework in ("torch", "tf"):
-        name = f"mlp_gan-{framework}-fid-digits-cpu-seed0.npy"
-        samples = np.load(summary.run_dir / "samples" / name)
-        assert samples.shape == (fid.SHOWN_IMAGES, 28, 28, 1)
+        row = artifacts.loc[framework]
+        samples = load_samples(summary.run_dir / row["path"])
+        assert samples.shape == (quality.SHOWN_IMAGES, 28, 28, 1)
+        assert (row["dataset"], row["step"], row["trained"], row["seed"]) == ("digits", 20, True, 0)
     report = write_report(summary.run_dir).read_text()
     assert "## fid final per seed" in report and "## fid over seeds" in report
+    assert "(figures/samples-fid-mlp_gan-digits.png)" in report
+    assert "(figures/metrics-fid.png)" in report and "(figures/losses-fid.png)" in report

@@ -35,10 +35,18 @@ def test_job_ids_survive_a_json_round_trip(job):
 
 
 @settings(max_examples=100, deadline=None)
-@given(jobs, st.integers(1, 64), st.floats(1, 1e4))
-def test_thread_count_and_timeout_do_not_change_identity(job, threads, timeout):
-    changed = Job.from_dict({**job.to_dict(), "threads": threads, "timeout_s": timeout})
+@given(jobs, st.floats(1, 1e4))
+def test_the_timeout_does_not_change_identity(job, timeout):
+    changed = Job.from_dict({**job.to_dict(), "timeout_s": timeout})
     assert changed.job_id == job.job_id
+
+
+@settings(max_examples=100, deadline=None)
+@given(jobs, st.integers(1, 64), st.sampled_from(["passive", "active"]))
+def test_threads_and_wait_policy_are_part_of_identity(job, threads, wait_policy):
+    changed = Job.from_dict({**job.to_dict(), "threads": threads, "wait_policy": wait_policy})
+    same = (threads, wait_policy) == (job.threads, job.wait_policy)
+    assert (changed.job_id == job.job_id) == same
 
 
 @settings(max_examples=100, deadline=None)

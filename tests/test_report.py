@@ -1,35 +1,46 @@
-"""Reports: tables in every format, figures only when their records exist, and a self-contained
-HTML page. Runs are synthetic: the figures' inputs are chosen, not measured."""
+"""Reports: each suite's tables in every format and its figures, only when their records exist,
+and a self-contained HTML page. Runs are synthetic: the figures' inputs are chosen, not
+measured."""
 
 from __future__ import annotations
 
 import base64
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from bench.errors import UsageError
-from bench.figures import (
-    budget_curve,
-    image_grid,
-    perturbation_sort_key,
-    sample_files,
-    success_rates,
-    throughput_summary,
-)
+from bench.figures import artifact_rows, image_grid
+from bench.formatting import format_value, natural_order, to_html, to_markdown
+from bench.jobs import Job
+from bench.profiles import PROFILE_NAMES, profile_settings
 from bench.records import load_frame
-from bench.report import markdown_table, parse_formats, run_tables, write_report
+from bench.registry import load_suite
+from bench.report import markdown_table, parse_formats, run_frame, run_tables, write_report
 from gan_bench_testing.runs import (
     PERTURBATIONS,
+    ThroughputJob,
+    artifact_records,
     convergence_records,
     error_record,
     quality_records,
     throughput_records,
     write_run,
 )
+from suites.convergence import (
+    budget_curve,
+    perturbation_sort_key,
+    runs,
+    success_grid,
+    summary_table,
+)
+from suites.throughput import throughput_bars
+
+BUILT_IN_SUITES = ("throughput", "fid", "mode-collapse", "overhead", "convergence")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -38,23 +49,35 @@ def figure_names(run_dir) -> set[str]:
     return {p.stem for p in (run_dir / "figures").glob("*.png")}
 
 
-def write_samples(run_dir, name: str, array: np.ndarray) -> None:
-    (run_dir / "samples").mkdir(exist_ok=True)
-    np.save(run_dir / "samples" / f"{name}.npy", array.astype(np.float32))
+def fid_records() -> list[dict]:
+    """The synthetic quality records with the tags every record of the fid suite carries."""
+    return [{**r, "dataset": "digits", "n_samples": 1000} for r in quality_records()]
+
+
+def sample_records(run_dir, rng: np.random.Generator) -> list[dict]:
+    """Samples of both kinds: trained digits of the fid suite, untrained ring8 points of the
+    throughput suite."""
+    records = []
+    for framework in ("torch", "tf"):
+        fid_job = Job(suite="fid", model="mlp_gan", framework=framework)
+        records += artifact_records(run_dir, fid_job, rng.uniform(-1, 1, (64, 8, 8, 1)),
+                                    dataset="digits", step=500, trained=True)
+        angles = rng.integers(0, 8, 500) * 2 * np.pi / 8
+        ring = np.stack([np.cos(angles), np.sin(angles)], 1) + 0.02 * rng.normal(size=(500, 2))
+        timed = Job(suite="throughput", model="mlp_gan", framework=framework,
+                    params={"variant": "points"})
+        records += artifact_records(run_dir, timed, ring, variant="points", trained=False,
+                                    step=40)
+    return records
 
 
 @pytest.fixture
 def full_run(tmp_path):
     """Throughput, a quality suite and convergence records, plus samples of both kinds."""
-    run = write_run(tmp_path / "run", throughput_records() + quality_records()
-                    + convergence_records(), suites=("throughput",))
-    rng = np.random.default_rng(0)
-    for framework in ("torch", "tf"):
-        write_samples(run, f"mlp_gan-{framework}", rng.uniform(-1, 1, (64, 8, 8, 1)))
-        angles = rng.integers(0, 8, 500) * 2 * np.pi / 8
-        ring = np.stack([np.cos(angles), np.sin(angles)], 1) + 0.02 * rng.normal(size=(500, 2))
-        write_samples(run, f"mlp_gan-{framework}-ring8", ring)
-    return run
+    run = tmp_path / "run"
+    records = sample_records(run, np.random.default_rng(0))
+    return write_run(run, throughput_records() + fid_records() + convergence_records()
+                     + records, suites=("throughput", "fid", "convergence"))
 
 
 def test_the_report_has_tables_in_every_format_and_every_figure(full_run):
@@ -62,7 +85,7 @@ def test_the_report_has_tables_in_every_format_and_every_figure(full_run):
     assert figure_names(full_run) == {
         "throughput", "losses-fid", "metrics-fid", "metrics-convergence", "sensitivity",
         "budget_fid_digits",
-        "samples-mlp_gan", "samples-mlp_gan-ring8"}
+        "samples-fid-mlp_gan-digits", "samples-throughput-mlp_gan-points"}
     for png in (full_run / "figures").glob("*.png"):
         assert png.read_bytes().startswith(PNG_MAGIC)
     text = report.read_text()
@@ -101,7 +124,7 @@ def test_figures_of_records_since_removed_do_not_linger(tmp_path):
 def test_throughput_bars_use_the_rounds_quartiles_and_mfu(tmp_path):
     run = write_run(tmp_path / "run", throughput_records())
     frame = load_frame(run)
-    summary = throughput_summary(frame)
+    summary = throughput_bars(frame)
     assert len(summary) == 5
     assert (summary["q25"] <= summary["median"]).all()
     assert (summary["median"] <= summary["q75"]).all()
@@ -112,16 +135,24 @@ def test_throughput_bars_use_the_rounds_quartiles_and_mfu(tmp_path):
     assert row["mfu"].iloc[0] == pytest.approx(
         frame.loc[(frame["job_id"] == job["job_id"]) & (frame["metric"] == "mfu"), "value"]
         .iloc[0])
+    # The bar is the throughput table's figure, not a second computation of it.
+    table = load_suite("throughput").tables(frame)["throughput"]
+    assert sorted(summary["median"]) == pytest.approx(sorted(table["steps_per_s"]))
 
 
 def test_success_rates_count_converged_seeds_per_perturbation(tmp_path):
     frame = load_frame(write_run(tmp_path / "run", convergence_records(seeds=3)))
-    rates = success_rates(frame)
-    assert list(rates.index) == ["mlp_gan / tf", "mlp_gan / torch"]
+    summary = summary_table(runs(frame))
+    rates, counts = success_grid(summary)
+    assert list(rates.index) == ["mlp_gan digits / torch", "mlp_gan digits / tf"]
     assert list(rates.columns) == sorted(PERTURBATIONS, key=perturbation_sort_key)
-    assert rates.loc["mlp_gan / torch", "base"] == 1.0
+    assert rates.loc["mlp_gan digits / torch", "base"] == 1.0
     # perturbation p, seed s converges unless (p + s) % 3 == 0: lr=x0.1 is p=1, so seed 2 fails
-    assert rates.loc["mlp_gan / torch", "lr=x0.1"] == pytest.approx(2 / 3)
+    assert rates.loc["mlp_gan digits / torch", "lr=x0.1"] == pytest.approx(2 / 3)
+    assert (counts == 3).all().all()
+    # The heatmap's cells are the summary table's success rates.
+    cells = summary.set_index(["framework", "perturbation"])["success_rate"]
+    assert rates.loc["mlp_gan digits / tf", "lr=x0.1"] == cells.loc[("tf", "lr=x0.1")]
 
 
 def test_perturbations_sort_by_axis_then_number():
@@ -140,12 +171,20 @@ def test_the_budget_curve_falls_to_the_best_value_and_ignores_diverged_runs():
     assert np.all(lo <= median) and np.all(median <= hi)
 
 
-def test_sample_files_follow_the_naming_convention(tmp_path):
-    for name in ("mlp_gan-torch", "mlp_gan-tf-ring8", "style_transfer-tf-final"):
-        write_samples(tmp_path, name, np.zeros((4, 2)))
-    found = {(f.model, f.framework, f.tag) for f in sample_files(tmp_path)}
-    assert found == {("mlp_gan", "torch", ""), ("mlp_gan", "tf", "ring8"),
+def test_samples_are_found_from_artifact_records_not_file_names(tmp_path):
+    records = []
+    for model, framework, variant in (("mlp_gan", "torch", "base"), ("mlp_gan", "tf", "points"),
+                                      ("style_transfer", "tf", "final")):
+        job = Job(suite="throughput", model=model, framework=framework,
+                  params={"variant": variant})
+        records += artifact_records(tmp_path, job, np.zeros((4, 2)), variant=variant,
+                                    trained=False, step=12)
+    frame = run_frame(write_run(tmp_path, records))
+    rows = artifact_rows(frame, "throughput")
+    found = {(r.model, r.framework, r.variant) for r in rows.itertuples()}
+    assert found == {("mlp_gan", "torch", "base"), ("mlp_gan", "tf", "points"),
                      ("style_transfer", "tf", "final")}
+    assert all(np.load(path).shape == (4, 2) for path in rows["path"])
 
 
 def test_image_grids_tile_and_rescale_to_unit_range():
@@ -158,9 +197,12 @@ def test_image_grids_tile_and_rescale_to_unit_range():
 
 
 def test_a_sample_file_of_the_wrong_shape_is_named(tmp_path):
-    run = write_run(tmp_path / "run", throughput_records())
-    write_samples(run, "mlp_gan-torch", np.zeros((5, 3)))
-    with pytest.raises(UsageError, match=r"mlp_gan-torch.npy holds an array of shape \(5, 3\)"):
+    job = Job(suite="throughput", model="mlp_gan", framework="torch")
+    samples = artifact_records(tmp_path / "run", job, np.zeros((5, 3)), variant="base",
+                               trained=False, step=12)
+    run = write_run(tmp_path / "run", throughput_records() + samples)
+    with pytest.raises(UsageError, match=rf"{job.job_id}-samples.npy holds an array of shape "
+                                         r"\(5, 3\)"):
         write_report(run, ["md"])
 
 
@@ -168,7 +210,8 @@ def test_the_existing_api_still_works(tmp_path):
     run = write_run(tmp_path / "run", throughput_records())
     tables = run_tables(run)
     assert list(tables) == ["throughput"]
-    assert markdown_table(tables["throughput"]).startswith("| model | variant |")
+    # tabulate pads cells to the column's width: the header reads model, variant, ...
+    assert re.match(r"\| model +\| variant +\|", markdown_table(tables["throughput"]))
     with pytest.raises(UsageError, match="unknown report format 'pdf'"):
         parse_formats("md,pdf")
 
@@ -179,3 +222,122 @@ def test_the_table_of_failed_jobs_goes_to_parquet_too(tmp_path):
     write_report(run, ["md", "parquet"])
     failed = pd.read_parquet(run / "tables" / "jobs_not_measured.parquet")
     assert failed[["model", "status", "reason"]].values.tolist() == [["dcgan", "error", "boom"]]
+
+
+@pytest.mark.parametrize("name", BUILT_IN_SUITES)
+def test_every_suite_keeps_the_protocol_and_one_profile_table(name):
+    suite = load_suite(name)
+    assert set(suite.PROFILES) == set(PROFILE_NAMES)
+    assert profile_settings(suite.PROFILES, "quick") is suite.PROFILES["quick"]
+    key = suite.KEY_METRIC
+    assert isinstance(key, str) or (isinstance(key, tuple) and all(isinstance(k, str)
+                                                                    for k in key))
+    for part in ("jobs", "execute", "tables", "figures"):
+        assert callable(getattr(suite, part))
+    empty = load_frame(Path("/nonexistent"))
+    assert suite.tables(empty) == {} and suite.figures(empty, Path("/nonexistent")) == []
+
+
+def test_figures_come_only_from_the_suites_the_run_asked_for(tmp_path):
+    run = write_run(tmp_path / "run", throughput_records() + fid_records(), suites=("fid",))
+    write_report(run, ["md"])
+    assert figure_names(run) == {"losses-fid", "metrics-fid"}
+
+
+# --- summary and formatting ------------------------------------------------------------------
+
+
+def unstable_records(job_row: dict, spread: float) -> list[dict]:
+    """A throughput job's `unstable` and `round_spread` records, as the suite writes them."""
+    return [{**job_row, "metric": "unstable", "value": 1.0, "step": None},
+            {**job_row, "metric": "round_spread", "value": spread, "step": None}]
+
+
+def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environment(tmp_path):
+    records = throughput_records()
+    torch_images = next(r for r in records if r["framework"] == "torch"
+                        and r["variant"] == "images" and r["metric"] == "steps_per_s")
+    records += unstable_records(torch_images, 1.8)
+    records = [{**r, "cores": "16", "load_at_start": "0.42", "git_sha": "abc123+dirty",
+                "framework_version": "2.5.0" if r["framework"] == "torch" else "tf 2.18"}
+               for r in records]
+    run = write_run(tmp_path / "run", records)
+    (run / "check.md").write_text("| status | metric |\n|---|---|\n| REGRESSED | steps_per_s |\n")
+    text = write_report(run, ["md"]).read_text()
+    assert text.index("## Summary") < text.index("## throughput")
+    summary = text[text.index("## Summary"):text.index("## throughput")]
+    assert "Gate (check.md): REGRESSED in 1 comparison." in summary
+    assert re.search(r"\| mlp_gan +\| images +\| +64 \| unlike: eager vs xla +\|", summary)
+    assert "timed rounds of 1 job each (narrow)" in summary
+    assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| rounds spread 1.8x", summary)
+    for item, value in (("cores", "16"), ("load at start \\(1 min\\)", "0.42"),
+                        ("torch version", "2.5.0"), ("tf version", "tf 2.18"),
+                        ("git commit", "abc123"), ("uncommitted changes", "yes")):
+        assert re.search(rf"\| {item} +\| {value} +\|", summary), item
+
+
+def test_like_with_like_pairs_modes_of_one_class_and_bootstraps_over_jobs(tmp_path):
+    from bench.compare import like_with_like
+
+    jobs = [ThroughputJob("mlp_gan", "images", fw, mode, rate)
+            for fw, mode, rate in (("torch", "eager", 100.0), ("torch", "compiled", 150.0),
+                                   ("tf", "eager", 80.0), ("tf", "xla", 180.0))]
+    one = like_with_like(load_frame(write_run(tmp_path / "one", throughput_records(jobs=jobs))),
+                         ("torch", "tf"))
+    assert one["compared"].tolist() == ["eager", "graph"]
+    assert one["tf/torch"].tolist() == pytest.approx([0.8, 1.2], rel=0.05)
+    assert set(one["interval over"]) == {"timed rounds of 1 job each (narrow)"}
+    # Two runs' jobs in one folder: the interval is over the jobs, and wider than the rounds'.
+    records = throughput_records("r1", jobs=jobs, seed=1) + throughput_records(
+        "r2", jobs=jobs, seed=2, scale=1.1)
+    for i, r in enumerate(records):
+        r["job_id"] = f"{r['job_id']}-{i // (len(records) // 2)}"  # the second run's own jobs
+    two = like_with_like(load_frame(write_run(tmp_path / "two", records)), ("torch", "tf"))
+    assert set(two["interval over"]) == {"2 and 2 jobs"}
+    lo, hi = two["95% interval"].iloc[0]
+    assert lo <= two["tf/torch"].iloc[0] <= hi
+
+
+def test_progressive_phases_sort_by_resolution_then_alpha():
+    table = pd.DataFrame({"model": ["progan"] * 4,
+                          "variant": ["16x16 a=0.5", "4x4", "8x8 a=1", "8x8 a=0.5"],
+                          "framework": ["tf", "torch", "tf", "torch"], "steps_per_s": 1.0})
+    assert natural_order(table)["variant"].tolist() == ["4x4", "8x8 a=0.5", "8x8 a=1",
+                                                       "16x16 a=0.5"]
+
+
+def test_markdown_and_html_show_the_same_formatted_cells_with_units_and_no_index():
+    table = pd.DataFrame({"model": ["mlp_gan"], "steps_per_s": [1532.801577],
+                          "mfu": [0.244783], "peak_memory_mib": [476.837158], "unstable": [0.0]})
+    table.columns.name = "metric"  # as a pivot leaves it
+    md = to_markdown(table)
+    header, rule, row = md.splitlines()
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "model", "steps/s", "MFU (%)", "peak memory (MiB)", "unstable"]
+    assert [c.strip() for c in row.strip("|").split("|")] == ["mlp_gan", "1,533", "24.5", "477",
+                                                              "no"]
+    page = to_html(table)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
+    assert cells == ["mlp_gan", "1,533", "24.5", "477", "no"]
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", page) == [
+        "model", "steps/s", "MFU (%)", "peak memory (MiB)", "unstable"]  # no index, no "metric"
+    assert page.startswith('<div class="table-wrap">')
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (1532.801577, "1,533"), (0.244783, "0.245"), (12.0, "12"), (3.14159, "3.14"),
+    (2.5e-5, "2.50e-05"), (float("nan"), ""), (64, "64"), (1.2e10, "1.20e+10"), ("eager", "eager")])
+def test_numbers_show_three_significant_figures(value, shown):
+    assert format_value(value) == shown
+
+
+def test_untrained_samples_are_a_smoke_check_apart_from_the_results(full_run):
+    write_report(full_run, ["md", "html"])
+    text = (full_run / "report.md").read_text()
+    smoke = text.index("## smoke check (untrained)")
+    assert smoke > text.index("## figures")
+    assert text.index("samples-throughput-mlp_gan-points.png") > smoke
+    assert text.index("samples-fid-mlp_gan-digits.png") < smoke  # trained: with the results
+    page = (full_run / "report.html").read_text()
+    details = page[page.index("<details>"):]
+    assert "smoke check (untrained)" in details and details.count("<img") == 1

@@ -1,11 +1,20 @@
-"""The throughput and overhead suites: which jobs a request expands to, and a real overhead run."""
+"""The throughput and overhead suites: which jobs a request expands to, their profile tables,
+the throughput samples' figure, and a real overhead run."""
 
 from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+import numpy as np
+import pytest
+
+from bench.errors import UsageError
+from bench.figures import artifact_rows
+from bench.jobs import Job
+from bench.report import run_frame
 from bench.suite import Request
+from conftest import run_cli
+from gan_bench_testing.runs import artifact_records, write_run
 from suites import overhead, throughput
 
 
@@ -44,10 +53,36 @@ def test_overhead_run_pairs_every_round_and_skips_families_without_a_bare_loop(t
     assert "no hand-written torch loop for progan" in progan[0]["error"]
     values = {r["metric"]: r["value"] for r in records if r["model"] == "mlp_gan"
               and r["step"] is None}
-    rounds = overhead.ROUNDS["quick"][0]
+    rounds = overhead.PROFILES["quick"].rounds
     assert values["rounds"] == rounds
     assert values["harness_over_bare_lo95"] <= values["harness_over_bare"]
     assert values["harness_over_bare"] <= values["harness_over_bare_hi95"]
     per_round = [r for r in records if r["metric"] == "harness_round_steps_per_s"]
     assert len(per_round) == rounds and all(r["value"] > 0 for r in per_round)
     assert "harness overhead" in (tmp_path / "report.md").read_text()
+
+
+def test_overhead_compares_the_modes_throughput_times_and_says_an_unknown_profile_once():
+    for name, settings in overhead.PROFILES.items():
+        assert settings.timing is throughput.PROFILES[name]  # borrowed deliberately, not copied
+    for suite in (throughput, overhead):
+        with pytest.raises(UsageError, match="unknown profile 'huge'; use one of quick, standard"):
+            suite.jobs(Request(models=("dcgan",), frameworks=("torch",), profile="huge"))
+
+
+def test_throughput_samples_are_drawn_as_untrained_with_their_timing_steps(tmp_path):
+    records = []
+    for framework, steps in (("tf", 55), ("torch", 40)):
+        job = Job(suite="throughput", model="dcgan", framework=framework,
+                  params={"variant": "base"})
+        records += artifact_records(tmp_path, job, np.zeros((4, 8, 8, 1)), variant="base",
+                                    trained=False, step=steps)
+    frame = run_frame(write_run(tmp_path, records))
+    out = tmp_path / "figures"
+    out.mkdir()
+    assert [f.name for f in throughput.figures(frame, out)] == ["samples-throughput-dcgan-base"]
+    rows = artifact_rows(frame, "throughput").sort_values("framework")
+    assert [throughput.untrained_caption(row, many_devices=False)
+            for _, row in rows.iterrows()] == ["tf: untrained, after 55 timing steps",
+                                               "torch: untrained, after 40 timing steps"]
+    assert not rows["trained"].any()

@@ -78,7 +78,7 @@ class DCGANConfig(FamilyConfig):
     #: Bound on |loss difference| between the frameworks over a 50-step parity trajectory of
     #: the parity config; measured 3.6e-7 at seed 0 (0.019 before TorchAdam's bias corrections
     #: moved to float64), and 0.037 for PyTorch against itself with weights one float32 ulp
-    #: apart: training amplifies rounding chaotically (tests/test_dcgan_cross.py).
+    #: apart: training amplifies rounding chaotically (tests/test_parity.py).
     trajectory_tolerance: ClassVar[float] = 0.1
 
     def validate(self) -> None:

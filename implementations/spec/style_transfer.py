@@ -36,7 +36,6 @@ CONTENT_LAYER = "relu4_2"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_WIDTH = 64
-LOSS_NAMES = ("loss_content", "loss_style", "loss_tv", "loss_total")
 
 
 class VGGLayer(NamedTuple):

@@ -16,7 +16,7 @@ from keras import ops  # noqa: E402
 
 from bench.adapter import Adapter, FamilyConfig, check_weight_keys  # noqa: E402
 from bench.op_profile import OpProfile  # noqa: E402
-from bench.timing import best_seconds  # noqa: E402
+from bench.timing import best_seconds, matmul_size  # noqa: E402
 from implementations.tf import profiling  # noqa: E402
 
 #: canonical name -> (variable, numpy layout rule to Keras, rule back to the canonical layout)
@@ -123,15 +123,24 @@ class TFAdapter(Adapter):
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] if device == "cuda" else None
 
     @classmethod
-    def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
+    def matmul_flops_per_s(cls, device: str, n: int | None = None) -> float:
         """The faster of TF's own matmul kernel and XLA's: XLA's CPU backend has its own, and
-        a peak below what some mode reaches would put that mode's MFU above 1."""
+        a peak below what some mode reaches would put that mode's MFU above 1. Timed to a
+        device sync, never through a copy of the product to the host."""
+        n = n or matmul_size(device)
         with tf.device(tf_device_name(device)):
             a = tf.random.normal((n, n))
             b = tf.random.normal((n, n))
-            seconds = min(best_seconds(lambda matmul=matmul: matmul(a, b).numpy())
-                          for matmul in (tf.linalg.matmul,
-                                         tf.function(tf.linalg.matmul, jit_compile=True)))
+
+            def timed(matmul: Callable[..., tf.Tensor]) -> float:
+                def product() -> None:
+                    matmul(a, b)
+                    tf.test.experimental.sync_devices()
+
+                return best_seconds(product)
+
+            seconds = min(timed(matmul) for matmul in (
+                tf.linalg.matmul, tf.function(tf.linalg.matmul, jit_compile=True)))
             return 2 * n**3 / seconds
 
     def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",

@@ -12,7 +12,7 @@ from torch import nn
 
 from bench.adapter import Adapter, FamilyConfig, check_weight_keys
 from bench.op_profile import OpProfile
-from bench.timing import best_seconds
+from bench.timing import best_seconds, matmul_size
 from implementations.torch import profiling
 
 #: PyTorch's fused Adam: one kernel for all tensors' updates, the fastest of its three
@@ -38,6 +38,8 @@ class TorchAdapter(Adapter):
         # TF32 off on both frameworks: parity and comparable FLOP rates (MODELS.md).
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+        # Let cuDNN pick its fastest convolution per shape, as TensorFlow autotunes by default.
+        torch.backends.cudnn.benchmark = True
 
     @classmethod
     def device_available(cls, device: str) -> bool:
@@ -53,7 +55,8 @@ class TorchAdapter(Adapter):
         return torch.cuda.max_memory_allocated() if device == "cuda" else None
 
     @classmethod
-    def matmul_flops_per_s(cls, device: str, n: int = 2048) -> float:
+    def matmul_flops_per_s(cls, device: str, n: int | None = None) -> float:
+        n = n or matmul_size(device)
         a = torch.randn(n, n, device=device)
         b = torch.randn(n, n, device=device)
 

@@ -15,8 +15,21 @@ from typing import Any
 
 import numpy as np
 
+from bench.data import DataSpec
 from bench.jobs import Job
 from bench.records import Measurement, RecordWriter, make_record
+from bench.runner import save_output
+from bench.suite import Artifact, JobResult
+from bench.worker import JobOutput, artifact_measurements, artifact_path
+from suites.convergence import (
+    CONVERGED,
+    DIVERGED,
+    NOT_CONVERGED,
+    Point,
+    Verdict,
+    criteria_for,
+    outcome_measurements,
+)
 
 ENV = {"git_sha": "abc123", "cpu": "Synthetic CPU", "hostname": "test", "packages": ""}
 
@@ -104,26 +117,34 @@ PERTURBATIONS = ("base", "lr=x0.1", "lr=x10", "beta1=0.9", "lr=x3")
 
 
 def convergence_records(run_id: str = "synthetic", seeds: int = 3) -> list[dict[str, Any]]:
-    """Convergence runs: a 0/1 "converged" outcome and an fid_digits curve per seed."""
+    """Convergence runs as the suite records them: an fid_digits curve per seed, then the run's
+    outcome records (outcome, converged, steps_to_threshold) with its summary as tags."""
+    criteria = criteria_for("mlp_gan", DataSpec("digits", 28), 1000)
     rng = np.random.default_rng(1)
     records = []
     for framework in ("torch", "tf"):
         for p, perturbation in enumerate(PERTURBATIONS):
+            axis, _, setting = perturbation.partition("=")
+            tags = {"dataset": "digits", "axis": axis, "setting": setting}
             for seed in range(seeds):
                 job = Job(suite="convergence", model="mlp_gan", framework=framework,
                           seed=seed, perturbation=perturbation)
                 converged = (p + seed) % 3 != 0 or perturbation == "base"
                 final = 8 + rng.random() * 4 if converged else 30 + rng.random() * 20
                 curve = [final + 60 * math.exp(-i) for i in range(4)]
-                if perturbation == "lr=x10" and seed == 0:
-                    curve[-1] = math.nan  # a diverged run
+                diverged = perturbation == "lr=x10" and seed == 0
+                if diverged:
+                    curve[-1] = math.nan
                 measured = [Measurement("fid_digits", v, step=100 * (i + 1))
                             for i, v in enumerate(curve)]
-                measured.append(Measurement("converged", float(converged),
-                                            tags={"outcome": "converged" if converged
-                                                  else "not_converged"}))
-                records += [make_record(run_id, job, m, batch_size=BATCH, env=ENV)
-                            for m in measured]
+                outcome = DIVERGED if diverged else CONVERGED if converged else NOT_CONVERGED
+                last = Point(400, curve[-1], 10, math.nan, 1.3)
+                verdict = Verdict(outcome, 400 if converged else None,
+                                  None if diverged else last)
+                measured += outcome_measurements(verdict, criteria)
+                records += [make_record(run_id, job, Measurement(
+                    m.metric, m.value, m.unit, m.step, {**tags, **m.tags}), batch_size=BATCH,
+                    env=ENV) for m in measured]
     return records
 
 
@@ -133,6 +154,16 @@ def error_record(run_id: str, model: str, framework: str, mode: str,
               params={"variant": "images"})
     return make_record(run_id, job, Measurement("job", math.nan), status="error",
                        error=message, env=ENV)
+
+
+def artifact_records(run_dir: Path, job: Job, samples: np.ndarray, **tags: Any
+                     ) -> list[dict[str, Any]]:
+    """A job's samples as the worker records them and the main process stores them."""
+    result = JobResult([], artifacts=[Artifact("samples", samples.astype(np.float32), tags)])
+    records = [make_record("synthetic", job, m, env=ENV)
+               for m in artifact_measurements(job, result)]
+    arrays = {artifact_path(job, a.name): a.array for a in result.artifacts}
+    return save_output(Path(run_dir), JobOutput(records, arrays))
 
 
 def write_run(run_dir: Path, records: list[dict[str, Any]],

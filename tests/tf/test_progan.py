@@ -1,6 +1,7 @@
 """Progressive GAN in TensorFlow / Keras: building blocks, layouts, growth, schedule and modes.
 
-Mirror of tests/torch/test_progan.py; cross-framework parity is in tests/test_progan_cross.py.
+Mirror of tests/torch/test_progan.py; cross-framework parity is in tests/test_parity.py,
+the adapter contract in tests/adapter_contract.py.
 """
 
 from __future__ import annotations
@@ -109,20 +110,6 @@ def test_real_images_are_downscaled_and_cross_faded():
     expected = 0.75 * x4.repeat(2, 1).repeat(2, 2) + 0.25 * x8
     out = progan.real_at_phase(tf.constant(real), tf.constant(0.25), resolution=8, fading=True)
     assert_same(out, expected, rtol=1e-5, atol=1e-6)
-
-
-# --- weights and phases ---
-
-def test_weights_cover_every_phase_and_round_trip():
-    cfg = tiny()
-    adapter = progan.ProGANAdapter(cfg)
-    weights = adapter.get_weights()
-    assert {k: v.shape for k, v in weights.items()} == cfg.weight_shapes()
-    other = progan.ProGANAdapter(cfg, seed=5)
-    other.set_weights(weights)
-    assert all(np.array_equal(v, other.get_weights()[k]) for k, v in weights.items())
-    with pytest.raises(UsageError, match="missing"):
-        other.set_weights({k: v for k, v in weights.items() if "32x32" not in k})
 
 
 def test_dense_layers_next_to_reshape_and_flatten_use_the_permutation_rules():

@@ -1,6 +1,7 @@
 """Progressive GAN in PyTorch: building blocks, growth, schedule and FLOPs.
 
-Mirror of tests/tf/test_progan.py; cross-framework parity is in tests/test_progan_cross.py.
+Mirror of tests/tf/test_progan.py; cross-framework parity is in tests/test_parity.py,
+the adapter contract in tests/adapter_contract.py.
 """
 
 from __future__ import annotations
@@ -107,20 +108,6 @@ def test_real_images_are_downscaled_and_cross_faded():
     expected = 0.75 * x4.repeat_interleave(2, 2).repeat_interleave(2, 3) + 0.25 * x8
     out = progan.real_at_phase(real, torch.tensor(0.25), resolution=8, fading=True)
     torch.testing.assert_close(out, expected)
-
-
-# --- weights and phases ---
-
-def test_weights_cover_every_phase_and_round_trip():
-    cfg = tiny()
-    adapter = progan.ProGANAdapter(cfg)
-    weights = adapter.get_weights()
-    assert {k: v.shape for k, v in weights.items()} == cfg.weight_shapes()
-    other = progan.ProGANAdapter(cfg, seed=5)
-    other.set_weights(weights)
-    assert all(np.array_equal(v, other.get_weights()[k]) for k, v in weights.items())
-    with pytest.raises(UsageError, match="missing"):
-        other.set_weights({k: v for k, v in weights.items() if "32x32" not in k})
 
 
 def test_fade_at_alpha_zero_computes_the_previous_network():

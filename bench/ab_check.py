@@ -1,0 +1,385 @@
+"""The A/B check: time a base commit and the working tree on this machine, now, interleaved.
+
+    gan-bench check --base origin/main --models mlp_gan,dcgan
+
+A baseline file compares today's run with a run on another day, under another load; the
+difference between the two moments is larger than the 10% slowdown a gate must catch. Here
+both trees run on the same machine in the same session: REF's tree is checked out in a
+temporary `git worktree` (removed afterwards), and every job of the suite runs once per side
+per pair, each time in a fresh worker whose source tree is that side's, with the sides
+alternating which goes first (A B, B A, ...), so a drift in the machine's load lands on both.
+
+The unit is one job, not one round: rounds of one job share the state of the machine, so
+their scatter understates the noise. Per key (one job of the suite) the decision uses the
+paired ratios head/base of the job medians (steps_per_s):
+
+1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
+2. Confirm: suspected keys, and only they, run `pairs` more pairs.
+3. Test, on all pairs of each suspected key: Wilcoxon's signed-rank test (exact, one-sided)
+   that the log ratio lies below log(1 - min_effect). Under no change base and head are
+   exchangeable within a pair, so the log ratio is symmetric: the test's one assumption. The
+   sign test would need 9 of 9 pairs to reach p < 0.002; the signed-rank test also weighs by
+   how far each pair is below the margin.
+4. Holm's step-down over the suspected keys keeps the family-wise error at alpha: a key is
+   REGRESSED when its Holm-adjusted p is below alpha.
+
+A job that fails in the base tree only (a family the base does not have) is reported as
+"new"; one that fails in the head tree only is an error and fails the check.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import UsageError
+from bench.fresh_process import PROJECT_ROOT, FreshProcessError, run_fresh
+from bench.jobs import Job
+from bench.stats import bootstrap_median
+
+SIDES = ("base", "head")
+METRIC = "steps_per_s"
+MAIN_BRANCHES = ("main", "origin/main")  # the default base is the merge base with the first
+REPORT = "ab-check"
+
+
+@dataclass(frozen=True)
+class Settings:
+    pairs: int = 5
+    min_effect: float = 0.05  # the smallest slowdown worth failing CI for
+    alpha: float = 0.05  # family-wise, over the suspected keys (Holm)
+
+
+# --- git ----------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    """A git command in `repo`; its stdout, or UsageError with git's own first line."""
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = ((done.stderr or done.stdout).strip().splitlines() or ["failed"])[0]
+        raise UsageError(f"git {' '.join(args)} in {repo}: {reason}")
+    return done.stdout.strip()
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    """The commit a ref names, or one line naming the unknown ref and the fix."""
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                           f"{ref}^{{commit}}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UsageError(f"unknown git ref {ref!r} in {repo}; give a branch, tag or commit "
+                         "(in a shallow clone, fetch it first: git fetch --unshallow)")
+    return done.stdout.strip()
+
+
+def default_base(repo: Path) -> str:
+    """The merge base of HEAD with the main branch; on main itself that is HEAD (A/A check)."""
+    for branch in MAIN_BRANCHES:
+        if subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", branch],
+                          capture_output=True).returncode == 0:
+            return git(repo, "merge-base", "HEAD", branch)
+    raise UsageError(f"{repo} has no branch {' or '.join(MAIN_BRANCHES)} to take the merge "
+                     "base with; name the base: gan-bench check --base REF")
+
+
+def is_dirty(repo: Path) -> bool:
+    """Uncommitted changes to tracked files: the head side then runs them, as they are."""
+    return bool(git(repo, "status", "--porcelain", "--untracked-files=no"))
+
+
+@contextmanager
+def worktree(repo: Path, commit: str) -> Iterator[Path]:
+    """`commit`'s tree, checked out beside the current one for as long as the block runs."""
+    folder = Path(tempfile.mkdtemp(prefix="gan-bench-base-"))
+    tree = folder / "tree"
+    git(repo, "worktree", "add", "--detach", str(tree), commit)
+    try:
+        yield tree
+    finally:
+        git(repo, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class KeySamples:
+    """One key's job medians per side, pair by pair (NaN where the job failed)."""
+
+    job: Job
+    base: list[float] = field(default_factory=list)
+    head: list[float] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # side -> first failure
+    batch_size: str = ""
+
+    def add(self, side: str, value: float, error: str) -> None:
+        getattr(self, side).append(value)
+        if error:
+            self.errors.setdefault(side, error)
+
+    def ratios(self) -> np.ndarray:
+        """head / base of every pair where both sides measured."""
+        base, head = np.asarray(self.base, float), np.asarray(self.head, float)
+        both = np.isfinite(base) & np.isfinite(head) & (base > 0)
+        return head[both] / base[both]
+
+    def measured(self, side: str) -> bool:
+        return bool(np.isfinite(getattr(self, side)).any())
+
+
+@dataclass(frozen=True)
+class Measured:
+    value: float
+    error: str = ""
+    batch_size: str = ""
+
+
+#: Hears each measurement: (pair index, side, job, what it measured).
+OnMeasured = Callable[[int, str, Job, Measured], None]
+
+
+def time_job(job: Job, tree: Path) -> Measured:
+    """The job's median steps/s in a fresh worker running `tree`'s code."""
+    try:
+        output = run_fresh("bench.worker:run_job",
+                           {"job": job.to_dict(), "run_id": REPORT, "env": {}},
+                           timeout_s=job.timeout_s, threads=job.threads,
+                           wait_policy=job.wait_policy, root=tree)
+    except FreshProcessError as exc:
+        last = (exc.tail.strip().splitlines() or [""])[-1]  # a traceback's last line says why
+        return Measured(math.nan, f"worker {exc.reason}: {last[:160]}")
+    for record in output.records:
+        if record["metric"] == METRIC and record["status"] == "ok":
+            size = record.get("batch_size")
+            return Measured(float(record["value"]), batch_size="" if size is None else str(size))
+    errors = [str(r.get("error") or "").strip() for r in output.records]
+    first = next((e.splitlines()[0] for e in errors if e), f"no {METRIC} record")
+    return Measured(math.nan, first[:160])
+
+
+def measure(jobs: list[Job], trees: Mapping[str, Path], pairs: int,
+            samples: dict[str, KeySamples], first_pair: int = 0,
+            on_measured: OnMeasured | None = None) -> None:
+    """`pairs` more pairs of every job, the sides alternating which runs first."""
+    for pair in range(first_pair, first_pair + pairs):
+        order = SIDES if pair % 2 == 0 else SIDES[::-1]
+        for job in jobs:
+            entry = samples.setdefault(job.job_id, KeySamples(job))
+            for side in order:
+                measured = time_job(job, trees[side])
+                entry.add(side, measured.value, measured.error)
+                entry.batch_size = entry.batch_size or measured.batch_size
+                if on_measured:
+                    on_measured(pair, side, job, measured)
+
+
+# --- deciding (pure) ----------------------------------------------------------------------
+
+
+def is_suspect(ratios: np.ndarray, min_effect: float) -> bool:
+    """Worth confirming: the median pair is slower than the margin."""
+    return len(ratios) > 0 and float(np.median(ratios)) < 1 - min_effect
+
+
+def suspects(samples: Mapping[str, KeySamples], min_effect: float) -> set[str]:
+    return {key for key, s in samples.items() if is_suspect(s.ratios(), min_effect)}
+
+
+def slowdown_p(ratios: np.ndarray, min_effect: float) -> float:
+    """One-sided exact signed-rank p that the pairs run slower than 1 - min_effect."""
+    from scipy.stats import wilcoxon
+
+    shifted = np.log(ratios) - math.log(1 - min_effect)
+    if not np.any(shifted):
+        return 1.0
+    return float(wilcoxon(shifted, alternative="less").pvalue)
+
+
+def holm(p_values: Mapping[str, float]) -> dict[str, float]:
+    """Holm's step-down adjusted p-values: reject where adjusted p < alpha, FWER <= alpha."""
+    ordered = sorted(p_values.items(), key=lambda item: item[1])
+    adjusted, running = {}, 0.0
+    for rank, (key, p) in enumerate(ordered):
+        running = max(running, min(1.0, (len(ordered) - rank) * p))
+        adjusted[key] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Row:
+    """One key's verdict: REGRESSED, not confirmed, ok, faster, new, error or broken."""
+
+    job: Job
+    verdict: str
+    base: float = math.nan  # median job steps/s
+    head: float = math.nan
+    ratio: float = math.nan  # median of the paired ratios head/base
+    low: float = math.nan  # its 95% bootstrap interval over pairs
+    high: float = math.nan
+    p: float = math.nan  # one-sided signed-rank p of a slowdown past the margin
+    p_holm: float = math.nan  # Holm-adjusted over the confirmed family
+    pairs: int = 0
+    batch_size: str = ""
+    note: str = ""
+
+    @property
+    def fails(self) -> bool:
+        return self.verdict in FAILING
+
+
+FAILING = ("REGRESSED", "error")
+
+
+def decide(samples: Mapping[str, KeySamples], confirmed: set[str],
+           settings: Settings) -> list[Row]:
+    """Every key's verdict; only the keys in `confirmed` (rerun for confirmation) can fail."""
+    p_values = {key: slowdown_p(samples[key].ratios(), settings.min_effect)
+                for key in confirmed if len(samples[key].ratios())}
+    adjusted = holm(p_values)
+    return [verdict(samples[key], p_values.get(key, math.nan), adjusted.get(key, math.nan),
+                    key in confirmed, settings) for key in samples]
+
+
+def verdict(s: KeySamples, p: float, p_holm: float, confirmed: bool, settings: Settings) -> Row:
+    head_ok, base_ok = s.measured("head"), s.measured("base")
+    if not (head_ok and base_ok):
+        name = "broken" if not head_ok and not base_ok else "error" if base_ok else "new"
+        side = "head" if base_ok else "base"
+        why = {"new": "the base tree cannot run it", "error": "fails in the head tree only",
+               "broken": "fails in both trees"}[name]
+        return Row(s.job, name, _median(s.base), _median(s.head), batch_size=s.batch_size,
+                   note=f"{why}: {s.errors.get(side, '')}")
+    ratios = s.ratios()
+    ratio, low, high = bootstrap_median(ratios)
+    if confirmed and p_holm < settings.alpha:
+        name = "REGRESSED"
+    elif confirmed:
+        name = "not confirmed"
+    elif ratio > 1 + settings.min_effect:
+        name = "faster"
+    else:
+        name = "ok"
+    if math.isnan(p):
+        p = slowdown_p(ratios, settings.min_effect)
+    return Row(s.job, name, _median(s.base), _median(s.head), ratio, low, high, p, p_holm,
+               len(ratios), s.batch_size, "confirmation pairs run" if confirmed else "")
+
+
+def _median(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
+
+
+# --- the check ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    rows: list[Row]
+    base_ref: str
+    base_commit: str
+    head_commit: str
+    dirty: bool
+    settings: Settings
+    samples: dict[str, KeySamples]
+
+    @property
+    def failed(self) -> list[Row]:
+        return [r for r in self.rows if r.fails]
+
+    def header(self) -> str:
+        head = self.head_commit[:12] + (" plus the uncommitted changes of the working tree"
+                                        if self.dirty else "")
+        s = self.settings
+        return (f"A/B check: base {self.base_ref} = {self.base_commit[:12]}, head {head}\n"
+                f"{s.pairs} pairs per key (+{s.pairs} for suspected keys), minimum effect "
+                f"{s.min_effect:.0%}, family-wise alpha {s.alpha:g} (Holm over suspected keys)")
+
+    def summary(self) -> str:
+        counts = {}
+        for row in self.rows:
+            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+        text = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        ratios = [r.ratio for r in self.rows if math.isfinite(r.ratio)]
+        overall = (f"; geometric mean ratio over keys {math.exp(np.mean(np.log(ratios))):.3f}"
+                   if ratios else "")
+        nothing = ("; the base tree ran no job, so nothing was compared (is REF too old for "
+                   "this harness?)" if all(r.verdict == "new" for r in self.rows) else "")
+        return f"A/B check {'FAILED' if self.failed else 'passed'}: {text}{overall}{nothing}"
+
+
+def run_check(jobs: list[Job], base_ref: str | None, settings: Settings,
+              repo: Path = PROJECT_ROOT, on_measured: OnMeasured | None = None) -> Result:
+    """Both trees' jobs, interleaved; suspected keys confirmed; every key decided."""
+    if not jobs:
+        raise UsageError("the selection holds no job; widen --models or --frameworks")
+    commit = default_base(repo) if base_ref is None else resolve_ref(repo, base_ref)
+    head, dirty = git(repo, "rev-parse", "HEAD"), is_dirty(repo)
+    samples: dict[str, KeySamples] = {}
+    with worktree(repo, commit) as base_tree:
+        trees = {"base": base_tree, "head": repo}
+        measure(jobs, trees, settings.pairs, samples, on_measured=on_measured)
+        confirm = suspects(samples, settings.min_effect)
+        measure([j for j in jobs if j.job_id in confirm], trees, settings.pairs, samples,
+                first_pair=settings.pairs, on_measured=on_measured)
+    rows = decide(samples, confirm, settings)
+    return Result(rows, base_ref or "merge base with main", commit, head, dirty, settings,
+                  samples)
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def _key_columns(job: Job, batch_size: str) -> dict[str, str]:
+    return {"model": job.model, "variant": str(job.params.get("variant", "")),
+            "framework": job.framework, "device": job.device, "mode": job.mode,
+            "batch_size": batch_size, "threads": str(job.threads),
+            "wait_policy": job.wait_policy}
+
+
+def table(rows: list[Row]) -> pd.DataFrame:
+    """base, head, ratio, interval, p and verdict per key; failures first."""
+    order = {v: i for i, v in enumerate(("REGRESSED", "error", "not confirmed", "broken",
+                                         "new", "faster", "ok"))}
+    rows = sorted(rows, key=lambda r: order[r.verdict])
+    return pd.DataFrame([{
+        "verdict": r.verdict, **_key_columns(r.job, r.batch_size),
+        "base steps/s": _rounded(r.base), "head steps/s": _rounded(r.head),
+        "ratio": _rounded(r.ratio, 3),
+        "95% interval": "" if math.isnan(r.low) else f"{r.low:.3f} to {r.high:.3f}",
+        "p": _rounded(r.p, 4), "p (Holm)": _rounded(r.p_holm, 4), "pairs": r.pairs,
+        "note": r.note} for r in rows])
+
+
+def _rounded(value: float, digits: int = 2) -> float | str:
+    return "" if math.isnan(value) else round(value, digits)
+
+
+def pairs_table(samples: Mapping[str, KeySamples]) -> pd.DataFrame:
+    """Every job median measured, pair by pair: the raw data behind the verdicts."""
+    return pd.DataFrame([{**_key_columns(s.job, s.batch_size), "pair": i, "base": b, "head": h}
+                         for s in samples.values()
+                         for i, (b, h) in enumerate(zip(s.base, s.head, strict=True))])
+
+
+def write(result: Result, out_dir: Path) -> Path:
+    """ab-check.md (header, table, summary), ab-check.csv and ab-pairs.csv in out_dir."""
+    from bench.report import markdown_table
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = table(result.rows)
+    frame.to_csv(out_dir / f"{REPORT}.csv", index=False)
+    pairs_table(result.samples).to_csv(out_dir / "ab-pairs.csv", index=False)
+    path = out_dir / f"{REPORT}.md"
+    path.write_text(f"{result.header()}\n\n{markdown_table(frame)}\n\n{result.summary()}\n")
+    return path

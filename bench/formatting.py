@@ -1,0 +1,182 @@
+"""The one formatter of every table gan-bench shows, in Markdown and in HTML alike.
+
+`display_table` gives headers with units ("steps/s", "peak memory (MiB)"), shares as
+percentages, numbers to three significant figures, no index and no columns-name row;
+`natural_order` sorts rows as a reader counts (4x4 before 16x16, torch before tf, eager
+before compiled). Markdown comes from DataFrame.to_markdown (tabulate), HTML from pandas'
+Styler; both render the same display table, so report.md and report.html never disagree.
+CSV and Parquet keep the raw columns and values: they are for programs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from bench.figures import framework_sort_key
+
+HEADERS = {
+    "steps_per_s": "steps/s",
+    "steps_per_s_iqr": "steps/s IQR",
+    "steps_per_s_mad": "steps/s MAD",
+    "samples_per_s": "samples/s",
+    "first_step_s": "first step (s)",
+    "peak_memory_mib": "peak memory (MiB)",
+    "peak_memory_bytes": "peak memory (bytes)",
+    "gflops_per_s": "GFLOP/s",
+    "achieved_flops_per_s": "FLOP/s",
+    "round_spread": "round spread (max/min)",
+    "batch_size": "batch",
+    "resolution": "resolution (px)",
+    "n_samples": "samples (N)",
+    "matmul_conv_share": "matmul+conv share (%)",
+    "matmul_conv_mfu": "matmul+conv MFU (%)",
+    "harness_over_bare": "harness/bare",
+    "harness_over_bare_lo95": "harness/bare low 95%",
+    "harness_over_bare_hi95": "harness/bare high 95%",
+}
+#: Fractions shown as percentages; their header says so.
+PERCENT_COLUMNS = ("mfu", "matmul_conv_mfu")
+PERCENT_SUFFIX = "_share"
+#: 0/1 flags shown as words.
+FLAG_COLUMNS = ("unstable", "converged", "diverged")
+#: Columns that identify a row, in the order rows are sorted by (where a table has them).
+KEY_COLUMNS = ("suite", "model", "dataset", "variant", "resolution", "alpha", "framework",
+               "device", "mode", "batch_size", "n_samples", "perturbation", "seed", "metric")
+MODE_ORDER = ("eager", "compiled", "xla")
+NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def format_value(value: Any) -> str:
+    """Three significant figures; thousands grouped; integers as integers; NaN as blank."""
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return format_float(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return format_value(value.item())
+    return str(value)
+
+
+def format_float(value: float) -> str:
+    if math.isnan(value):
+        return ""
+    if math.isinf(value) or value == 0:
+        return f"{value:g}"
+    magnitude = abs(value)
+    if value.is_integer() and magnitude < 1e9:
+        return f"{int(value):,}"
+    if 1e3 <= magnitude < 1e9:
+        return f"{round(value):,}"
+    if 1e-3 <= magnitude < 1e3:
+        return f"{value:.3g}"
+    return f"{value:.2e}"
+
+
+def header(column: Any) -> str:
+    """The column's name as shown, with its unit; "torch mfu" -> "torch MFU (%)"."""
+    name = str(column)
+    prefix, _, last = name.rpartition(" ")
+    if prefix and last in PERCENT_COLUMNS and name not in HEADERS:
+        return f"{prefix} {header(last)}"
+    if name in HEADERS:
+        return HEADERS[name]
+    if name in PERCENT_COLUMNS:
+        return f"{name.upper()} (%)"
+    if name.endswith(PERCENT_SUFFIX):
+        return f"{name.replace('_', ' ')} (%)"
+    if name.endswith("_per_s"):
+        return name[: -len("_per_s")].replace("_", " ") + "/s"
+    if name.endswith("_s") and "_" in name[:-2]:
+        return name[:-2].replace("_", " ") + " (s)"
+    return name.replace("_", " ")
+
+
+def is_percent(column: Any) -> bool:
+    name = str(column)
+    return name.rpartition(" ")[2] in PERCENT_COLUMNS or name.endswith(PERCENT_SUFFIX)
+
+
+def format_column(column: pd.Series) -> pd.Series:
+    if column.name in FLAG_COLUMNS and is_numeric_dtype(column):
+        return column.map(lambda v: "" if pd.isna(v) else "yes" if v else "no")
+    if is_percent(column.name) and is_numeric_dtype(column) and not is_bool_dtype(column):
+        column = column * 100
+    return column.map(format_value)
+
+
+@dataclass(frozen=True)
+class DisplayTable:
+    """A table as shown: text cells, headers with units, and which columns hold numbers."""
+
+    frame: pd.DataFrame
+    numeric: tuple[bool, ...]
+
+
+def display_table(table: pd.DataFrame) -> DisplayTable:
+    table = table.reset_index(drop=True)
+    numeric = tuple(is_numeric_dtype(table[c]) and not is_bool_dtype(table[c])
+                    and str(c) not in FLAG_COLUMNS for c in table.columns)
+    shown = pd.DataFrame({header(c): format_column(table[c]) for c in table.columns})
+    shown.columns.name = None  # a pivot's columns name would be an extra header row
+    return DisplayTable(shown, numeric)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    shown = display_table(table)
+    if shown.frame.empty and not len(shown.frame.columns):
+        return ""
+    return shown.frame.to_markdown(index=False, disable_numparse=True,
+                                   colalign=["right" if n else "left" for n in shown.numeric])
+
+
+def to_html(table: pd.DataFrame) -> str:
+    """The table through pandas' Styler, in a wrapper that scrolls sideways when too wide."""
+    shown = display_table(table)
+    styler = (shown.frame.style.hide(axis="index").format(escape="html")
+              .format_index(escape="html", axis=1)
+              .set_table_attributes('class="data"'))
+    numbers = [c for c, n in zip(shown.frame.columns, shown.numeric, strict=True) if n]
+    if numbers:
+        styler = styler.set_properties(subset=numbers, **{"text-align": "right"})
+    return f'<div class="table-wrap">{styler.to_html()}</div>'
+
+
+# --- order ----------------------------------------------------------------------------------
+
+
+def natural_key(value: Any) -> tuple:
+    """'16x16 a=0.5' after '8x8 a=1': numbers compare as numbers, text as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ((0, float(value), ""),) if not math.isnan(value) else ((2, 0.0, ""),)
+    parts = NUMBER.split("" if value is None else str(value))
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
+
+
+def cell_key(column: str, value: Any) -> tuple:
+    if column == "framework":
+        return framework_sort_key(str(value))
+    if column == "mode" and value in MODE_ORDER:
+        return (MODE_ORDER.index(value), "")
+    return natural_key(value)
+
+
+def natural_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by their key columns as a reader counts; a categorical keeps its order."""
+    keys = [c for c in table.columns if c in KEY_COLUMNS]
+    if not keys or table.empty:
+        return table.reset_index(drop=True)
+    columns = {c: (table[c].cat.codes.tolist() if isinstance(table[c].dtype, pd.CategoricalDtype)
+                   else table[c].tolist()) for c in keys}
+    order = sorted(range(len(table)),
+                   key=lambda i: tuple(cell_key(c, columns[c][i]) for c in keys))
+    return table.iloc[order].reset_index(drop=True)

@@ -1,0 +1,203 @@
+"""The report's first section: what a reader wants before any table of raw figures.
+
+Per family, torch and tf like with like (bench.compare) with the ratio's interval; the best
+MFU of each; the quality headline where quality suites ran (final FID and coverage per
+framework, mean and spread over seeds); the gate's verdict when a check wrote its table into
+the run folder; the jobs flagged unstable or failed; and the machine it all ran on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench.compare import ROUNDS_NOTE, like_with_like
+from bench.figures import framework_sort_key, int_text, ok_rows, text_column
+from bench.formatting import format_value
+
+CHECK_FILES = ("check.md", "ab-check.md")
+REGRESSED = re.compile(r"\bREGRESSED\b")
+HEADLINE_METRICS = ("fid_raw", "fid_digits", "coverage_raw", "coverage_digits")
+ARTIFACT_METRIC = "artifact"
+
+
+@dataclass
+class Summary:
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def frameworks_of(frame: pd.DataFrame) -> list[str]:
+    return sorted(frame["framework"].dropna().unique(), key=framework_sort_key)
+
+
+# --- speed ----------------------------------------------------------------------------------
+
+
+def speed_table(frame: pd.DataFrame, frameworks: tuple[str, str]) -> pd.DataFrame:
+    table = like_with_like(frame, frameworks)
+    if table.empty:
+        return table
+    table["95% interval"] = [f"{format_value(lo)} to {format_value(hi)}"
+                             for lo, hi in table["95% interval"]]
+    if table["device"].nunique() == 1:
+        table = table.drop(columns="device")  # the environment says which
+    return table.rename(columns={"model": "family"})
+
+
+def speed_notes(table: pd.DataFrame, frameworks: tuple[str, str]) -> list[str]:
+    ratio = f"{frameworks[1]}/{frameworks[0]}"
+    notes = [f"{ratio} above 1: {frameworks[1]} is faster. Eager is compared with eager, "
+             "compiled or XLA with compiled or XLA; 'unlike' rows compare the only modes run."]
+    if (table["interval over"] == ROUNDS_NOTE).any():
+        notes.append("Intervals over the timed rounds of one job per framework are narrow: "
+                     "they leave out the drift between runs, which a rerun would show.")
+    return notes
+
+
+def best_mfu_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per family and framework: the highest MFU of any job, and where it was reached."""
+    rows = ok_rows(frame, "throughput")
+    rows = rows[rows["metric"] == "mfu"]
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.assign(variant=text_column(rows, "variant", "base"))
+    best = rows.loc[rows.groupby(["model", "framework"])["value"].idxmax()]
+    out = []
+    for model, group in best.groupby("model", sort=True):
+        row = {"family": model}
+        for _, job in group.sort_values("framework", key=lambda s: s.map(framework_sort_key)
+                                        ).iterrows():
+            row[f"{job['framework']} mfu"] = job["value"]
+            row[f"{job['framework']} reached at"] = (
+                f"{job['variant']}, {job['mode']}, batch {int_text(job['batch_size'])}")
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+# --- quality --------------------------------------------------------------------------------
+
+
+def quality_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Final FID and coverage per (suite, family, dataset) and framework: mean ± sd (seeds)."""
+    ok = frame[(frame["status"] == "ok") & frame["metric"].isin(HEADLINE_METRICS)]
+    ok = ok[pd.to_numeric(ok["step"], errors="coerce").notna()]
+    if "perturbation" in ok:
+        ok = ok[text_column(ok, "perturbation", "base") == "base"]  # convergence's base runs
+    if ok.empty:
+        return pd.DataFrame()
+    last = ok[ok["step"] == ok.groupby("job_id")["step"].transform("max")]
+    last = last.assign(dataset=text_column(last, "dataset"))
+    keys = ["suite", "model", "dataset", "metric"]
+    out = []
+    for key, group in last.groupby(keys, sort=True):
+        row = dict(zip(["suite", "family", "dataset", "metric"], key, strict=True))
+        for fw, values in sorted(group.groupby("framework")["value"],
+                                 key=lambda item: framework_sort_key(item[0])):
+            row[f"{fw} final (mean ± sd over seeds)"] = spread_text(values)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def spread_text(values: pd.Series) -> str:
+    n = values.count()
+    if n < 2:
+        return f"{format_value(float(values.mean()))} (1 seed)"
+    return f"{format_value(float(values.mean()))} ± {format_value(float(values.std()))} ({n} seeds)"
+
+
+# --- verdicts and flags ---------------------------------------------------------------------
+
+
+def check_regressions(run_dir: Path) -> dict[str, int]:
+    """Per check file in the run folder: how many of its rows say REGRESSED."""
+    return {name: len(REGRESSED.findall((run_dir / name).read_text()))
+            for name in CHECK_FILES if (run_dir / name).exists()}
+
+
+def gate_notes(run_dir: Path) -> list[str]:
+    found = check_regressions(run_dir)
+    if not found:
+        return ["Gate: no check ran on this folder (no check.md or ab-check.md)."]
+    return [f"Gate ({name}): REGRESSED in {n} comparison{'s' if n > 1 else ''}." if n
+            else f"Gate ({name}): passed, no regression." for name, n in found.items()]
+
+
+def flagged_jobs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Jobs whose timed rounds spread more than the timing allows, and jobs that failed."""
+    ok = ok_rows(frame, "throughput")
+    spread = ok[ok["metric"] == "round_spread"].set_index("job_id")["value"]
+    unstable = ok[(ok["metric"] == "unstable") & (ok["value"] == 1)]
+    unstable = unstable.assign(variant=text_column(unstable, "variant", "base"))
+    rows = [{"suite": r["suite"], "model": r["model"], "variant": r["variant"],
+             "framework": r["framework"], "mode": r["mode"], "flag": "unstable",
+             "detail": f"rounds spread {format_value(spread.get(r['job_id'], float('nan')))}x "
+                       "(fastest/slowest)"} for _, r in unstable.iterrows()]
+    bad = frame[frame["status"].isin(["error", "skipped"])]
+    bad = bad.assign(variant=text_column(bad, "variant", "base"))
+    rows += [{"suite": r["suite"], "model": r["model"], "variant": r["variant"],
+              "framework": r["framework"], "mode": r["mode"], "flag": r["status"],
+              "detail": first_line(r.get("error"))} for _, r in bad.iterrows()]
+    return pd.DataFrame(rows).drop_duplicates() if rows else pd.DataFrame()
+
+
+def first_line(text: object) -> str:
+    lines = str(text or "").strip().splitlines()
+    return lines[0][:160] if lines else ""
+
+
+# --- environment ----------------------------------------------------------------------------
+
+
+def values_of(frame: pd.DataFrame, column: str) -> str:
+    if column not in frame:
+        return "not recorded"
+    values = [format_value(v) for v in frame[column].dropna().unique() if str(v) != ""]
+    return ", ".join(sorted(set(values), key=str)) or "not recorded"
+
+
+def environment_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the run ran on: machine, threads, versions, code and load at start."""
+    shas = [str(s) for s in frame.get("git_sha", pd.Series(dtype=str)).dropna().unique()]
+    rows = [("CPU", values_of(frame, "cpu")), ("cores", values_of(frame, "cores")),
+            ("threads per job", values_of(frame, "threads")),
+            ("OpenMP wait policy", values_of(frame, "wait_policy")),
+            ("load at start (1 min)", values_of(frame, "load_at_start"))]
+    for fw in frameworks_of(frame):
+        rows.append((f"{fw} version", values_of(frame[frame["framework"] == fw],
+                                                "framework_version")))
+    rows += [("git commit", ", ".join(s.removesuffix("+dirty") for s in shas) or "not recorded"),
+             ("uncommitted changes", "yes" if any(s.endswith("+dirty") for s in shas) else "no"),
+             ("python", values_of(frame, "python")), ("host", values_of(frame, "hostname")),
+             ("profile", values_of(frame, "profile")),
+             ("started", str(frame["timestamp"].dropna().min())
+              if "timestamp" in frame else "not recorded")]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+# --- the summary ----------------------------------------------------------------------------
+
+
+def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
+    summary = Summary(notes=gate_notes(run_dir))
+    frameworks = frameworks_of(frame[frame["suite"] == "throughput"])
+    if len(frameworks) >= 2:
+        pair = (frameworks[0], frameworks[-1])
+        speed = speed_table(frame, pair)
+        if not speed.empty:
+            summary.tables[f"speed: {pair[0]} and {pair[1]}, like with like"] = speed
+            summary.notes += speed_notes(speed, pair)
+    elif frameworks:
+        summary.notes.append(f"Only {frameworks[0]} ran the throughput suite: no comparison.")
+    for name, table in (("best MFU per framework", best_mfu_table(frame)),
+                        ("quality at the last step", quality_table(frame)),
+                        ("jobs flagged", flagged_jobs(frame)),
+                        ("environment", environment_table(frame))):
+        if not table.empty:
+            summary.tables[name] = table
+    if "jobs flagged" not in summary.tables:
+        summary.notes.insert(1, "No job failed and none was flagged unstable.")
+    return summary

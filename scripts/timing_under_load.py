@@ -1,0 +1,105 @@
+"""Are throughput timings stable when another process competes for the cores? Measure it.
+
+Starts LOAD CPU-bound processes (a busy loop each), then runs every quick throughput job of
+the chosen models and frameworks RUNS times, each run in a fresh worker as `gan-bench run`
+does, interleaved (job A, job B, ..., then again), once per CPU setting asked for. Prints and
+writes one row per (job, setting): median steps/s over the runs, min, max and max/min; the
+contention-proof target is max/min <= 1.3.
+
+    python scripts/timing_under_load.py --models mlp_gan --settings 2:active,2:passive,1:passive
+    python scripts/timing_under_load.py --runs 6 --load 1 --out results/under-load.csv
+
+--load 0 measures the idle machine the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench.environment import machine_environment
+from bench.executors import run_isolated
+from bench.registry import load_suite, parse_frameworks, parse_models
+from bench.report import markdown_table
+from bench.suite import Request
+
+BUSY_LOOP = "while True: pass"
+
+
+def settings(text: str) -> list[tuple[int, str]]:
+    """'2:active,1:passive' -> [(2, 'active'), (1, 'passive')]."""
+    out = []
+    for item in text.split(","):
+        threads, _, policy = item.partition(":")
+        out.append((int(threads), policy or "passive"))
+    return out
+
+
+def steps_per_s(records: list[dict]) -> float:
+    values = [r["value"] for r in records if r["metric"] == "steps_per_s" and r["status"] == "ok"]
+    return float(values[0]) if values else float("nan")
+
+
+def measure(jobs: list, runs: int, run_id: str) -> pd.DataFrame:
+    env = machine_environment()
+    rows = []
+    for r in range(runs):
+        for job in jobs:
+            output = run_isolated(job, run_id, env)
+            rate = steps_per_s(output.records)
+            variant = next((rec.get("variant", "") for rec in output.records), "")
+            rows.append({"model": job.model, "variant": variant, "framework": job.framework,
+                         "mode": job.mode, "threads": job.threads, "wait_policy": job.wait_policy,
+                         "run": r, "steps_per_s": rate})
+            print(f"run {r}: {job.model}/{variant}/{job.framework}/{job.mode} "
+                  f"threads={job.threads} {job.wait_policy}: {rate:.4g} steps/s", flush=True)
+    return pd.DataFrame(rows)
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    keys = ["model", "variant", "framework", "mode", "threads", "wait_policy"]
+    table = rows.groupby(keys, sort=False)["steps_per_s"].agg(["median", "min", "max", "count"])
+    table["max/min"] = table["max"] / table["min"]
+    return table.rename(columns={"median": "steps/s median", "count": "runs"}).reset_index()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=None)
+    parser.add_argument("--frameworks", default="torch,tf")
+    parser.add_argument("--settings", default="1:passive", help="threads:wait_policy,...")
+    parser.add_argument("--runs", type=int, default=6)
+    parser.add_argument("--load", type=int, default=1, help="busy-loop processes beside")
+    parser.add_argument("--out", type=Path, default=Path("results/timing-under-load.csv"))
+    args = parser.parse_args()
+    request = Request(models=tuple(parse_models(args.models)),
+                      frameworks=tuple(parse_frameworks(args.frameworks)))
+    base_jobs = load_suite("throughput").jobs(request)
+    jobs = [dataclasses.replace(job, threads=t, wait_policy=w, params={**job.params,
+                                                                        "samples": False})
+            for t, w in settings(args.settings) for job in base_jobs]
+    load = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(args.load)]
+    started = time.time()
+    try:
+        rows = measure(jobs, args.runs, "under-load")
+    finally:
+        for proc in load:
+            proc.kill()
+    table = summary(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(args.out.with_suffix(".runs.csv"), index=False)
+    table.to_csv(args.out, index=False)
+    print(f"\n{args.load} busy process(es) beside, {time.time() - started:.0f} s, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}, {machine_environment()['cpu']}")
+    print(markdown_table(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

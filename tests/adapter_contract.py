@@ -1,0 +1,262 @@
+"""The adapter contract (bench.adapter), tested on every registered adapter of one framework.
+
+tests/torch/test_adapter_contract.py and tests/tf/test_adapter_contract.py import these tests
+and set FRAMEWORK: each framework runs them in its own pytest process. A family is tested at
+the last of its parity variants (quick profile): the largest network the parity checks build,
+small enough for a CPU. The last section holds what every adapter of one family must do alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from bench import registry
+from bench.adapter import MODES, Adapter, FamilyConfig
+from bench.errors import UsageError
+from bench.parity import FORWARD_TOL, STEP_TOL, relative_error, step_inputs
+from bench.registry import AdapterEntry
+from implementations.spec.dcgan import DCGANConfig
+
+
+def entries(framework: str) -> list[AdapterEntry]:
+    return [entry for entry in registry.adapters() if entry.framework == framework]
+
+
+def adapter_class(entry: AdapterEntry) -> type[Adapter]:
+    cls = entry.load()
+    cls.configure(1)
+    return cls
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every adapter of the importing module's FRAMEWORK; with `mode`, each compiled mode."""
+    adapters = entries(metafunc.module.FRAMEWORK)
+    if "mode" in metafunc.fixturenames:
+        # Compiling a training step takes from seconds to minutes on a CPU.
+        cases = [pytest.param(e, mode, id=f"{e.model}-{mode}", marks=pytest.mark.slow)
+                 for e in adapters for mode in e.load().modes if mode != "eager"]
+        metafunc.parametrize("entry, mode", cases)
+    elif "entry" in metafunc.fixturenames:
+        metafunc.parametrize("entry", adapters, ids=[e.model for e in adapters])
+
+
+@pytest.fixture
+def framework(request: pytest.FixtureRequest) -> str:
+    return request.module.FRAMEWORK
+
+
+#: Batched convolutions sum in another order than single ones: ProGAN's samples of 1 and of 4
+#: differ by up to 1.3e-5 (torch, CPU); a train-mode normalisation would differ by O(1).
+SAMPLE_BATCH_ATOL = {"progan": 1e-4}
+
+
+def contract_config(model: str) -> FamilyConfig:
+    return list(registry.family_config(model).for_profile("quick").parity_configs().values())[-1]
+
+
+def build(entry: AdapterEntry, seed: int = 0, mode: str = "eager") -> Adapter:
+    return adapter_class(entry)(contract_config(entry.model), seed=seed, mode=mode)
+
+
+def first_step(adapter: Adapter, with_noise: bool = True):
+    batch, noise = step_inputs(adapter.config, 0, 1)[0]
+    return adapter.stage(batch, noise if with_noise else None)
+
+
+def same_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# --- shapes ---
+
+
+def test_weights_have_the_specs_names_shapes_and_dtype(entry):
+    weights = build(entry).get_weights()
+    assert {k: v.shape for k, v in weights.items()} == contract_config(entry.model).weight_shapes()
+    assert all(v.dtype == np.float32 for v in weights.values())
+
+
+def test_forward_and_sample_shapes(entry):
+    """Forward gives the family's outputs per example; neither forward nor sample moves state."""
+    adapter = build(entry)
+    config = adapter.config
+    before = adapter.get_weights()
+    out = adapter.forward(first_step(adapter))
+    assert out and all(v.dtype == np.float32 and np.isfinite(v).all() for v in out.values())
+    if config.generates_distribution:
+        assert out["G(z)"].shape[0] == config.batch_size
+        assert np.prod(out["G(z)"].shape[1:]) == np.prod(config.sample_shape())
+        for name in {"D(x)", "D(G(z))"} & set(out):
+            assert out[name].shape == (config.batch_size, 1), name
+    samples = adapter.sample(5, seed=3)
+    assert samples.shape == (5, *config.sample_shape()) and samples.dtype == np.float32
+    if len(config.sample_shape()) == 3:  # images are in [-1, 1] at the boundary
+        assert np.abs(samples).max() <= 1
+    np.testing.assert_array_equal(samples, adapter.sample(5, seed=3))
+    assert same_weights(before, adapter.get_weights()), "forward/sample updated state"
+
+
+def test_a_sample_does_not_depend_on_its_batch(entry):
+    """Sampling is inference (BatchNorm on its running statistics, after a step moved them)."""
+    adapter = build(entry)
+    adapter.train_step(first_step(adapter))
+    one = adapter.sample(1, seed=0)
+    atol = SAMPLE_BATCH_ATOL.get(entry.model, 1e-6)
+    np.testing.assert_allclose(adapter.sample(4, seed=0)[:1], one, rtol=0, atol=atol)
+
+
+# --- determinism by seed ---
+
+
+def test_the_seed_decides_weights_noise_and_samples(entry):
+    """Same seed: same weights, same self-drawn noise (losses) and samples; another seed: other
+    weights and noise. Style transfer draws nothing from the seed (its spec's weight_seed
+    draws the network, and a step has no noise), so there another seed changes nothing."""
+    runs = []
+    for seed in (5, 5, 6):
+        adapter = build(entry, seed=seed)
+        weights = adapter.get_weights()
+        adapter.train_step(first_step(adapter, with_noise=False))
+        runs.append((weights, adapter.losses(), adapter.sample(3, seed=1)))
+    (w_a, losses_a, samples_a), (w_b, losses_b, samples_b), (w_c, losses_c, _) = runs
+    assert same_weights(w_a, w_b) and losses_a == losses_b
+    np.testing.assert_array_equal(samples_a, samples_b)
+    assert all(np.isfinite(list(losses.values())).all() for _, losses, _ in runs)
+    differs = contract_config(entry.model).generates_distribution
+    assert same_weights(w_a, w_c) != differs
+    assert (losses_a != losses_c) == differs
+
+
+# --- weights in and out ---
+
+
+def test_weights_round_trip_bit_exact(entry):
+    rng = np.random.default_rng(1)
+    shapes = contract_config(entry.model).weight_shapes()
+    weights = {k: rng.standard_normal(shape).astype(np.float32) for k, shape in shapes.items()}
+    adapter = build(entry, seed=2)
+    assert not same_weights(adapter.get_weights(), weights)
+    adapter.set_weights(weights)
+    assert same_weights(adapter.get_weights(), weights)
+
+
+def test_a_missing_weight_is_named(entry):
+    adapter = build(entry)
+    weights = adapter.get_weights()
+    name = list(weights)[-1]
+    del weights[name]
+    with pytest.raises(UsageError, match=re.escape(f"missing [{name!r}]")):
+        adapter.set_weights(weights)
+
+
+def test_an_unexpected_weight_is_named(entry):
+    """A renamed weight: the name the model needs is missing, the other unexpected."""
+    adapter = build(entry)
+    weights = adapter.get_weights()
+    name = list(weights)[0]
+    weights[f"{name}.renamed"] = weights.pop(name)
+    expected = f"missing [{name!r}], unexpected [{name + '.renamed'!r}]"
+    with pytest.raises(UsageError, match=re.escape(expected)):
+        adapter.set_weights(weights)
+
+
+def test_a_misshapen_weight_is_named(entry):
+    adapter = build(entry)
+    weights = adapter.get_weights()
+    name = list(weights)[0]
+    weights[name] = np.zeros(3, np.float32)
+    with pytest.raises(UsageError, match=re.escape(f"weight {name} has shape (3,)")):
+        adapter.set_weights(weights)
+
+
+# --- modes ---
+
+
+def test_a_mode_it_does_not_offer_is_refused(entry):
+    """The one-line error names the mode refused and the modes to use instead."""
+    cls = adapter_class(entry)
+    mode = next((m for m in MODES if m not in cls.modes), "jit")
+    with pytest.raises(UsageError, match=re.escape(repr(mode))) as refused:
+        cls(contract_config(entry.model), mode=mode)
+    assert all(offered in str(refused.value) for offered in cls.modes)
+
+
+def start_off_the_content_image(adapter: Adapter) -> None:
+    """An optimised image (style transfer) starts as the content image, where the content term
+    is exactly 0 in eager mode and rounding noise in another: from noise every term counts."""
+    weights = adapter.get_weights()
+    if "image" in weights:
+        rng = np.random.default_rng(1)
+        adapter.set_weights({**weights, "image": rng.random(weights["image"].shape, np.float32)})
+
+
+def test_modes_agree_on_one_step(entry, mode):
+    """The forward, one step and the forward after it, from the same weights: to the parity
+    checks' tolerances (the losses, computed before the update, to the forward's)."""
+    results = []
+    for each in ("eager", mode):
+        adapter = build(entry, mode=each)
+        start_off_the_content_image(adapter)
+        staged = first_step(adapter)
+        before = adapter.forward(staged)
+        adapter.train_step(staged)
+        results.append((before, adapter.losses(), adapter.get_weights(), adapter.forward(staged)))
+    (eager_before, eager_losses, eager_w, eager_out), (before, losses, weights, out) = results
+    for name in eager_before:
+        assert relative_error(before[name], eager_before[name]) <= FORWARD_TOL, name
+    for name in eager_losses:
+        assert relative_error(losses[name], eager_losses[name]) <= FORWARD_TOL, name
+    for name in eager_w:
+        assert relative_error(weights[name], eager_w[name]) <= STEP_TOL, name
+    # A GAN's forward after the step goes through networks that agree far closer than the
+    # step's bound; style transfer's is of the stepped image itself.
+    after_tol = FORWARD_TOL if adapter.config.generates_distribution else STEP_TOL
+    for name in eager_out:
+        assert relative_error(out[name], eager_out[name]) <= after_tol, name
+
+
+# --- DCGAN: what both frameworks' adapters do alike ---
+
+DCGAN = DCGANConfig(width=8, batch_size=8)
+
+
+def dcgan_class(framework: str) -> type[Adapter]:
+    return adapter_class(registry.find("dcgan", framework))
+
+
+def bce(logits: np.ndarray, target: float) -> float:
+    x = logits.astype(np.float64)
+    return float(np.mean(np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))))
+
+
+def test_dcgan_init_is_dcgans(framework):
+    weights = dcgan_class(framework)(DCGANConfig(width=16)).get_weights()
+    conv = np.concatenate([v.ravel() for k, v in weights.items() if ".conv" in k])
+    gamma = np.concatenate([v for k, v in weights.items() if ".bn" in k and "weight" in k])
+    assert abs(conv.mean()) < 1e-3 and abs(conv.std() - 0.02) < 1e-3
+    assert abs(gamma.mean() - 1) < 0.01 and 0.01 < gamma.std() < 0.03
+    assert all(not v.any() for k, v in weights.items() if k.endswith("bias"))
+
+
+def test_dcgan_step_follows_the_update_order(framework):
+    """loss_d is D's loss before its update; loss_g goes through the updated D on the same fake."""
+    cls = dcgan_class(framework)
+    adapter = cls(DCGAN)
+    staged = adapter.stage(*step_inputs(DCGAN, 0, 1)[0])
+    before = adapter.get_weights()
+    adapter.train_step(staged)
+    losses, after = adapter.losses(), adapter.get_weights()
+
+    reference = cls(DCGAN)
+    reference.set_weights(before)
+    old = reference.forward(staged)
+    reference.set_weights({k: after[k] if k.startswith("D.") else v for k, v in before.items()})
+    new = reference.forward(staged)
+
+    assert losses["loss_d"] == pytest.approx(bce(old["D(x)"], 1) + bce(old["D(G(z))"], 0),
+                                             rel=1e-5)
+    assert losses["loss_g"] == pytest.approx(bce(new["D(G(z))"], 1), rel=1e-5)
+    assert all(not np.array_equal(before[k], after[k]) for k in DCGAN.trainable_names())

@@ -1,0 +1,232 @@
+"""The A/B check: its statistics on synthetic paired data, its git worktree on a tiny repo of
+this test's own making (timed by the `rates` suite, which times nothing), and its bad input.
+No verdict here depends on how busy the machine running the tests is."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench.ab_check import (
+    KeySamples,
+    Result,
+    Settings,
+    decide,
+    git,
+    holm,
+    resolve_ref,
+    run_check,
+    slowdown_p,
+    suspects,
+    table,
+    worktree,
+    write,
+)
+from bench.errors import UsageError
+from bench.jobs import Job
+from bench.registry import load_suite
+from bench.suite import Request
+from conftest import run_cli, run_python
+
+SETTINGS = Settings()
+KEYS = 22  # throughput keys of the quick profile over every family and both frameworks
+
+
+def job(model: str, framework: str = "torch") -> Job:
+    return Job(suite="throughput", model=model, framework=framework,
+               params={"variant": "base"})
+
+
+def sample(rng: np.random.Generator, key: KeySamples, pairs: int, factor: float,
+           noise: float) -> None:
+    """`pairs` more pairs: each job's median scattered by `noise`, head slower by `factor`."""
+    for _ in range(pairs):
+        key.add("base", 100 * (1 + noise * rng.standard_normal()), "")
+        key.add("head", 100 * factor * (1 + noise * rng.standard_normal()), "")
+
+
+def simulated_check(seed: int, noise: float, slow: dict[str, float] | None = None
+                    ) -> tuple[list, set[str], dict[str, KeySamples]]:
+    """The check's two stages on synthetic jobs: screen every key, confirm the suspects."""
+    rng = np.random.default_rng(seed)
+    slow = slow or {}
+    samples = {f"k{i}": KeySamples(job(f"k{i}")) for i in range(KEYS)}
+    for name, key in samples.items():
+        sample(rng, key, SETTINGS.pairs, slow.get(name, 1.0), noise)
+    confirm = suspects(samples, SETTINGS.min_effect)
+    for name in confirm:
+        sample(rng, samples[name], SETTINGS.pairs, slow.get(name, 1.0), noise)
+    return decide(samples, confirm, SETTINGS), confirm, samples
+
+
+def regressed(rows) -> set[str]:
+    return {r.job.model for r in rows if r.verdict == "REGRESSED"}
+
+
+def test_an_unchanged_tree_with_6_percent_noise_passes_every_time():
+    for seed in range(40):
+        rows, _, _ = simulated_check(seed, noise=0.06)
+        assert not any(r.fails for r in rows), (seed, table(rows))
+
+
+def test_a_10_percent_slowdown_of_one_key_with_3_percent_noise_is_caught():
+    caught = 0
+    for seed in range(20):
+        rows, _, _ = simulated_check(seed, noise=0.03, slow={"k7": 0.9})
+        assert regressed(rows) <= {"k7"}, seed  # never another key
+        caught += regressed(rows) == {"k7"}
+    assert caught >= 19
+
+
+def test_only_suspected_keys_are_rerun_for_confirmation():
+    rows, confirm, samples = simulated_check(3, noise=0.01, slow={"k2": 0.8})
+    assert confirm == {"k2"}
+    assert len(samples["k2"].base) == len(samples["k2"].head) == 2 * SETTINGS.pairs
+    assert {len(s.base) for name, s in samples.items() if name != "k2"} == {SETTINGS.pairs}
+    row = next(r for r in rows if r.job.model == "k2")
+    assert (row.verdict, row.pairs) == ("REGRESSED", 2 * SETTINGS.pairs)
+    assert row.low <= row.ratio <= row.high
+    assert row.ratio == pytest.approx(0.8, abs=0.03)
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.5})
+    assert adjusted == pytest.approx({"a": 0.04, "c": 0.09, "b": 0.09, "d": 0.5})
+    assert holm({}) == {}
+
+
+# Ten pairs below the 5% margin but three of them above it: p = 14/1024 on its own.
+BORDERLINE = np.exp(math.log(0.95) + np.array([-10, -9, -8, -7, -6, -5, -4, 3, 2, 1]) / 100)
+
+
+def borderline_keys(count: int) -> dict[str, KeySamples]:
+    keys = {}
+    for i in range(count):
+        key = keys[f"k{i}"] = KeySamples(job(f"k{i}"))
+        key.base.extend([100.0] * len(BORDERLINE))
+        key.head.extend(100.0 * BORDERLINE)
+    return keys
+
+
+def test_holm_is_applied_over_the_confirmed_keys():
+    assert slowdown_p(BORDERLINE, 0.05) == pytest.approx(14 / 1024)
+    alone = decide(borderline_keys(1), {"k0"}, SETTINGS)
+    assert [r.verdict for r in alone] == ["REGRESSED"]
+    four = decide(borderline_keys(4), {"k0", "k1", "k2", "k3"}, SETTINGS)
+    assert {r.verdict for r in four} == {"not confirmed"}  # 4 x 14/1024 > 0.05
+    assert all(r.p_holm == pytest.approx(4 * 14 / 1024) for r in four)
+
+
+def test_a_key_the_base_cannot_run_is_new_and_one_the_head_cannot_run_fails():
+    new, broken_head = KeySamples(job("new")), KeySamples(job("lost"))
+    for _ in range(5):
+        new.add("base", math.nan, "KeyError: 'new'")
+        new.add("head", 50.0, "")
+        broken_head.add("base", 50.0, "")
+        broken_head.add("head", math.nan, "worker exited with status 1")
+    rows = {r.job.model: r for r in decide({"new": new, "lost": broken_head}, set(), SETTINGS)}
+    only_new = Result(decide({"new": new}, set(), SETTINGS), "old", "a" * 40, "b" * 40, False,
+                      SETTINGS, {"new": new})
+    assert "the base tree ran no job" in only_new.summary()
+    assert (rows["new"].verdict, rows["new"].fails) == ("new", False)
+    assert "KeyError" in rows["new"].note
+    assert (rows["lost"].verdict, rows["lost"].fails) == ("error", True)
+    assert "status 1" in rows["lost"].note
+
+
+# --- git worktrees, on a tiny repo whose trees differ in one table of rates -----------------
+
+
+def commit_rates(repo, rates: dict[str, float], message: str) -> None:
+    (repo / "ab_rates.py").write_text(f"RATES = {rates!r}\n")
+    git(repo, "add", "ab_rates.py")
+    git(repo, "-c", "user.name=test", "-c", "user.email=t@e.st", "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit_rates(repo, {"mlp_gan": 100.0}, "base")
+    return repo
+
+
+def rates_jobs(models: str) -> list[Job]:
+    request = Request(models=tuple(models.split(",")), frameworks=("torch",))
+    return load_suite("rates").jobs(request)
+
+
+def test_a_slower_commit_fails_and_a_family_new_in_it_is_new(repo, tmp_path):
+    commit_rates(repo, {"mlp_gan": 80.0, "dcgan": 100.0}, "slower, and a new family")
+    result = run_check(rates_jobs("mlp_gan,dcgan"), "main~1", SETTINGS, repo=repo)
+    verdicts = {r.job.model: r.verdict for r in result.rows}
+    assert verdicts == {"mlp_gan": "REGRESSED", "dcgan": "new"}
+    assert [r.job.model for r in result.failed] == ["mlp_gan"]
+    assert "KeyError: 'dcgan'" in next(r.note for r in result.rows if r.verdict == "new")
+    assert {k.job.model: len(k.head) for k in result.samples.values()} == {
+        "mlp_gan": 2 * SETTINGS.pairs, "dcgan": SETTINGS.pairs}
+    assert git(repo, "worktree", "list").count("\n") == 0  # the base worktree is gone
+    report = write(result, tmp_path / "out")
+    assert "REGRESSED" in report.read_text()
+    assert (tmp_path / "out" / "ab-check.csv").read_text().startswith("verdict,model,")
+
+
+def test_an_unchanged_dirty_tree_against_head_passes_and_says_it_is_dirty(repo):
+    (repo / "ab_rates.py").write_text("RATES = {'mlp_gan': 100.0}  # touched, not faster\n")
+    result = run_check(rates_jobs("mlp_gan"), "HEAD", SETTINGS, repo=repo)
+    assert result.dirty and "uncommitted changes" in result.header()
+    assert [r.verdict for r in result.rows] == ["ok"]
+    assert not result.failed and result.summary().startswith("A/B check passed")
+
+
+def test_the_default_base_is_the_merge_base_with_main(repo):
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit_rates(repo, {"mlp_gan": 101.0}, "on the branch")
+    result = run_check(rates_jobs("mlp_gan"), None, SETTINGS, repo=repo)
+    assert result.base_commit == base
+    assert result.head_commit == git(repo, "rev-parse", "HEAD") != base
+
+
+def test_a_worktree_is_removed_even_when_the_block_fails(repo):
+    with pytest.raises(RuntimeError), worktree(repo, resolve_ref(repo, "HEAD")) as tree:
+        assert (tree / "ab_rates.py").exists()
+        raise RuntimeError("a failing measurement")
+    assert not tree.exists()
+    assert git(repo, "worktree", "list").count("\n") == 0
+
+
+def test_an_unknown_ref_is_one_line_naming_it(repo):
+    with pytest.raises(UsageError, match="unknown git ref 'no-such-branch'"):
+        resolve_ref(repo, "no-such-branch")
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_check_with_an_unknown_ref_is_exit_2_naming_it():
+    done = run_cli("check", "--base", "no-such-ref-xyz", "--models", "mlp_gan",
+                   "--frameworks", "torch")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "unknown git ref 'no-such-ref-xyz'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["results/x", "--base", "main"], "--base applies to the A/B check"),
+    (["results/x"], "needs --baseline FILE"),
+    (["--baseline", "b.json"], "--baseline and --allow-missing go with RUN_DIR"),
+])
+def test_check_mixing_its_two_modes_is_exit_2(args, message):
+    done = run_cli("check", *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+
+
+def test_the_ab_check_loads_no_framework():
+    done = run_python("import sys, bench.ab_check; "
+                      "print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
+    assert done.stdout.strip() == "[]"

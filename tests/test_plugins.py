@@ -1,0 +1,123 @@
+"""Plug-ins from separate distributions work through the whole CLI.
+
+tests/plugins/ holds two fake installed distributions, found only when that folder is on the
+path: gan-bench-affine adds a model family (the affine GAN: its spec and an adapter in each
+framework) and gan-bench-param-count adds a suite. Neither touches gan-bench; the CLI runs
+in a fresh process with the folder on PYTHONPATH, as after `pip install` of each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from bench import registry
+from bench.errors import UsageError
+from bench.records import read_records
+from bench.suite import Request
+from conftest import TESTS, run_cli
+
+PLUGINS = TESTS / "plugins"
+FAMILY, FAMILY_DIST = "affine_gan", "gan-bench-affine"
+SUITE, SUITE_DIST = "param-count", "gan-bench-param-count"
+#: A parity line: model, variant, check, worst, tolerance, result, (where).
+PARITY_ROW = re.compile(rf"^{FAMILY} +\S+ +(.+?) +\S+ +\S+ +(ok|FAIL) +\(", re.MULTILINE)
+AFFINE_PARAMS = 2 * 2 + 2 + 2 * 1 + 1  # G: 2x2 weight and 2 biases; D: 1x2 weight and 1 bias
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    """Both distributions installed: on this process's path and on its children's."""
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(PLUGINS), os.environ["PYTHONPATH"]]))
+
+
+def report_rows(report) -> list[list[str]]:
+    """The cells of every Markdown table row of a report, stripped of their padding."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in report.read_text().splitlines() if line.startswith("|")]
+
+
+def test_the_plug_ins_register_under_their_distributions_names(plugins):
+    assert registry.families()[FAMILY].source == FAMILY_DIST
+    assert {(e.framework, e.source) for e in registry.adapters() if e.model == FAMILY} == {
+        ("torch", FAMILY_DIST), ("tf", FAMILY_DIST)}
+    assert registry.suites()[SUITE].source == SUITE_DIST
+    config = registry.family_config(FAMILY).for_profile("quick")
+    assert config.param_count() == AFFINE_PARAMS
+    # batch 32, latent 2: G forward 256, D forward 128; D step G + 4 D, G step 2 D + G.
+    assert config.flops_per_step() == (256 + 4 * 128) + (2 * 128 + 256)
+    jobs = registry.load_suite(SUITE).jobs(Request(models=("mlp_gan", FAMILY),
+                                                   frameworks=("torch", "tf")))
+    assert {(j.model, j.framework) for j in jobs} == {
+        (m, f) for m in ("mlp_gan", FAMILY) for f in ("torch", "tf")}
+    with pytest.raises(UsageError, match="unknown profile 'huge'"):
+        registry.load_suite(SUITE).jobs(Request(models=(FAMILY,), frameworks=("torch",),
+                                                profile="huge"))
+
+
+def test_list_shows_the_plug_ins_only_once_installed(plugins, monkeypatch):
+    listed = run_cli("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    listing = json.loads(listed.stdout)
+    assert {(r["framework"], r["source"], r["installed"]) for r in listing["adapters"]
+            if r["model"] == FAMILY} == {("torch", FAMILY_DIST, True), ("tf", FAMILY_DIST, True)}
+    assert {"suite": SUITE, "source": SUITE_DIST} in listing["suites"]
+    monkeypatch.undo()
+    again = run_cli("list", "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    without = json.loads(again.stdout)
+    assert FAMILY not in {r["model"] for r in without["adapters"]}
+    assert SUITE not in {r["suite"] for r in without["suites"]}
+
+
+def test_the_plug_in_family_passes_parity(plugins):
+    done = run_cli("parity", "--models", FAMILY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = dict(PARITY_ROW.findall(done.stdout))  # check name -> ok / FAIL
+    assert set(checks) >= {"1 round trip (bit-exact)", "2 forward", "3 one step: weights",
+                           "3 one step: losses"}
+    assert set(checks.values()) == {"ok"}
+
+
+def test_the_plug_in_family_runs_throughput_in_both_frameworks(plugins, tmp_path):
+    done = run_cli("run", "throughput", "--models", FAMILY, "--profile", "quick",
+                   "--threads", "1", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = read_records(tmp_path)
+    assert {r["status"] for r in records} == {"ok"}
+    values = {(r["framework"], r["metric"]): r for r in records}
+    config = registry.family_config(FAMILY).for_profile("quick")
+    for framework in ("torch", "tf"):
+        assert values[framework, "steps_per_s"]["value"] > 0
+        assert values[framework, "params"]["value"] == AFFINE_PARAMS
+        batch = values[framework, "flops_per_step"]["batch_size"]
+        assert values[framework, "flops_per_step"]["value"] == config.replace(
+            batch_size=batch).flops_per_step()
+        samples = values[framework, "artifact"]
+        assert np.load(tmp_path / samples["path"]).shape == (samples["value"], 2)
+    rows = report_rows(tmp_path / "report.md")
+    assert [FAMILY, "base", "torch"] in [row[:3] for row in rows]
+    assert [FAMILY, "base", "tf"] in [row[:3] for row in rows]
+
+
+def test_the_plug_in_suite_runs_and_reports_its_table(plugins, tmp_path):
+    models = ("mlp_gan", FAMILY)
+    done = run_cli("run", SUITE, "--models", ",".join(models), "--threads", "1",
+                   "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = read_records(tmp_path)
+    assert {r["status"] for r in records} == {"ok"}
+    for model in models:
+        spec = registry.family_config(model).for_profile("quick")
+        for framework in ("torch", "tf"):
+            found = {r["metric"]: r["value"] for r in records
+                     if (r["model"], r["framework"]) == (model, framework)}
+            assert found == {"params": spec.param_count(), "flops_per_step": spec.flops_per_step()}
+    assert "## parameters" in (tmp_path / "report.md").read_text()
+    assert [FAMILY, "tf", str(AFFINE_PARAMS)] in [row[:3] for row in
+                                                  report_rows(tmp_path / "report.md")]

@@ -1,0 +1,152 @@
+"""The framework-neutral specs (implementations/spec): validation, shapes, schedules, data.
+
+This process imports neither framework; what the adapters compute from the specs is in
+tests/test_parity.py and tests/adapter_contract.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.errors import UsageError
+from implementations.spec.dcgan import DCGANConfig
+from implementations.spec.progan import ProGANConfig, Progress
+
+# --- DCGAN ---
+
+
+def test_profiles_set_the_width() -> None:
+    assert DCGANConfig.for_profile("quick").width == 16
+    assert DCGANConfig.for_profile("standard").width == 64
+    assert DCGANConfig.for_profile("full").dataset == "mnist"
+
+
+@pytest.mark.parametrize("change", [{"width": 0}, {"width": 2.5}, {"batch_size": 0},
+                                    {"lr": 0.0}, {"lr": -1e-4}, {"latent": 0},
+                                    {"d_steps": 0}, {"dataset": "cifar10"}])
+def test_validation_rejects(change: dict) -> None:
+    field = next(iter(change))
+    with pytest.raises(UsageError, match=field):
+        DCGANConfig().replace(**change)
+
+
+def test_weight_shapes_and_param_count() -> None:
+    shapes = DCGANConfig().weight_shapes()
+    assert shapes["G.conv1.weight"] == (100, 256, 4, 4)  # ConvTranspose2d: (in, out, k, k)
+    assert shapes["D.conv1.weight"] == (64, 1, 4, 4)  # Conv2d: (out, in, k, k)
+    assert shapes["G.bn1.running_var"] == (256,) and "D.bn1.weight" not in shapes
+    convs = 16 * (100 * 256 + 256 * 128 + 128 * 64 + 64) + 16 * (64 + 64 * 128 + 128 * 256 + 256)
+    batch_norms = 2 * (256 + 128 + 64) + 2 * (128 + 256)
+    assert DCGANConfig().param_count() == convs + batch_norms == 1_728_128
+
+
+def test_d_steps_scale_examples_and_noise() -> None:
+    config = DCGANConfig(batch_size=8, d_steps=3)
+    assert config.examples_per_step() == 24
+    assert config.noise_shapes() == {"z": (3, 8, 100)}
+    assert config.flops_per_step() > DCGANConfig(batch_size=8).flops_per_step()
+
+
+def test_digits_load_at_32() -> None:
+    images = DCGANConfig().load_data()
+    assert images.shape == (1797, 32, 32, 1) and images.dtype == np.float32
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_mnist_is_padded_to_32(tmp_path: Path) -> None:
+    pixels = np.full((3, 28, 28), 255, np.uint8)
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in pixels.shape)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header + pixels.tobytes())
+    images = DCGANConfig(dataset="mnist", data_dir=str(tmp_path)).load_data()
+    assert images.shape == (3, 32, 32, 1)
+    assert (images[:, 2:30, 2:30] == 1).all() and (images[:, :2] == -1).all()
+
+
+def test_images_of_another_size_are_refused(monkeypatch) -> None:
+    monkeypatch.setattr("bench.data.load_dataset", lambda spec, seed: np.zeros((4, 28, 28, 1)))
+    with pytest.raises(UsageError, match="32 x 32 x 1"):
+        DCGANConfig().load_data()
+
+
+# --- progressive GAN ---
+
+@pytest.mark.parametrize("field,value,message", [
+    ("fade_images", 0, "phase length must be positive"),
+    ("stable_images", -64, "phase length must be positive"),
+    ("resolution", 64, "power of two from 4 to 32"),
+    ("resolution", 12, "power of two from 4 to 32"),
+    ("phase_resolution", 32, "up to the target resolution 16"),
+    ("alpha", 1.5, "alpha must be a number from 0 to 1"),
+    ("batch_size", 6, "multiple of 4"),
+    ("beta2", 1.0, "beta2 must be a number in"),
+])
+def test_bad_configs_are_usage_errors(field, value, message):
+    base = {"resolution": 16} if field == "phase_resolution" else {}
+    with pytest.raises(UsageError, match=message):
+        ProGANConfig(**base, **{field: value}).validate()
+
+
+def test_alpha_below_one_needs_a_fade():
+    with pytest.raises(UsageError, match="no fade-in"):
+        ProGANConfig(phase_resolution=4, alpha=0.5).validate()
+    ProGANConfig(phase_resolution=8, alpha=0.5).validate()
+
+
+def test_schedule_fades_then_stabilises_per_resolution():
+    cfg = ProGANConfig(fade_images=100, stable_images=200)
+    assert [(p.resolution, p.fading, p.images) for p in cfg.schedule()] == [
+        (4, False, 200), (8, True, 100), (8, False, 200), (16, True, 100), (16, False, 200),
+        (32, True, 100), (32, False, 200)]
+    assert cfg.phase_at(0) == (4, 1.0)
+    assert cfg.phase_at(199) == (4, 1.0)
+    assert cfg.phase_at(200) == (8, 0.0)
+    assert cfg.phase_at(250) == (8, 0.5)
+    assert cfg.phase_at(300) == (8, 1.0)
+    assert cfg.phase_at(10**9) == (32, 1.0)  # the schedule is over: stay at the target
+    for images in (0, 200, 250, 300, 550, 900):  # fades and the starts of phases
+        assert cfg.images_at(*cfg.phase_at(images)) == images
+
+
+def test_progress_counts_images_only_when_growing():
+    growing = Progress.start(ProGANConfig(fade_images=64, stable_images=64, phase_resolution=8,
+                                          alpha=0.5))
+    assert (growing.resolution, growing.alpha, growing.images) == (8, 0.5, 96)
+    assert not growing.advance(32) and growing.alpha == 1.0  # 8x8 stabilises
+    assert growing.advance(64) and (growing.resolution, growing.alpha) == (16, 0.0)
+    pinned = Progress.start(ProGANConfig(grow=False, phase_resolution=16, alpha=0.25))
+    assert not pinned.advance(10**6)
+    assert pinned.tags() == {"resolution": "16", "alpha": "0.25"}
+
+
+def test_parity_configs_cover_every_resolution_and_alpha():
+    phases = {(c.phase_resolution, c.alpha) for c in ProGANConfig().parity_configs().values()}
+    assert phases == {(4, 1.0)} | {(r, a) for r in (8, 16, 32) for a in (0.0, 0.5, 1.0)}
+    assert all(not c.grow and c.batch_size == 4 for c in ProGANConfig().parity_configs().values())
+
+
+def test_phase_configs_pin_each_phase_of_the_schedule():
+    phases = ProGANConfig(resolution=16).phase_configs()
+    assert list(phases) == ["4x4", "8x8 a=0.5", "8x8 a=1", "16x16 a=0.5", "16x16 a=1"]
+    assert all(not c.grow for c in phases.values())
+
+
+def test_weights_noise_and_flops_follow_the_network():
+    cfg = ProGANConfig(channels=8, latent=16, batch_size=4)
+    shapes = cfg.weight_shapes()
+    assert shapes["G.blocks.4x4.dense.weight"] == (128, 16)
+    assert shapes["G.blocks.4x4.bias"] == (8,)
+    assert shapes["D.blocks.4x4.conv.weight"] == (8, 9, 3, 3)
+    assert shapes["D.blocks.4x4.dense.weight"] == (8, 128)
+    assert {k for k in shapes if "32x32" in k} == {
+        "G.blocks.32x32.conv1.weight", "G.blocks.32x32.conv1.bias", "G.blocks.32x32.conv2.weight",
+        "G.blocks.32x32.conv2.bias", "G.to_rgb.32x32.weight", "G.to_rgb.32x32.bias",
+        "D.from_rgb.32x32.weight", "D.from_rgb.32x32.bias", "D.blocks.32x32.conv1.weight",
+        "D.blocks.32x32.conv1.bias", "D.blocks.32x32.conv2.weight", "D.blocks.32x32.conv2.bias"}
+    assert cfg.noise_shapes() == {"z": (4, 16), "u": (4, 1, 1, 1)}
+    stable, fading = cfg.phase_flops(16, False), cfg.phase_flops(16, True)
+    assert cfg.phase_flops(8, False) < stable < fading < cfg.phase_flops(32, False)
