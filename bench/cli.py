@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from bench.runner import RunOptions, RunSummary
     from bench.suite import Request
 
+#: One thread per worker: on a machine whose cores another process shares, a second thread
+#: waits at every barrier for a core it does not hold (README, "Timings that hold on a busy
+#: machine").
+DEFAULT_THREADS = 1
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -126,7 +130,7 @@ def _request(options: dict[str, Any]) -> Request:
     from bench.suite import Request
 
     _use_data_dir(options["data_dir"])
-    threads = options["threads"] or max(1, (os.cpu_count() or 1) // options["workers"])
+    threads = options["threads"] or DEFAULT_THREADS
     devices = ("cpu", "cuda") if options["device"] == "auto" else (options["device"],)
     return Request(models=tuple(registry.parse_models(options["models"])),
                    frameworks=tuple(registry.parse_frameworks(options["frameworks"])),
@@ -161,8 +165,9 @@ def selection_options(func):
         click.option("--profile", type=choice(PROFILE_NAMES), default="quick", show_default=True),
         click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True),
         click.option("--threads", type=click.IntRange(min=1),
-                     help="CPU threads per worker, the same for both frameworks "
-                          "(default: cores / --jobs)."),
+                     help=f"CPU threads per worker, the same for both frameworks (default: "
+                          f"{DEFAULT_THREADS}: timings that hold on a shared machine; give "
+                          "the cores of a dedicated one for its full speed)."),
         click.option("--wait-policy", type=choice(WAIT_POLICIES), default="passive",
                      show_default=True,
                      help="OpenMP threads at a barrier: sleep (passive) or spin (active; "
@@ -236,18 +241,19 @@ def run_command(suites: tuple[str, ...], **options: Any) -> int:
 @click.option("--suites", "suite_names", default="throughput", show_default=True)
 @run_options
 def compare_command(suite_names: str, **options: Any) -> int:
-    """Run the suites for each framework and print them side by side, with the ratio."""
-    from bench.compare import side_by_side
+    """Run the suites for each framework and print them like with like (eager with eager,
+    compiled or XLA with compiled or XLA), with the ratio and its interval."""
     from bench.records import load_frame
     from bench.report import markdown_table, write_report
+    from bench.summary import speed_table
 
     run = build_run(registry.split_list(suite_names), **options)
-    frameworks = list(run.request.frameworks)
-    if len(frameworks) < 2:
+    frameworks = run.request.frameworks
+    if len(frameworks) != 2:
         raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
     summary = _execute(run)
     write_report(summary.run_dir, ("md", "html", "csv"))
-    table = side_by_side(load_frame(summary.run_dir), frameworks)
+    table = speed_table(load_frame(summary.run_dir), (frameworks[0], frameworks[1]))
     table.to_csv(summary.run_dir / "compare.csv", index=False)
     text = markdown_table(table) if not table.empty else "(no throughput rows to compare)"
     (summary.run_dir / "compare.md").write_text(text + "\n")

@@ -73,6 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=None)
     parser.add_argument("--frameworks", default="torch,tf")
+    parser.add_argument("--variants", default=None, help="e.g. points: only these variants")
     parser.add_argument("--settings", default="1:passive", help="threads:wait_policy,...")
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--load", type=int, default=1, help="busy-loop processes beside")
@@ -80,7 +81,8 @@ def main() -> int:
     args = parser.parse_args()
     request = Request(models=tuple(parse_models(args.models)),
                       frameworks=tuple(parse_frameworks(args.frameworks)))
-    base_jobs = load_suite("throughput").jobs(request)
+    base_jobs = [job for job in load_suite("throughput").jobs(request)
+                 if not args.variants or job.params.get("variant") in args.variants.split(",")]
     jobs = [dataclasses.replace(job, threads=t, wait_policy=w, params={**job.params,
                                                                         "samples": False})
             for t, w in settings(args.settings) for job in base_jobs]
