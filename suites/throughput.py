@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.adapter import Adapter
+from bench.adapter import Adapter, FamilyConfig
 from bench.build import build_adapter
 from bench.data import batches
 from bench.figures import (
@@ -101,6 +101,11 @@ def peak_flops_per_s(adapter_cls: type[Adapter], device: str) -> float:
     return adapter_cls.matmul_flops_per_s(device)
 
 
+def dataset_name(config: FamilyConfig) -> str:
+    """The family's dataset, '' for style transfer (it optimises one image, with no data)."""
+    return config.data_spec().name if config.generates_distribution else ""
+
+
 def execute(job: Job) -> JobResult:
     settings = profile_settings(PROFILES, job.profile)
     built = build_adapter(job)
@@ -144,7 +149,7 @@ def execute(job: Job) -> JobResult:
                      for i, rate in enumerate(timing.steps_per_s)]
     # Drawn after the timing steps on one staged batch: untrained models, and labelled so.
     samples = [Artifact("samples", adapter.sample(SAMPLES, seed=0),
-                        {"variant": tags["variant"], "dataset": config.data_spec().name,
+                        {"variant": tags["variant"], "dataset": dataset_name(config),
                          "trained": False, "step": steps_taken})
                ] if job.params.get("samples") else []
     return JobResult(measurements, batch_size=config.batch_size, env=built.env,
