@@ -86,3 +86,10 @@ def test_throughput_samples_are_drawn_as_untrained_with_their_timing_steps(tmp_p
             for _, row in rows.iterrows()] == ["tf: untrained, after 55 timing steps",
                                                "torch: untrained, after 40 timing steps"]
     assert not rows["trained"].any()
+
+
+def test_untrained_samples_name_the_dataset_only_where_the_family_has_one():
+    from bench.registry import family_config
+
+    assert throughput.dataset_name(family_config("mlp_gan").for_profile("quick")) == "digits"
+    assert throughput.dataset_name(family_config("style_transfer").for_profile("quick")) == ""
