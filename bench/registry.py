@@ -89,11 +89,16 @@ def families() -> dict[str, Entry]:
     return group(FAMILIES_GROUP)
 
 
+def registered(entries: dict[str, Entry], kind: str, name: str) -> Entry:
+    """The entry of a registered name, or the one-line error that lists the registered ones."""
+    if name not in entries:
+        raise UsageError(f"unknown {kind} {name!r}; `gan-bench list` shows: {', '.join(entries)}")
+    return entries[name]
+
+
 def family_config(model: str) -> Any:
     """The family's FamilyConfig subclass (bench.adapter)."""
-    if model not in families():
-        raise UsageError(f"unknown model {model!r}; `gan-bench list` shows: {', '.join(models())}")
-    return families()[model].load()
+    return registered(families(), "model", model).load()
 
 
 def models() -> list[str]:
@@ -136,9 +141,7 @@ def suites() -> dict[str, Entry]:
 
 def load_suite(name: str) -> Any:
     """A registered suite by name (bench.suite's protocol)."""
-    if name not in suites():
-        raise UsageError(f"unknown suite {name!r}; use one of {', '.join(suites())}")
-    return suites()[name].load()
+    return registered(suites(), "suite", name).load()
 
 
 # --- command-line lists ---------------------------------------------------------------------
@@ -155,10 +158,7 @@ def parse_models(text: str | None) -> list[str]:
         return models()
     names = list(split_list(text))
     for name in names:
-        if name not in models():
-            raise UsageError(
-                f"unknown model {name!r}; `gan-bench list` shows: {', '.join(models())}"
-            )
+        registered(families(), "model", name)
     return names
 
 

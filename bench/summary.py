@@ -169,7 +169,8 @@ def environment_table(frame: pd.DataFrame) -> pd.DataFrame:
     for fw in frameworks_of(frame):
         rows.append((f"{fw} version", values_of(frame[frame["framework"] == fw],
                                                 "framework_version")))
-    rows += [("git commit", ", ".join(s.removesuffix("+dirty") for s in shas) or "not recorded"),
+    commits = dict.fromkeys(s.removesuffix("+dirty") for s in shas)  # a resumed run: once each
+    rows += [("git commit", ", ".join(commits) or "not recorded"),
              ("uncommitted changes", "yes" if any(s.endswith("+dirty") for s in shas) else "no"),
              ("python", values_of(frame, "python")), ("host", values_of(frame, "hostname")),
              ("profile", values_of(frame, "profile")),
