@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import nox
 
@@ -27,7 +28,8 @@ BASELINE = "results/baselines/cpu-quick.json"
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The quick throughput suite into results/nox-bench/, its report, then the baseline check.
+    """The quick throughput suite into results/nox-bench/, then the baseline check, whose verdict
+    the report's summary shows; the wall time at the end.
 
     The check gates seeded quality metrics when the run has them; throughput and peak memory
     against a baseline from another day are advisory (printed, never failing), so noise
@@ -35,11 +37,16 @@ def bench(session: nox.Session) -> None:
     one machine, interleaved, which costs ten times this run and so is a session of its own.
     """
     session.install("-e", ALL)
+    start = time.monotonic()
     shutil.rmtree(BENCH_RUN, ignore_errors=True)  # a run folder appends: start it afresh
     session.run("gan-bench", "run", "throughput", "--profile", "quick", "--out", BENCH_RUN,
                 *session.posargs)
     subset = ["--allow-missing"] if session.posargs else []  # e.g. -- --models mlp_gan
-    session.run("gan-bench", "check", BENCH_RUN, "--baseline", BASELINE, *subset)
+    try:  # the check rewrites the run's report with its verdict in the summary
+        session.run("gan-bench", "check", BENCH_RUN, "--baseline", BASELINE, *subset)
+    finally:
+        minutes, seconds = divmod(round(time.monotonic() - start), 60)
+        session.log(f"run, report and gate took {minutes} min {seconds:02d} s after the install")
 
 
 @nox.session

@@ -89,7 +89,15 @@ class FamilyConfig:
         return self.batch_size
 
     def noise_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The random inputs of one training step, so parity tests can feed them from numpy."""
+        """The random inputs of one training step, fed from numpy (bench.data.step_noise) in
+        parity checks and quality runs, so both frameworks consume the same draws."""
+        raise NotImplementedError
+
+    def initial_weights(self, seed: int) -> dict[str, np.ndarray]:
+        """The family's canonical init for `seed`, drawn in numpy (bench.initializers) in the
+        canonical layout, every name of weight_shapes. The spec's docstring states it; both
+        adapters load it with set_weights before a quality run, so a seed is one starting
+        point in every framework."""
         raise NotImplementedError
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:

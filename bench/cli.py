@@ -384,11 +384,12 @@ def _only_with_base(ctx: click.Context) -> None:
 def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
                     allow_missing: bool) -> int:
     from bench.regression import ADVISORY_NOTE, check, compact, comparison_table
-    from bench.report import markdown_table
+    from bench.report import markdown_table, write_report
 
     result = check(run_dir, baseline_path, allow_missing)
     table = comparison_table(result.rows)
     (Path(run_dir) / "check.md").write_text(markdown_table(table) + "\n")
+    write_report(Path(run_dir), ("md", "html", "csv"))  # its summary now shows the verdict
     shown = table if show_all else table[table["status"].isin(result.failing_statuses | {"new"})]
     if not shown.empty:
         shown, shared = compact(shown)

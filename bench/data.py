@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,7 +208,8 @@ def batches(data: np.ndarray, batch_size: int, seed: int) -> Iterator[np.ndarray
             yield data[order[start : start + batch_size]]
 
 
-def noise(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
+def noise(shapes: dict[str, tuple[int, ...]], seed: int | Sequence[int]
+          ) -> dict[str, np.ndarray]:
     """Standard normal (and uniform, for names starting with 'u') noise fed from numpy."""
     rng = np.random.default_rng(seed)
     out = {}
@@ -216,3 +217,9 @@ def noise(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray
         draw = rng.random(shape) if name.startswith("u") else rng.standard_normal(shape)
         out[name] = draw.astype(np.float32)
     return out
+
+
+def step_noise(shapes: dict[str, tuple[int, ...]], seed: int, step: int) -> dict[str, np.ndarray]:
+    """The noise of training step `step` of the run with `seed`: its own stream per step, so
+    a run's step t draws the same values in every framework and however it got there."""
+    return noise(shapes, (seed, step))

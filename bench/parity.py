@@ -73,10 +73,10 @@ def _build(model: str, framework: str, label: str, seed: int, threads: int):
 
 def step_inputs(config, seed: int, steps: int) -> list[tuple[np.ndarray, dict]]:
     """The batch and noise of each of `steps` training steps, from numpy: same on every side."""
-    from bench.data import batches, noise
+    from bench.data import batches, step_noise
 
     stream = batches(config.load_data(seed), config.examples_per_step(), seed)
-    return [(next(stream), noise(config.noise_shapes(), seed + t)) for t in range(steps)]
+    return [(next(stream), step_noise(config.noise_shapes(), seed, t)) for t in range(steps)]
 
 
 def fill_zero_tensors(weights: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:

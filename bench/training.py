@@ -1,6 +1,7 @@
 """Training for a step budget with evaluations along the way: the curves of quality suites.
 
 Runs inside a worker on an adapter that is already built; framework-neutral, numpy only.
+Runs are paired across frameworks: same initial weights, batches and noise for one seed.
 Every `eval_every` steps (and at the last step) the loop fetches the losses (a device sync,
 so only there) and calls an evaluator that samples the model and returns its metrics.
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.adapter import Adapter, require_positive_int
-from bench.data import batches
+from bench.data import batches, step_noise
 from bench.progress import report_step
 from bench.records import Measurement
 
@@ -62,14 +63,21 @@ def finite_samples(adapter: Adapter, n: int, seed: int) -> np.ndarray:
 
 def train(adapter: Adapter, data: np.ndarray, budget: Budget, evaluate: Evaluator,
           seed: int) -> list[Measurement]:
-    """Train on seeded batches of `data` for the budget; the curves as Measurements."""
-    stream = batches(data, adapter.config.examples_per_step(), seed)
+    """Train a paired run for the budget; the curves as Measurements.
+
+    Paired: the family's canonical init for `seed`, seeded batches of `data` and each step's
+    noise from numpy, so runs with one seed differ only by their framework.
+    """
+    config = adapter.config
+    adapter.set_weights(config.initial_weights(seed))
+    stream = batches(data, config.examples_per_step(), seed)
+    shapes = config.noise_shapes()
     measurements: list[Measurement] = []
     step = 0
     divergence = ""
     for eval_step in budget.eval_steps():
         for done in range(step + 1, eval_step + 1):
-            adapter.train_step(adapter.stage(next(stream)))
+            adapter.train_step(adapter.stage(next(stream), step_noise(shapes, seed, done)))
             report_step(done, budget.steps)  # for the run's display; a no-op outside a worker
         step = eval_step
         point, divergence = evaluation_point(adapter, evaluate, step)

@@ -89,10 +89,6 @@ from suites import quality
 
 SUITE = "convergence"
 KEY_METRIC = quality.QUALITY_METRICS
-# TensorFlow's eager steps dispatch op by op: 2,000 quick MLP GAN steps took minutes, as a
-# tf.function 9 s. torch.compile would spend longer compiling than these runs train, and XLA
-# changes the numerics; the runs compare outcomes, not speed.
-TRAINING_MODES = {"tf": "compiled"}
 SEARCH_SEED = 0  # the random search's configurations: one fixed sequence per family and data
 BUDGET_SEED = 0  # the random orders the budget curve resamples
 BUDGET_RESAMPLES = 500
@@ -248,7 +244,7 @@ def jobs(request: Request) -> list[Job]:
                     perturbations(base, plan.axes, plan.search), request.frameworks,
                     request.devices, seeds_for(request, plan)):
                 out.append(Job(suite=SUITE, model=model, framework=framework, device=device,
-                               mode=TRAINING_MODES.get(framework, "eager"),
+                               mode=quality.training_mode(framework),
                                profile=request.profile, seed=seed, perturbation=p.label,
                                config={"dataset": dataset, **p.overrides}, params=params,
                                **request.runtime()))
@@ -554,9 +550,34 @@ def summary_table(per_run: pd.DataFrame) -> pd.DataFrame:
     return per_run.groupby(keys, sort=False)[measured].apply(summarise).reset_index()
 
 
-def agreement_table(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Per point: the seeds every framework ran, and the share where their outcomes agree."""
-    keys = ["model", "dataset", "device", "perturbation", "axis", "setting"]
+AGREEMENT_KEYS = ["model", "dataset", "device", "perturbation", "axis", "setting"]
+
+
+def curve_gaps(frame: pd.DataFrame) -> pd.Series:
+    """Per (point, seed) run by two or more frameworks: how far apart their paired curves of
+    the quality metric are, the largest |a - b| / mean(|a|, |b|) over the steps both reached.
+
+    Paired runs start from one init and consume one batch and noise stream, so a gap is the
+    frameworks' own numerics, amplified by training."""
+    ok = ok_rows(frame, SUITE)
+    metric_of = ok.loc[ok["metric"] == "outcome"].groupby("job_id")["quality_metric"].first()
+    curves = ok[ok["metric"] == ok["job_id"].map(metric_of)]
+    curves = curves[pd.to_numeric(curves["step"], errors="coerce").notna()]
+    if curves.empty:
+        return pd.Series(dtype=float)
+    paired = curves.pivot_table(index=[*AGREEMENT_KEYS, "seed", "step"], columns="framework",
+                                values="value", aggfunc="first").dropna()
+    if paired.shape[1] < 2:
+        return pd.Series(dtype=float)
+    values = paired.to_numpy(dtype=float)
+    gap = (values.max(axis=1) - values.min(axis=1)) / np.abs(values).mean(axis=1)
+    return pd.Series(gap, index=paired.index).groupby(level=[*AGREEMENT_KEYS, "seed"]).max()
+
+
+def agreement_table(per_run: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per point: the seeds every framework ran, the share where their outcomes agree, and how
+    far apart their paired quality curves are (the median and largest gap over seeds)."""
+    keys = AGREEMENT_KEYS
     both = per_run.groupby([*keys, "seed"], sort=False).filter(
         lambda g: g["framework"].nunique() > 1)
     if both.empty:
@@ -564,12 +585,14 @@ def agreement_table(per_run: pd.DataFrame) -> pd.DataFrame:
     said = both["framework"] + " " + both["outcome"]
     seeds = both.assign(said=said).groupby([*keys, "seed"], sort=False).agg(
         agree=("outcome", lambda o: o.nunique() == 1), outcomes=("said", ", ".join))
+    seeds["curve_gap"] = curve_gaps(frame).reindex(seeds.index)
     seeds = seeds.reset_index()
     seeds["disagreement"] = np.where(seeds["agree"], "",
                                      "seed " + seeds["seed"].astype(str) + ": " + seeds["outcomes"])
     table = seeds.groupby(keys, sort=False).agg(
         seeds=("agree", "size"), agree=("agree", "sum"),
-        disagreements=("disagreement", lambda d: "; ".join(x for x in d if x)))
+        disagreements=("disagreement", lambda d: "; ".join(x for x in d if x)),
+        curve_gap_median=("curve_gap", "median"), curve_gap_max=("curve_gap", "max"))
     table["share_agree"] = table["agree"] / table["seeds"]
     return table.reset_index()
 
@@ -619,7 +642,7 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if per_run.empty:
         return {}
     out = {"convergence runs": per_run, "convergence summary": summary_table(per_run),
-           "convergence framework agreement": agreement_table(per_run),
+           "convergence framework agreement": agreement_table(per_run, frame),
            "convergence budget curve": budget_table(per_run)}
     return {name: table for name, table in out.items() if not table.empty}
 

@@ -368,7 +368,8 @@ def synthetic_records() -> list[dict]:
             tags = convergence.run_tags(job, config)
             last = Point(100, final, 8, 0.3, 1.3)
             verdict = Verdict(outcome, reached, None if outcome == DIVERGED else last)
-            measured = [Measurement("fid_raw", 1.0, step=100)]
+            # The paired curves part by 0.1 per seed: tf's fid_raw is 1 + 0.1 * seed.
+            measured = [Measurement("fid_raw", 1.0 + 0.1 * seed * (framework == "tf"), step=100)]
             measured += convergence.outcome_measurements(verdict, RING)
             records += [make_record("synthetic", job, dataclasses.replace(
                 m, tags={**tags, **m.tags}), batch_size=config.batch_size) for m in measured]
@@ -419,6 +420,9 @@ def test_agreement_counts_seeds_where_both_frameworks_reach_the_same_outcome(syn
     assert row.loc["base", "share_agree"] == pytest.approx(2 / 3)
     assert row.loc["base", "disagreements"] == "seed 2: torch collapsed, tf converged"
     assert row.loc["lr=x10", "share_agree"] == 1 and row.loc["lr=x10", "disagreements"] == ""
+    # |a - b| / mean(a, b) per seed: 0, 0.1 / 1.05, 0.2 / 1.1.
+    assert row.loc["base", "curve_gap_median"] == pytest.approx(0.1 / 1.05)
+    assert row.loc["base", "curve_gap_max"] == pytest.approx(0.2 / 1.1)
 
 
 def test_budget_curve_is_the_best_final_metric_found_among_k_configurations(synthetic_frame):

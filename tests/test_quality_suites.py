@@ -354,6 +354,13 @@ def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
             accuracy]
         assert rows.loc[rows["metric"] == "diverged", "value"].tolist() == [0.0]
     assert (frame["n_samples"] == 200).all() and (frame["dataset"] == "digits").all()
+    # Paired runs: one init, one batch stream and one noise stream for the seed, so the two
+    # frameworks' curves coincide up to float32 rounding (TF trains as a tf.function).
+    assert set(frame.loc[frame["framework"] == "tf", "mode"]) == {"compiled"}
+    for metric, tolerance in (("loss_d", 1e-4), ("loss_g", 1e-4), ("fid_digits", 1e-3)):
+        curves = frame[frame["metric"] == metric].pivot_table(index="step", columns="framework",
+                                                              values="value")
+        np.testing.assert_allclose(curves["tf"], curves["torch"], rtol=tolerance)
     fids = {m for m in frame["metric"] if m.startswith("fid")}
     assert fids == {"fid_digits"} and "fid" not in set(frame["metric"])
 

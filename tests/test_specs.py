@@ -14,6 +14,7 @@ import pytest
 
 from bench.errors import UsageError
 from implementations.spec.dcgan import DCGANConfig
+from implementations.spec.mlp_gan import MLPGANConfig
 from implementations.spec.progan import ProGANConfig, Progress
 
 # --- DCGAN ---
@@ -150,3 +151,40 @@ def test_weights_noise_and_flops_follow_the_network():
     assert cfg.noise_shapes() == {"z": (4, 16), "u": (4, 1, 1, 1)}
     stable, fading = cfg.phase_flops(16, False), cfg.phase_flops(16, True)
     assert cfg.phase_flops(8, False) < stable < fading < cfg.phase_flops(32, False)
+
+
+# --- canonical init (every family that learns a distribution) ---
+
+
+def _std_of(weights: dict[str, np.ndarray], suffix: str) -> float:
+    return float(np.concatenate([w.ravel() for n, w in weights.items() if n.endswith(suffix)]
+                                ).std())
+
+
+@pytest.mark.parametrize("config", [MLPGANConfig(), MLPGANConfig(dataset="ring8"),
+                                    DCGANConfig(width=8), ProGANConfig(channels=8)],
+                         ids=["mlp_gan-images", "mlp_gan-points", "dcgan", "progan"])
+def test_initial_weights_cover_every_weight_and_are_a_function_of_the_seed(config) -> None:
+    shapes, weights = config.weight_shapes(), config.initial_weights(0)
+    assert {n: w.shape for n, w in weights.items()} == shapes
+    assert all(w.dtype == np.float32 for w in weights.values())
+    again, other = config.initial_weights(0), config.initial_weights(1)
+    assert all(np.array_equal(weights[n], again[n]) for n in shapes)
+    assert not np.array_equal(weights[n := config.trainable_names()[0]], other[n])
+
+
+def test_initial_weights_follow_each_spec() -> None:
+    mlp = MLPGANConfig().initial_weights(3)
+    # U(-1/sqrt(fan_in), 1/sqrt(fan_in)): D.fc1 reads 784 inputs, so |w| <= 1/28, std 1/(28 sqrt 3).
+    assert np.abs(mlp["D.fc1.weight"]).max() <= 1 / 28
+    assert mlp["D.fc1.weight"].std() == pytest.approx(1 / (28 * np.sqrt(3)), rel=0.01)
+    assert np.abs(mlp["D.fc1.bias"]).max() <= 1 / 28 and mlp["D.fc1.bias"].any()
+    dcgan = DCGANConfig().initial_weights(3)
+    assert _std_of(dcgan, "conv1.weight") == pytest.approx(0.02, rel=0.01)
+    assert all((dcgan[n] == 0).all() for n in dcgan if n.endswith((".bias", "running_mean")))
+    assert all((dcgan[n] == 1).all() for n in dcgan if n.endswith("running_var"))
+    gammas = np.concatenate([w for n, w in dcgan.items() if n.endswith("bn2.weight")])
+    assert gammas.mean() == pytest.approx(1.0, abs=0.01) and gammas.std() > 0.01
+    progan = ProGANConfig().initial_weights(3)
+    assert _std_of(progan, ".weight") == pytest.approx(1.0, rel=0.01)
+    assert all((progan[n] == 0).all() for n in progan if n.endswith(".bias"))

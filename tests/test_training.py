@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bench.data import batches
+from bench.data import batches, step_noise
 from bench.errors import UsageError
 from bench.records import Measurement
 from bench.training import Budget, finite_samples, train
@@ -21,6 +21,12 @@ class FakeConfig:
     def examples_per_step(self) -> int:
         return BATCH
 
+    def noise_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"z": (BATCH, 3)}
+
+    def initial_weights(self, seed: int) -> dict[str, np.ndarray]:
+        return {"w": np.full(2, float(seed), np.float32)}
+
 
 class FakeAdapter:
     """Counts steps; its loss or its samples turn bad (NaN, inf) from a chosen step on."""
@@ -30,11 +36,18 @@ class FakeAdapter:
         self.config = FakeConfig()
         self.steps = 0
         self.batches: list[np.ndarray] = []
+        self.noises: list[dict[str, np.ndarray]] = []
+        self.weights: dict[str, np.ndarray] = {}
         self.loss_fetches: list[int] = []
         self.bad_loss_from, self.bad_samples_from = bad_loss_from, bad_samples_from
         self.bad_value = bad_value
 
-    def stage(self, batch: np.ndarray) -> np.ndarray:
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        assert self.steps == 0, "weights must be set before the first step"
+        self.weights = weights
+
+    def stage(self, batch: np.ndarray, noise: dict[str, np.ndarray]) -> np.ndarray:
+        self.noises.append(noise)
         return batch
 
     def train_step(self, staged: np.ndarray) -> None:
@@ -154,3 +167,17 @@ def test_divergence_at_the_first_evaluation_leaves_no_metric():
     assert adapter.steps == 20
     assert curve(out, "quality") == []
     assert (only(out, "diverged").value, only(out, "diverged").step) == (1.0, 20)
+
+
+def test_a_run_is_paired_canonical_init_and_numpy_noise_per_step() -> None:
+    """Both frameworks start from the config's init for the seed and draw step t's noise from
+    numpy's stream (seed, t): what a run consumes depends on the seed alone."""
+    adapter = FakeAdapter()
+    train(adapter, DATA, Budget(steps=5, eval_every=5), quality, seed=7)
+    assert adapter.weights["w"].tolist() == [7.0, 7.0]
+    expected = [step_noise({"z": (BATCH, 3)}, 7, t)["z"] for t in range(1, 6)]
+    assert all(np.array_equal(n["z"], e) for n, e in zip(adapter.noises, expected, strict=True))
+    assert not np.array_equal(adapter.noises[0]["z"], adapter.noises[1]["z"])
+    other = FakeAdapter()
+    train(other, DATA, Budget(steps=1, eval_every=1), quality, seed=8)
+    assert not np.array_equal(other.noises[0]["z"], adapter.noises[0]["z"])

@@ -4,6 +4,9 @@
 16x16xw -> 32x32x1 with transposed convolutions; D mirrors it with strided convolutions down
 to one logit. Every convolution has a 4x4 kernel and no bias; `g_layers` and `d_layers` are
 MODELS.md's table, row by row, and both frameworks build their networks from them.
+
+Canonical init (the DCGAN paper's, as pytorch/examples draws it): convolution weights
+N(0, 0.02); BatchNorm gamma N(1, 0.02), beta 0; running mean 0, running variance 1.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import DataSpec
 from bench.errors import UsageError
@@ -143,6 +147,16 @@ class DCGANConfig(FamilyConfig):
                     for stat in ("weight", "bias", "running_mean", "running_var"):
                         shapes[f"{net}.bn{layer.index}.{stat}"] = (layer.c_out,)
         return shapes
+
+    def initial_weights(self, seed: int) -> dict[str, np.ndarray]:
+        def rule(name: str) -> initializers.Rule:
+            if ".conv" in name:
+                return initializers.normal(0.0, INIT_STD)
+            return {"weight": initializers.normal(1.0, INIT_STD),
+                    "running_var": initializers.constant(1.0)}.get(
+                name.rsplit(".", 1)[1], initializers.constant(0.0))
+
+        return initializers.draw(self.weight_shapes(), rule, seed)
 
     def flops_per_step(self) -> int:
         """Convolution FLOPs of one iteration; BatchNorm and elementwise work are not counted.

@@ -2,12 +2,18 @@
 
 Two variants share one network shape: 28x28 images flattened to 784 (digits or MNIST), and
 2-D points (ring8, grid25). G: z -> w -> 2w -> out; D: in -> 2w -> w -> 1 (a logit).
+
+Canonical init (pytorch/examples' default for Linear layers): every weight and bias
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import POINT_DATASETS, DataSpec
 
@@ -93,6 +99,10 @@ class MLPGANConfig(FamilyConfig):
                 shapes[f"{net}.{name}.weight"] = (fan_out, fan_in)
                 shapes[f"{net}.{name}.bias"] = (fan_out,)
         return shapes
+
+    def initial_weights(self, seed: int) -> dict[str, np.ndarray]:
+        shapes = self.weight_shapes()
+        return initializers.draw(shapes, initializers.fan_in_uniform(shapes), seed)
 
     def flops_per_step(self) -> int:
         """Matrix-product FLOPs of one iteration; elementwise work is not counted.

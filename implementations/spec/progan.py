@@ -9,12 +9,18 @@ The schedule, per resolution: a fade phase (alpha rising linearly from 0 over `f
 real images), then a stabilise phase (alpha = 1 for `stable_images`); 4x4 only stabilises.
 With `grow=False` the network stays at (`phase_resolution`, `alpha`): throughput is measured per
 phase that way (`phase_configs`), and so are the parity checks.
+
+Canonical init (equalised learning rate): every weight N(0, 1), stored unscaled (the layers
+multiply by their gain at run time), every bias 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import DataSpec
 from bench.errors import UsageError
@@ -145,6 +151,12 @@ class ProGANConfig(FamilyConfig):
         shapes |= {f"{last}.dense.weight": (c, 16 * c), f"{last}.dense.bias": (c,),
                    f"{last}.out.weight": (1, c), f"{last}.out.bias": (1,)}
         return shapes
+
+    def initial_weights(self, seed: int) -> dict[str, np.ndarray]:
+        return initializers.draw(
+            self.weight_shapes(),
+            lambda name: initializers.constant(0.0) if name.endswith(".bias")
+            else initializers.normal(0.0, 1.0), seed)
 
     # --- the schedule ---
 

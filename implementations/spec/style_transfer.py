@@ -166,8 +166,10 @@ class StyleTransferConfig(FamilyConfig):
             return random_vgg_weights(self.vgg_shapes(), self.weight_seed)
         return load_vgg_npz(self.vgg_weights, self.vgg_shapes())
 
-    def initial_weights(self) -> dict[str, np.ndarray]:
-        """What an adapter starts from, in the canonical layout: VGG and the content image."""
+    def initial_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """What an adapter starts from, in the canonical layout: VGG and the content image. The
+        same for every seed: VGG's random weights come from weight_seed, the image is the
+        content's, and the step draws no noise."""
         return {**self.vgg_state(), "image": layouts.nhwc_to_nchw(self.initial_image())}
 
     def weights_label(self) -> str:

@@ -2,13 +2,17 @@
 
 G: z (latent) -> 2, one Linear layer, no activation; D: 2 -> 1, one Linear layer (a logit).
 Weights in the canonical (PyTorch) layout: G.fc.weight (2, latent), G.fc.bias (2,),
-D.fc.weight (1, 2), D.fc.bias (1,).
+D.fc.weight (1, 2), D.fc.bias (1,). Canonical init: PyTorch's default for Linear layers,
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import POINT_DATASETS, DataSpec
 
@@ -56,6 +60,10 @@ class AffineGANConfig(FamilyConfig):
             "G.fc.weight": (POINT_DIM, self.latent), "G.fc.bias": (POINT_DIM,),
             "D.fc.weight": (1, POINT_DIM), "D.fc.bias": (1,),
         }
+
+    def initial_weights(self, seed: int) -> dict[str, np.ndarray]:
+        shapes = self.weight_shapes()
+        return initializers.draw(shapes, initializers.fan_in_uniform(shapes), seed)
 
     def flops_per_step(self) -> int:
         """Matrix-product FLOPs of one iteration, counted as the MLP GAN's spec counts them.
