@@ -28,7 +28,7 @@ execute = quality.execute
 
 
 def jobs(request: Request) -> list[Job]:
-    return quality.quality_jobs(SUITE, request, lambda family, profile: [None])
+    return quality.quality_jobs(SUITE, request, lambda family, profile: [{}])
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -6,12 +6,19 @@ modes) only where the family accepts that dataset (3 channels); the others are l
 A job is the quality engine's (suites.quality), as the fid suite's: the same training and the
 same evaluation at every step, so the curves of both suites read alike; this suite's tables
 show the mode statistics, its figures the curves and the last samples.
+
+A family with a packing degree (PacGAN, `packing`) runs at each m of PACKINGS, on ring8 and
+grid25; its rows are labelled `<model>-m<m>` in the tables and figures, and one more table sets
+its mean and standard error over seeds beside Lin et al. 2018's Table 1 (PAPER_TABLE_1).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.adapter import FamilyConfig
@@ -19,6 +26,7 @@ from bench.data import POINT_DATASETS
 from bench.errors import UsageError
 from bench.figures import Figure
 from bench.jobs import Job
+from bench.profiles import profile_settings
 from bench.suite import Request
 from suites import quality
 
@@ -46,13 +54,117 @@ def datasets(family: type[FamilyConfig], profile: str) -> list[str]:
     return points or [d for d in IMAGE_DATASETS if accepts(family, profile, d)]
 
 
+def variants(family: type[FamilyConfig], profile: str) -> list[dict[str, Any]]:
+    """A config per dataset; for a family with a packing degree, per dataset and m of PACKINGS."""
+    configs = [{"dataset": dataset} for dataset in datasets(family, profile)]
+    if has_packing(family):
+        configs = [{**config, "packing": m} for config in configs
+                   for m in profile_settings(PACKINGS, profile)]
+    return configs
+
+
 def jobs(request: Request) -> list[Job]:
-    return quality.quality_jobs(SUITE, request, datasets)
+    return quality.quality_jobs(SUITE, request, variants)
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    return quality.quality_tables(frame, SUITE, MODE_METRICS)
+    frame = with_packing(frame)
+    out = quality.quality_tables(labelled_by_packing(frame), SUITE, MODE_METRICS)
+    paper = pacgan_table(frame)
+    if not paper.empty:
+        out[PACGAN_TABLE] = paper
+    return out
 
 
 def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
-    return quality.quality_figures(frame, out_dir, SUITE)
+    return quality.quality_figures(labelled_by_packing(with_packing(frame)), out_dir, SUITE)
+
+
+# --- PacGAN: packing degrees, and the paper's Table 1 beside ours ---------------------------
+
+#: The packing degrees m a family with a `packing` field runs at, per profile (the paper: 1-4).
+PACKINGS = {"quick": (1, 2), "standard": (1, 2), "full": (1, 2, 3, 4)}
+PACGAN = "pacgan"
+PACGAN_TABLE = f"{SUITE} {PACGAN} beside Lin et al. 2018, Table 1"
+#: Lin et al. 2018 (PacGAN), Table 1: mean and standard error over 10 trials of 2,500 samples,
+#: per (dataset, m): modes captured, high-quality samples (%), reverse KL. m = 1 is the
+#: paper's GAN row, m = 2..4 its PacGAN2..4 rows; read from the table in the paper's
+#: repository (fjxmlzn/PacGAN, synthetic_data_experiments/results/Table1.png).
+PAPER_TABLE_1 = {
+    ("ring8", 1): ((6.3, 0.5), (98.2, 0.2), (0.45, 0.09)),
+    ("ring8", 2): ((7.9, 0.1), (95.6, 2.0), (0.07, 0.03)),
+    ("ring8", 3): ((7.8, 0.1), (97.7, 0.3), (0.10, 0.02)),
+    ("ring8", 4): ((7.8, 0.1), (95.9, 1.4), (0.07, 0.02)),
+    ("grid25", 1): ((17.3, 0.8), (94.8, 0.7), (0.70, 0.07)),
+    ("grid25", 2): ((23.8, 0.7), (91.3, 0.8), (0.13, 0.04)),
+    ("grid25", 3): ((24.6, 0.4), (94.2, 0.4), (0.06, 0.02)),
+    ("grid25", 4): ((24.8, 0.2), (93.6, 0.6), (0.04, 0.01)),
+}
+PAPER_TRIALS = 10
+#: Our metric -> its mean's and its standard error's columns and the factor to the paper's
+#: unit; in the order of PAPER_TABLE_1's entries.
+PACGAN_METRICS = {"modes_captured": ("modes", "modes s.e.", 1.0),
+                  "high_quality_share": ("high quality (%)", "high quality s.e. (%)", 100.0),
+                  "modes_kl_uniform": ("reverse KL", "reverse KL s.e.", 1.0)}
+PACGAN_KEYS = ["dataset", "framework", "device", "n_samples", "m"]
+
+
+def has_packing(family: type[FamilyConfig]) -> bool:
+    return dataclasses.is_dataclass(family) and "packing" in {
+        f.name for f in dataclasses.fields(family)}
+
+
+def with_packing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every record of a job that tagged its packing degree gets it, as a number: the sample
+    artifacts and the last-step `diverged` records carry no adapter tags of their own."""
+    if "packing" not in frame or "job_id" not in frame:
+        return frame
+    tagged = pd.to_numeric(frame["packing"], errors="coerce")
+    per_job = tagged.groupby(frame["job_id"]).first()
+    return frame.assign(packing=frame["job_id"].map(per_job))
+
+
+def labelled_by_packing(frame: pd.DataFrame) -> pd.DataFrame:
+    """A packed job's model as `<model>-m<m>`, so tables and figures keep each m apart."""
+    if "packing" not in frame:
+        return frame
+    packed = frame["packing"].notna()
+    labels = frame["model"].astype(str).where(
+        ~packed, frame["model"].astype(str) + "-m" + frame["packing"].map(
+            lambda m: f"{m:g}" if pd.notna(m) else ""))
+    return frame.assign(model=labels)
+
+
+def standard_error(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """PacGAN's final mode statistics per (dataset, framework, device, N, m): mean and standard
+    error over seeds, the seeds counted, and the paper's Table 1 values beside them (blank for
+    an m or a dataset the paper has no row for)."""
+    if "packing" not in frame:
+        return pd.DataFrame()
+    final = quality.last_step_records(frame, SUITE, tuple(PACGAN_METRICS))
+    final = final[(final["model"] == PACGAN) & final["packing"].notna()]
+    if final.empty:
+        return pd.DataFrame()
+    final = final.assign(m=final["packing"].astype(int), metric=final["metric"].astype(str),
+                         dataset=final["dataset"].astype(str))
+    rows = []
+    for key, group in final.groupby(PACGAN_KEYS, sort=True):
+        row = dict(zip(PACGAN_KEYS, key, strict=True))
+        row["m"] = int(row["m"])
+        row["seeds"] = group.loc[group["metric"] == "modes_captured", "seed"].nunique()
+        for metric, (mean, se, factor) in PACGAN_METRICS.items():
+            values = group.loc[group["metric"] == metric, "value"] * factor
+            row[mean] = float(values.mean()) if values.notna().any() else float("nan")
+            row[se] = standard_error(values)
+        paper = PAPER_TABLE_1.get((row["dataset"], row["m"]))
+        row["paper trials"] = PAPER_TRIALS if paper else float("nan")
+        blank = [(float("nan"), float("nan"))] * len(PACGAN_METRICS)
+        for (mean, se, _), values in zip(PACGAN_METRICS.values(), paper or blank, strict=True):
+            row[f"paper {mean}"], row[f"paper {se}"] = values
+        rows.append(row)
+    return pd.DataFrame(rows)

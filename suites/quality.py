@@ -114,10 +114,16 @@ class QualityProfile:
     kid_subset_size: int
     ndb_k: int
     inception_samples: int = INCEPTION_DIM
+    #: Per family where it differs from n_samples: PacGAN evaluates on the paper's 2,500.
+    family_samples: dict[str, int] = field(default_factory=dict)
+    #: Per family where it differs from eval_every (a long budget evaluates less often).
+    family_eval_every: dict[str, int] = field(default_factory=dict)
 
     def settings(self, model: str) -> QualitySettings:
-        return QualitySettings(self.steps.get(model, self.default_steps), self.eval_every,
-                               self.n_samples, self.kid_subsets, self.kid_subset_size, self.ndb_k,
+        return QualitySettings(self.steps.get(model, self.default_steps),
+                               self.family_eval_every.get(model, self.eval_every),
+                               self.family_samples.get(model, self.n_samples), self.kid_subsets,
+                               self.kid_subset_size, self.ndb_k,
                                inception_samples=self.inception_samples)
 
 
@@ -128,16 +134,26 @@ class QualityProfile:
 # would be the whole set and the spread over subsets a meaningless 0.
 # --fid-inception draws its own inception_samples: 2,048 (InceptionV3's feature dimension) in
 # standard, 10,000 in full; quick's 1,000 keep a CPU run short, and their records say biased.
+# PacGAN evaluates as the paper does, on 2,500 samples. Its full budget is the paper's, 400
+# epochs of 100,000 points (400,000 steps of 100; 10 seeds with --seeds 10: a run for Ray);
+# standard's 8,000 steps (about 30 steps/s at one thread here) fit m = 1, 2 on ring8 and
+# grid25, 3 seeds, both frameworks (24 jobs) into about an hour on 2 cores (--jobs 2).
+PACGAN_SAMPLES = {"pacgan": 2500}
 PROFILES = {
-    "quick": QualityProfile({"mlp_gan": 300, "dcgan": 150, "progan": 200}, 200,
+    "quick": QualityProfile({"mlp_gan": 300, "dcgan": 150, "progan": 200, "pacgan": 500}, 200,
                             eval_every=50, n_samples=1000, kid_subsets=20, kid_subset_size=500,
-                            ndb_k=20, inception_samples=1000),
-    "standard": QualityProfile({"mlp_gan": 5000, "dcgan": 3000, "progan": 5000}, 3000,
+                            ndb_k=20, inception_samples=1000, family_samples=PACGAN_SAMPLES,
+                            family_eval_every={"pacgan": 100}),
+    "standard": QualityProfile({"mlp_gan": 5000, "dcgan": 3000, "progan": 5000,
+                                "pacgan": 8000}, 3000,
                                eval_every=500, n_samples=2000, kid_subsets=100,
-                               kid_subset_size=1000, ndb_k=50),
-    "full": QualityProfile({"mlp_gan": 30_000, "dcgan": 20_000, "progan": 40_000}, 20_000,
+                               kid_subset_size=1000, ndb_k=50, family_samples=PACGAN_SAMPLES,
+                               family_eval_every={"pacgan": 1000}),
+    "full": QualityProfile({"mlp_gan": 30_000, "dcgan": 20_000, "progan": 40_000,
+                            "pacgan": 400_000}, 20_000,
                            eval_every=1000, n_samples=10_000, kid_subsets=100,
-                           kid_subset_size=1000, ndb_k=100, inception_samples=10_000),
+                           kid_subset_size=1000, ndb_k=100, inception_samples=10_000,
+                           family_samples=PACGAN_SAMPLES, family_eval_every={"pacgan": 20_000}),
 }
 
 
@@ -155,13 +171,14 @@ def training_mode(framework: str) -> str:
     return TRAINING_MODES.get(framework, "eager")
 
 
-#: The datasets a suite trains a family on; None: the dataset of the family's profile.
-DatasetChoice = Callable[[type[FamilyConfig], str], Sequence[str | None]]
+#: The configs a suite trains a family on, as overrides of its profile's config ({}: the
+#: profile's own): one per dataset, say, or per dataset and packing degree.
+VariantChoice = Callable[[type[FamilyConfig], str], Sequence[dict[str, Any]]]
 
 
-def quality_jobs(suite: str, request: Request, datasets: DatasetChoice) -> list[Job]:
-    """models x datasets x frameworks x devices x seeds; families that generate no distribution
-    (style transfer) are left out."""
+def quality_jobs(suite: str, request: Request, variants: VariantChoice) -> list[Job]:
+    """models x variants x frameworks x devices x seeds; families that generate no
+    distribution (style transfer) are left out."""
     out = []
     for model in request.models:
         family = family_config(model)
@@ -170,8 +187,7 @@ def quality_jobs(suite: str, request: Request, datasets: DatasetChoice) -> list[
         settings = profile_settings(PROFILES, request.profile).settings(model)
         params = dataclasses.asdict(
             dataclasses.replace(settings, fid_inception=request.fid_inception))
-        for dataset in datasets(family, request.profile):
-            config = {} if dataset is None else {"dataset": dataset}
+        for config in variants(family, request.profile):
             out += [Job(suite=suite, model=model, framework=framework, device=device,
                         mode=training_mode(framework), profile=request.profile, seed=seed,
                         config=config, params=params,

@@ -15,6 +15,7 @@ import pytest
 from bench import parity, registry
 from conftest import run_cli
 from implementations.spec.dcgan import DCGANConfig
+from implementations.spec.pacgan import PacGANConfig
 from implementations.spec.style_transfer import StyleTransferConfig
 
 FRAMEWORKS = ("torch", "tf")
@@ -128,6 +129,22 @@ def test_dcgan_trajectory_agrees_closely_in_its_first_steps(probed):
         ref, other = run.ref[f"traj/{name}"], run.other[f"traj/{name}"]
         assert len(ref) == len(other) == TRAJECTORY_STEPS
         assert np.abs(other - ref)[:EARLY_STEPS].max() <= EARLY_TOL, name
+
+
+# --- PacGAN ---
+
+
+@pytest.mark.parametrize("label", parity_labels("pacgan"))
+def test_pacgan_forward_compares_every_packed_group(label, probed):
+    """Both sides give the packed fake (every group's G output, 2m wide) and D on packed
+    inputs, so check 2 compares the packing itself, not only the first group."""
+    config = PacGANConfig.for_profile("quick").parity_configs()[label]
+    run = probed("pacgan")[label]
+    for archive in (run.ref, run.other):
+        forward = section(archive, "fwd/")
+        assert set(forward) == {"G(z)", "packed G(z)", "D(x)", "D(G(z))"}
+        assert forward["packed G(z)"].shape == (config.batch_size, 2 * config.packing)
+        assert forward["D(x)"].shape == (config.batch_size, 1)
 
 
 # --- progressive GAN ---

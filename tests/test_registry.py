@@ -11,7 +11,7 @@ import pytest
 from bench import registry
 from bench.errors import UsageError
 
-BUILT_IN_FAMILIES = {"mlp_gan", "dcgan", "progan", "style_transfer"}
+BUILT_IN_FAMILIES = {"mlp_gan", "dcgan", "progan", "style_transfer", "pacgan"}
 BUILT_IN_SUITES = {"throughput", "fid", "mode-collapse", "overhead", "convergence"}
 
 

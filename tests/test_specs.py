@@ -15,6 +15,7 @@ import pytest
 from bench.errors import UsageError
 from implementations.spec.dcgan import DCGANConfig
 from implementations.spec.mlp_gan import MLPGANConfig
+from implementations.spec.pacgan import PacGANConfig, maxout, pack
 from implementations.spec.progan import ProGANConfig, Progress
 
 # --- DCGAN ---
@@ -162,8 +163,9 @@ def _std_of(weights: dict[str, np.ndarray], suffix: str) -> float:
 
 
 @pytest.mark.parametrize("config", [MLPGANConfig(), MLPGANConfig(dataset="ring8"),
-                                    DCGANConfig(width=8), ProGANConfig(channels=8)],
-                         ids=["mlp_gan-images", "mlp_gan-points", "dcgan", "progan"])
+                                    DCGANConfig(width=8), ProGANConfig(channels=8),
+                                    PacGANConfig(packing=2, width=16, maxout_units=8)],
+                         ids=["mlp_gan-images", "mlp_gan-points", "dcgan", "progan", "pacgan"])
 def test_initial_weights_cover_every_weight_and_are_a_function_of_the_seed(config) -> None:
     shapes, weights = config.weight_shapes(), config.initial_weights(0)
     assert {n: w.shape for n, w in weights.items()} == shapes
@@ -188,3 +190,67 @@ def test_initial_weights_follow_each_spec() -> None:
     progan = ProGANConfig().initial_weights(3)
     assert _std_of(progan, ".weight") == pytest.approx(1.0, rel=0.01)
     assert all((progan[n] == 0).all() for n in progan if n.endswith(".bias"))
+
+
+# --- PacGAN ---
+
+
+def test_pacgan_defaults_are_the_papers() -> None:
+    config = PacGANConfig.for_profile("standard")
+    assert (config.dataset, config.packing, config.width) == ("ring8", 1, 400)
+    assert (config.maxout_units, config.maxout_pieces, config.batch_size) == (200, 5, 100)
+    assert (config.lr, config.beta1, config.beta2, config.eps) == (1e-4, 0.8, 0.999, 1e-8)
+    assert PacGANConfig.for_profile("quick").width < config.width
+
+
+@pytest.mark.parametrize("change", [{"packing": 0}, {"packing": 1.5}, {"packing": True},
+                                    {"width": 0}, {"maxout_units": 0}, {"maxout_pieces": 0},
+                                    {"lr": 0.0}, {"batch_size": 0}, {"dataset": "digits"}])
+def test_pacgan_validation_rejects(change: dict) -> None:
+    field = next(iter(change))
+    with pytest.raises(UsageError, match=field):
+        PacGANConfig().replace(**change)
+
+
+def test_pacgan_packing_scales_data_noise_and_ds_input() -> None:
+    config = PacGANConfig(packing=3, batch_size=10)
+    assert config.examples_per_step() == 30
+    assert config.noise_shapes() == {"z": (3, 10, 2)}
+    assert config.weight_shapes()["D.fc1.weight"] == (1000, 6)
+    assert config.flops_per_step() > PacGANConfig(batch_size=10).flops_per_step()
+    assert config.load_data().shape == (100_000, 2)
+    assert PacGANConfig(dataset="grid25").data_spec().name == "grid25"
+
+
+def test_pacgan_weight_shapes_and_param_count() -> None:
+    shapes = PacGANConfig().weight_shapes()
+    assert shapes["G.fc1.weight"] == (400, 2) and "G.fc1.bias" not in shapes  # BN follows
+    assert shapes["G.bn4.running_var"] == (400,)
+    assert shapes["G.fc5.weight"] == (2, 400) and shapes["G.fc5.bias"] == (2,)
+    assert shapes["D.fc2.weight"] == (1000, 200) and shapes["D.fc4.weight"] == (1, 200)
+    g = 2 * 400 + 3 * 400 * 400 + 4 * 2 * 400 + 400 * 2 + 2
+    d = (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + (200 + 1)
+    assert PacGANConfig().param_count() == g + d == 890_003
+
+
+def test_pacgan_initial_weights_follow_the_papers_rules() -> None:
+    weights = PacGANConfig(width=64, maxout_units=32, packing=2).initial_weights(0)
+    linear = np.concatenate([v.ravel() for k, v in weights.items() if ".fc" in k
+                             and k.endswith(".weight")])
+    assert abs(linear.std() - 0.02) < 1e-3
+    assert all((weights[f"G.bn{i}.{s}"] == 1).all() for i in (1, 2, 3, 4)
+               for s in ("weight", "running_var"))
+    assert not any(v.any() for k, v in weights.items() if k.endswith(("bias", "running_mean")))
+
+
+def test_pacgan_parity_and_throughput_cover_both_packings_and_datasets() -> None:
+    configs = PacGANConfig.for_profile("quick").parity_configs().values()
+    assert {(c.dataset, c.packing) for c in configs} == {("ring8", 1), ("grid25", 2)}
+    assert PacGANConfig().throughput_variants() == {"m1": {"packing": 1}, "m2": {"packing": 2}}
+
+
+def test_pacgan_pack_and_maxout_in_numpy() -> None:
+    samples = np.arange(8.0).reshape(4, 2)  # m = 2 groups of b = 2
+    np.testing.assert_array_equal(pack(samples, 2), [[0, 1, 4, 5], [2, 3, 6, 7]])
+    x = np.array([[1.0, 5.0, 2.0, -1.0, 0.0, 3.0]])  # 2 units of 3 pieces, unit-major
+    np.testing.assert_array_equal(maxout(x, units=2, pieces=3), [[5.0, 3.0]])

@@ -1,0 +1,135 @@
+"""What both PacGAN adapters must do alike: packing, maxout and the update order, against numpy.
+
+tests/torch/test_pacgan.py and tests/tf/test_pacgan.py import these tests and define the
+`pacgan` fixture (their framework's adapter class): each framework runs them in its own pytest
+process. The numpy reference below is the spec (implementations/spec/pacgan.py) written out:
+G in training mode (BatchNorm on each group's batch statistics), the packing, D's maxouts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.data import load_dataset, noise
+from bench.parity import fill_zero_tensors
+from implementations.spec.pacgan import BN_EPSILON, PacGANConfig, maxout, pack
+
+SMALL = PacGANConfig(dataset="grid25", width=16, maxout_units=8, maxout_pieces=3, batch_size=8)
+
+
+def reference_generator(w: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
+    h = z.astype(np.float64)
+    for i in (1, 2, 3, 4):
+        h = h @ w[f"G.fc{i}.weight"].T
+        mean, var = h.mean(axis=0), h.var(axis=0)  # batch statistics, biased variance
+        h = (h - mean) / np.sqrt(var + BN_EPSILON) * w[f"G.bn{i}.weight"] + w[f"G.bn{i}.bias"]
+        h = np.maximum(h, 0)
+    return h @ w["G.fc5.weight"].T + w["G.fc5.bias"]
+
+
+def reference_discriminator(w: dict[str, np.ndarray], x: np.ndarray,
+                            config: PacGANConfig) -> np.ndarray:
+    h = x.astype(np.float64)
+    for i in (1, 2, 3):
+        h = maxout(h @ w[f"D.fc{i}.weight"].T + w[f"D.fc{i}.bias"], config.maxout_units,
+                   config.maxout_pieces)
+    return h @ w["D.fc4.weight"].T + w["D.fc4.bias"]
+
+
+def bce(logits: np.ndarray, target: float) -> float:
+    x = logits.astype(np.float64)
+    return float(np.mean(np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))))
+
+
+def inputs(config: PacGANConfig, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    data = load_dataset(config.data_spec(), seed)
+    return data[: config.examples_per_step()], noise(config.noise_shapes(), seed)
+
+
+def test_pack_puts_sample_i_of_every_group_side_by_side():
+    samples = np.arange(12.0).reshape(6, 2)  # m = 3 groups of b = 2
+    np.testing.assert_array_equal(pack(samples, 3), [[0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11]])
+    np.testing.assert_array_equal(pack(samples, 1), samples)
+
+
+@pytest.mark.parametrize("packing", [1, 2, 3])
+def test_the_networks_compute_the_numpy_reference(pacgan, packing):
+    """D takes 2m inputs; G runs on each noise group apart; D sees the packed groups."""
+    config = SMALL.replace(packing=packing)
+    adapter = pacgan(config)
+    # Non-zero biases and BatchNorm shifts, so a wrong layout of them shows too.
+    weights = fill_zero_tensors(config.initial_weights(3), seed=3)
+    adapter.set_weights(weights)
+    assert adapter.get_weights()["D.fc1.weight"].shape == (8 * 3, 2 * packing)
+    batch, z = inputs(config)
+    out = adapter.forward(adapter.stage(batch, z))
+
+    fakes = [reference_generator(weights, z["z"][j]) for j in range(packing)]
+    packed_fake = np.concatenate(fakes, axis=1)
+    np.testing.assert_allclose(out["packed G(z)"], packed_fake, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["G(z)"], fakes[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["D(x)"], reference_discriminator(
+        weights, pack(batch, packing), config), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out["D(G(z))"], reference_discriminator(
+        weights, packed_fake, config), rtol=1e-4, atol=1e-6)
+
+
+def test_a_packed_d_of_known_weights_gives_the_value_by_hand(pacgan):
+    """m = 2, b = 2: rows 0, 1 are group 0 and rows 2, 3 group 1, so packed input i is
+    [x_i, y_i, x_{2+i}, y_{2+i}]. With these weights D's logit is
+    max(x_i, x_{2+i}) + 10 max(y_i, y_{2+i}) + 0.5; a maxout that took pieces across units
+    (a (pieces, units) view) would give max(x_i, y_i) and so on instead."""
+    config = PacGANConfig(packing=2, width=4, maxout_units=2, maxout_pieces=2, batch_size=2)
+    adapter = pacgan(config)
+    weights = adapter.get_weights()
+    # fc1: outputs (unit 0: x of sample 0, x of sample 1; unit 1: y of sample 0, y of sample 1).
+    fc1 = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], np.float32)
+    repeat = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)  # both pieces of unit k: h_k
+    weights.update({
+        "D.fc1.weight": fc1, "D.fc1.bias": np.zeros(4, np.float32),
+        "D.fc2.weight": repeat, "D.fc2.bias": np.zeros(4, np.float32),
+        "D.fc3.weight": repeat, "D.fc3.bias": np.zeros(4, np.float32),
+        "D.fc4.weight": np.array([[1, 10]], np.float32), "D.fc4.bias": np.array([0.5], np.float32),
+    })
+    adapter.set_weights(weights)
+    batch = np.array([[1, -1], [-2, 3], [2, -4], [-3, 1]], np.float32)
+    out = adapter.forward(adapter.stage(batch, noise(config.noise_shapes(), 0)))
+    expected = [[max(1, 2) + 10 * max(-1, -4) + 0.5], [max(-2, -3) + 10 * max(3, 1) + 0.5]]
+    np.testing.assert_allclose(out["D(x)"], expected, rtol=1e-6)
+
+
+def test_the_init_is_the_papers(pacgan):
+    weights = pacgan(PacGANConfig(width=64, maxout_units=32)).get_weights()
+    linear = np.concatenate([v.ravel() for k, v in weights.items() if ".fc" in k and
+                             k.endswith("weight")])
+    assert abs(linear.mean()) < 1e-3 and abs(linear.std() - 0.02) < 1e-3
+    for name, value in weights.items():
+        if ".bn" in name and name.endswith(("weight", "running_var")):
+            assert (value == 1).all(), name
+        elif not name.endswith("weight"):
+            assert not value.any(), name  # biases, BatchNorm shifts and running means
+
+
+@pytest.mark.parametrize("packing", [1, 2])
+def test_the_step_follows_the_update_order(pacgan, packing):
+    """loss_d is D's loss before its update on the packed real and fake; loss_g goes through
+    the updated D on the same packed fake."""
+    config = SMALL.replace(packing=packing)
+    adapter = pacgan(config)
+    staged = adapter.stage(*inputs(config))
+    before = adapter.get_weights()
+    adapter.train_step(staged)
+    losses, after = adapter.losses(), adapter.get_weights()
+
+    reference = pacgan(config)
+    reference.set_weights(before)
+    old = reference.forward(staged)
+    reference.set_weights({k: after[k] if k.startswith("D.") else v for k, v in before.items()})
+    new = reference.forward(staged)
+
+    assert losses["loss_d"] == pytest.approx(bce(old["D(x)"], 1) + bce(old["D(G(z))"], 0),
+                                             rel=1e-5)
+    assert losses["loss_g"] == pytest.approx(bce(new["D(G(z))"], 1), rel=1e-5)
+    assert all(not np.array_equal(before[k], after[k]) for k in config.trainable_names())
+    assert adapter.tags() == {"packing": str(packing)}
