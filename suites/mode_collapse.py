@@ -24,7 +24,7 @@ import pandas as pd
 from bench.adapter import FamilyConfig
 from bench.data import POINT_DATASETS
 from bench.errors import UsageError
-from bench.figures import Figure
+from bench.figures import Figure, colour, pyplot, save
 from bench.jobs import Job
 from bench.profiles import profile_settings
 from bench.suite import Request
@@ -77,7 +77,9 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
-    return quality.quality_figures(labelled_by_packing(with_packing(frame)), out_dir, SUITE)
+    frame = with_packing(frame)
+    return [*quality.quality_figures(labelled_by_packing(frame), out_dir, SUITE),
+            *pacgan_figure(frame, out_dir)]
 
 
 # --- PacGAN: packing degrees, and the paper's Table 1 beside ours ---------------------------
@@ -168,3 +170,56 @@ def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
             row[f"paper {mean}"], row[f"paper {se}"] = values
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+PACKING_STYLES = ("-", "--", ":", "-.")  # m = 1, 2, 3, 4
+
+
+def pacgan_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """PacGAN's mode statistics at every evaluation, averaged over seeds per (dataset,
+    framework, m, metric, step), in the paper's units."""
+    rows = quality.curve_records(frame, SUITE, lambda metric: metric in PACGAN_METRICS)
+    if rows.empty or "packing" not in rows:
+        return pd.DataFrame()
+    rows = rows[(rows["model"] == PACGAN) & rows["packing"].notna()]
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.assign(m=rows["packing"].astype(int), metric=rows["metric"].astype(str),
+                       value=rows["value"] * rows["metric"].map(
+                           lambda metric: PACGAN_METRICS[metric][2]))
+    return rows.groupby(["dataset", "framework", "m", "metric", "step"], as_index=False,
+                        observed=True)["value"].mean()
+
+
+def pacgan_figure(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
+    """pacgan-steps: per dataset and statistic, the mean over seeds against step for each
+    framework and m, with the paper's Table 1 value for each m as a thin grey line: how far
+    a budget gets toward the published numbers."""
+    curves = pacgan_curves(frame)
+    if curves.empty:
+        return []
+    plt = pyplot()
+    datasets = sorted(curves["dataset"].unique())
+    fig, axes = plt.subplots(len(datasets), len(PACGAN_METRICS), squeeze=False,
+                             figsize=(4.6 * len(PACGAN_METRICS), 3.3 * len(datasets)))
+    for row, dataset in zip(axes, datasets, strict=True):
+        for ax, (metric, (label, _, _)) in zip(row, PACGAN_METRICS.items(), strict=True):
+            panel = curves[(curves["dataset"] == dataset) & (curves["metric"] == metric)]
+            for (framework, m), line in panel.groupby(["framework", "m"], sort=True):
+                ax.plot(line["step"], line["value"], color=colour(framework), marker=".",
+                        ls=PACKING_STYLES[(m - 1) % len(PACKING_STYLES)],
+                        label=f"{framework} m={m}")
+            for m in sorted(panel["m"].unique()):
+                paper = PAPER_TABLE_1.get((dataset, m))
+                if paper:
+                    index = list(PACGAN_METRICS).index(metric)
+                    ax.axhline(paper[index][0], color="0.5", lw=0.8,
+                               ls=PACKING_STYLES[(m - 1) % len(PACKING_STYLES)])
+            ax.set_title(f"{dataset}: {label}")
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    title = "PacGAN against step; grey: Lin et al. 2018, Table 1 (same line style per m)"
+    fig.suptitle(title)
+    fig.tight_layout()
+    return [save(fig, out_dir, "pacgan-steps", title)]

@@ -157,4 +157,17 @@ def test_figures_keep_each_packing_apart(tmp_path):
     out.mkdir()
     names = [f.name for f in mode_collapse.figures(run_frame(run_dir), out)]
     assert names == ["metrics-mode-collapse", "samples-mode-collapse-pacgan-m1-ring8",
-                     "samples-mode-collapse-pacgan-m2-ring8"]
+                     "samples-mode-collapse-pacgan-m2-ring8", "pacgan-steps"]
+    assert (out / "pacgan-steps.png").stat().st_size > 0
+
+
+def test_step_curves_average_seeds_in_the_papers_units():
+    curves = mode_collapse.pacgan_curves(mode_collapse.with_packing(records_frame()))
+    curves = curves.set_index(["dataset", "framework", "m", "metric", "step"])["value"]
+    # ring8 torch m = 1: modes 6, 7, 5 at step 20, half of that at step 10.
+    assert curves[("ring8", "torch", 1, "modes_captured", 20)] == pytest.approx(6.0)
+    assert curves[("ring8", "torch", 1, "modes_captured", 10)] == pytest.approx(3.0)
+    expected = 100 * np.mean([share(m) for m in (8, 8, 7)])
+    assert curves[("ring8", "torch", 2, "high_quality_share", 20)] == pytest.approx(expected)
+    # The MLP GAN's ring8 record (8 modes at step 20, torch) is not PacGAN's: m = 1 stays 6.
+    assert len(curves) == 2 * 3 * len(MODES)
