@@ -25,6 +25,9 @@ WORK/check-NN, timed. Run it twice:
         --work results/gate-ab-slow
 
     Target (issue 16): 0 of 20 failures on the unchanged tree, at least 19 of 20 on the branch.
+    `--summarise` prints the summary of the checks finished so far, running nothing. The two
+    series may also run at once, each the other's CPU-bound neighbour (without --busy), from
+    two worktrees (git worktree add), as the README's measurement did.
 
 `baseline`: the baseline-file check. The same quick benchmark runs N times into
 WORK/run-00 .. run-NN; a baseline from the first K runs is compared with every later one.
@@ -44,6 +47,9 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from bench.records import load_frame
 from bench.regression import (
@@ -96,11 +102,27 @@ def ab_check(folder: Path, args: argparse.Namespace) -> None:
         (folder / TIMING_FILE).write_text(f"{time.monotonic() - start:.1f}\n")
 
 
+def pair_noise(folders: list[Path]) -> str:
+    """The scatter of log(head/base) over one check's pairs, per key: what bounds the power."""
+    spreads = []
+    for folder in folders:
+        if (folder / "ab-pairs.csv").exists():
+            pairs = pd.read_csv(folder / "ab-pairs.csv")
+            logs = np.log(pairs["head"] / pairs["base"])
+            spreads += logs.groupby(pairs["variant"]).std().tolist()
+    if not spreads:
+        return ""
+    return (f"; log(head/base) scatters with a standard deviation of {np.median(spreads):.2f} "
+            f"over one check's pairs (median of {len(spreads)} keys x checks, "
+            f"{min(spreads):.2f} to {max(spreads):.2f})")
+
+
 def ab_main(args: argparse.Namespace) -> int:
     folders = [args.work / f"check-{i:02d}" for i in range(args.checks)]
-    with busy(args.busy):
-        for folder in folders:
-            ab_check(folder, args)
+    if not args.summarise:
+        with busy(args.busy):
+            for folder in folders:
+                ab_check(folder, args)
     verdicts = [ab_verdict(f) for f in folders]
     seconds = [float((f / TIMING_FILE).read_text()) for f in folders
                if (f / TIMING_FILE).exists()]
@@ -110,8 +132,10 @@ def ab_main(args: argparse.Namespace) -> int:
             f"{len(seconds)}, {min(seconds) / 60:.1f} to {max(seconds) / 60:.1f})"
             if seconds else "no check finished")
     print(f"A/B checks against {args.base} ({args.models}, {args.frameworks}, "
-          f"{'with' if args.busy else 'without'} a CPU-bound neighbour): {failed} of "
-          f"{len(folders) - unfinished} failed, {unfinished} did not finish; {took}")
+          f"{'beside `yes`' if args.busy else 'no neighbour started by this script'}): "
+          f"{failed} of "
+          f"{len(folders) - unfinished} failed, {unfinished} did not finish; {took}"
+          f"{pair_noise(folders)}")
     return 0
 
 
@@ -169,6 +193,8 @@ def main() -> int:
     ab.add_argument("--busy", action="store_true",
                     help="run one other CPU-bound process throughout")
     ab.add_argument("--work", type=Path, default=Path("results/gate-ab"))
+    ab.add_argument("--summarise", action="store_true",
+                    help="run nothing: summarise the checks WORK holds so far")
     ab.set_defaults(main=ab_main)
     base = modes.add_parser("baseline", help="N runs checked against a baseline of the first K")
     base.add_argument("--runs", type=int, default=11, help="runs in all; the first K are the "
