@@ -267,6 +267,12 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
     assert text.index("## Summary") < text.index("## throughput")
     summary = text[text.index("## Summary"):text.index("## throughput")]
     assert "Gate (check.md): REGRESSED in 1 comparison." in summary
+    # An advisory flag (a baseline check's throughput) is no regression of the gate.
+    (run / "check.md").write_text("| status | gate | metric |\n|---|---|---|\n"
+                                  "| REGRESSED | advisory | steps_per_s |\n")
+    advised = write_report(run, ["md"]).read_text().split("## throughput")[0]
+    assert ("Gate (check.md): passed, no regression; 1 advisory flag (speed or memory against "
+            "a baseline from another day, which never fails).") in advised
     assert re.search(r"\| mlp_gan +\| images +\| +64 \| unlike: eager vs xla +\|", summary)
     assert "timed rounds of 1 job each (narrow)" in summary
     assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| rounds spread 1.8x", summary)
