@@ -245,15 +245,20 @@ def test_dcgan_init_is_dcgans(framework):
 
 
 def test_dcgan_step_follows_the_update_order(framework):
-    """loss_d is D's loss before its update; loss_g goes through the updated D on the same fake."""
     cls = dcgan_class(framework)
-    adapter = cls(DCGAN)
-    staged = adapter.stage(*step_inputs(DCGAN, 0, 1)[0])
+    assert_update_order(lambda: cls(DCGAN), step_inputs(DCGAN, 0, 1)[0])
+
+
+def assert_update_order(build_adapter, inputs) -> None:
+    """loss_d is D's loss before its update; loss_g goes through the updated D on the same fake
+    (a GAN adapter whose forward gives D(x) and D(G(z))); every trainable weight moved."""
+    adapter = build_adapter()
+    staged = adapter.stage(*inputs)
     before = adapter.get_weights()
     adapter.train_step(staged)
     losses, after = adapter.losses(), adapter.get_weights()
 
-    reference = cls(DCGAN)
+    reference = build_adapter()
     reference.set_weights(before)
     old = reference.forward(staged)
     reference.set_weights({k: after[k] if k.startswith("D.") else v for k, v in before.items()})
@@ -262,4 +267,5 @@ def test_dcgan_step_follows_the_update_order(framework):
     assert losses["loss_d"] == pytest.approx(bce(old["D(x)"], 1) + bce(old["D(G(z))"], 0),
                                              rel=1e-5)
     assert losses["loss_g"] == pytest.approx(bce(new["D(G(z))"], 1), rel=1e-5)
-    assert all(not np.array_equal(before[k], after[k]) for k in DCGAN.trainable_names())
+    assert all(not np.array_equal(before[k], after[k])
+               for k in adapter.config.trainable_names())
