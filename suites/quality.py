@@ -136,8 +136,9 @@ class QualityProfile:
 # standard, 10,000 in full; quick's 1,000 keep a CPU run short, and their records say biased.
 # PacGAN evaluates as the paper does, on 2,500 samples. Its full budget is the paper's, 400
 # epochs of 100,000 points (400,000 steps of 100; 10 seeds with --seeds 10: a run for Ray);
-# standard's 8,000 steps (about 30 steps/s at one thread here) fit m = 1, 2 on ring8 and
-# grid25, 3 seeds, both frameworks (24 jobs) into about an hour on 2 cores (--jobs 2).
+# standard's 8,000 steps (26 to 34 steps/s at one thread here, alone) for m = 1, 2 on ring8
+# and grid25, 3 seeds, both frameworks (24 jobs): an estimated 80 minutes on 2 cores (--jobs 2),
+# from ~6.7 min per job measured beside the test suite; the whole run was not yet timed.
 PACGAN_SAMPLES = {"pacgan": 2500}
 PROFILES = {
     "quick": QualityProfile({"mlp_gan": 300, "dcgan": 150, "progan": 200, "pacgan": 500}, 200,
