@@ -13,10 +13,17 @@ nox.options.sessions = ["lint", "tests"]
 ALL = ".[torch,tf,ray,dev]"
 
 
+def install_all(session: nox.Session) -> None:
+    """The project with every extra. Bytecode is compiled at install: uv does not by default,
+    and where PYTHONDONTWRITEBYTECODE is set (CI images often set it) every fresh worker would
+    otherwise recompile torch's and TensorFlow's sources on import, seconds per job."""
+    session.install("-e", ALL, env={"UV_COMPILE_BYTECODE": "1"})
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite. PyTorch and TensorFlow tests run in separate pytest processes."""
-    session.install("-e", ALL)
+    install_all(session)
     args = session.posargs or []
     session.run("pytest", "tests", "--ignore=tests/tf", "--ignore=tests/benchmarks", *args)
     session.run("pytest", "tests/tf", *args)
@@ -36,7 +43,7 @@ def bench(session: nox.Session) -> None:
     cannot fail this session. The gate for speed is `nox -s ab_check`: both trees timed on
     one machine, interleaved, which costs ten times this run and so is a session of its own.
     """
-    session.install("-e", ALL)
+    install_all(session)
     start = time.monotonic()
     shutil.rmtree(BENCH_RUN, ignore_errors=True)  # a run folder appends: start it afresh
     session.run("gan-bench", "run", "throughput", "--profile", "quick", "--out", BENCH_RUN,
@@ -54,35 +61,35 @@ def ab_check(session: nox.Session) -> None:
     """The speed gate: `gan-bench check`, an A/B check of the quick throughput jobs against a
     git ref (default: the merge base with main); arguments after -- go to it, e.g.
     `nox -s ab_check -- --base origin/main --models mlp_gan,dcgan --out results/ab-check`."""
-    session.install("-e", ALL)
+    install_all(session)
     session.run("gan-bench", "check", *session.posargs)
 
 
 @nox.session
 def baseline(session: nox.Session) -> None:
     """Regenerate results/baselines/cpu-quick.json from fresh quick runs (an idle machine)."""
-    session.install("-e", ALL)
+    install_all(session)
     session.run("python", "scripts/update_baseline.py", *session.posargs)
 
 
 @nox.session
 def benchmarks(session: nox.Session) -> None:
     """pytest-benchmark timings of the harness's own hot paths (the metric code)."""
-    session.install("-e", ALL)
+    install_all(session)
     session.run("pytest", "tests/benchmarks", "--benchmark-only", *session.posargs)
 
 
 @nox.session
 def compare(session: nox.Session) -> None:
     """`gan-bench compare`; arguments after -- go to it (default: --frameworks torch,tf)."""
-    session.install("-e", ALL)
+    install_all(session)
     session.run("gan-bench", "compare", *(session.posargs or ["--frameworks", "torch,tf"]))
 
 
 @nox.session
 def parity(session: nox.Session) -> None:
     """`gan-bench parity` for every family."""
-    session.install("-e", ALL)
+    install_all(session)
     session.run("gan-bench", "parity", *session.posargs)
 
 

@@ -5,7 +5,7 @@ so data loading stays out of the measurement. MFU divides the achieved FLOP/s by
 float32 matrix product measured in the same process, tying each figure to the machine: on a
 CPU numpy's, the same reference for both frameworks. Rounds whose fastest and slowest differ
 by more than bench.timing.UNSTABLE_SPREAD flag the job `unstable` in its records. After
-the timed rounds, one more round runs under the framework's profiler to say where the time
+the timed rounds, a quarter round runs under the framework's profiler to say where the time
 goes (bench.op_profile): the "where the time goes" table.
 """
 
@@ -47,6 +47,10 @@ from bench.timing import peak_rss_bytes, reference_matmul_flops_per_s, time_step
 SUITE = "throughput"
 KEY_METRIC = "steps_per_s"
 SAMPLES = 64  # per (model, framework, variant): the grids of the report
+# The profiled round is this fraction of a timed round: the profiler's event processing costs
+# about 0.1 ms per op event (seconds for a small model's full round), and shares of time need
+# no more steps than that.
+PROFILED_FRACTION = 4
 
 FRAMEWORK_MODES = {"torch": ("eager", "compiled"), "tf": ("eager", "compiled", "xla")}
 
@@ -138,11 +142,12 @@ def execute(job: Job) -> JobResult:
         ("mfu", steps * flops / peak_flops, ""),
         ("params", adapter.param_count(), ""),
     ]
-    op_profile = adapter.op_profile(staged, timing.steps_per_round)
+    profiled_steps = max(1, timing.steps_per_round // PROFILED_FRACTION)
+    op_profile = adapter.op_profile(staged, profiled_steps)
     steps_taken = 1 + settings.warmup_steps + settings.rounds * timing.steps_per_round
     if op_profile is not None:
         values += profile_values(op_profile, flops, peak_flops)
-        steps_taken += timing.steps_per_round
+        steps_taken += profiled_steps
     measurements = [Measurement(name, float(value), unit, tags=tags)
                     for name, value, unit in values]
     measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
