@@ -8,7 +8,7 @@ updated, on the last D step's fake: the G tape stays open across that last D ste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import keras
 import numpy as np
@@ -55,13 +55,18 @@ class BCEGANAdapter(TFAdapter):
         last = self.config.d_steps - 1
         for i in range(last):
             self._d_step(real[i], self.G(z[i], training=True))
+        return self._d_then_g_step(real[last], lambda: self.G(z[last], training=True))
+
+    def _d_then_g_step(self, real: tf.Tensor, make_fake: Callable[[], tf.Tensor]):
+        """A D step on real and the detached fake, then G's step through the D just updated,
+        on that same fake."""
         # The G tape watches G's weights only and pauses over the D step: it records neither
         # D's update nor gradients for D's weights, work PyTorch's G step does not do either.
         with tape_watching(self.G.trainable_variables) as g_tape:
-            fake = self.G(z[last], training=True)
+            fake = make_fake()
             with g_tape.stop_recording():
-                loss_d = self._d_step(real[last], tf.stop_gradient(fake))
-            loss_g = bce_with_logits(self.D(fake, training=True), 1.0)  # through the D just updated
+                loss_d = self._d_step(real, tf.stop_gradient(fake))
+            loss_g = bce_with_logits(self.D(fake, training=True), 1.0)
         grads = g_tape.gradient(loss_g, self.G.trainable_variables)
         self.opt_g.apply(grads, self.G.trainable_variables)
         return loss_d, loss_g

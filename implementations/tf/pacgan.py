@@ -28,8 +28,8 @@ from implementations.spec.pacgan import (
     PacGANConfig,
     pack,
 )
-from implementations.tf.base import WeightMap, same, tape_watching
-from implementations.tf.bce_gan import BCEGANAdapter, bce_with_logits
+from implementations.tf.base import WeightMap, same
+from implementations.tf.bce_gan import BCEGANAdapter
 from implementations.tf.dcgan import stateless_call
 
 
@@ -96,7 +96,7 @@ class PacGANAdapter(BCEGANAdapter):
 
     def __init__(self, config: PacGANConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
-        # The canonical init (the spec's, drawn in numpy): a seed is one start in both frameworks.
+        # The paper's init, as DCGAN's adapters build theirs (bench.training loads the same).
         self.set_weights(config.initial_weights(self.seed))
 
     def make_networks(self, config: PacGANConfig) -> tuple[keras.Model, keras.Model]:
@@ -129,15 +129,7 @@ class PacGANAdapter(BCEGANAdapter):
         return self.to_device(self.network_layout(batch)), z
 
     def _train_step(self, real: tf.Tensor, z: tf.Tensor):
-        # The G tape watches G's weights only and pauses over the D step (as in bce_gan.py).
-        with tape_watching(self.G.trainable_variables) as g_tape:
-            fake = generate(partial(self.G, training=True), z)
-            with g_tape.stop_recording():
-                loss_d = self._d_step(real, tf.stop_gradient(fake))
-            loss_g = bce_with_logits(self.D(fake, training=True), 1.0)  # through the D just updated
-        grads = g_tape.gradient(loss_g, self.G.trainable_variables)
-        self.opt_g.apply(grads, self.G.trainable_variables)
-        return loss_d, loss_g
+        return self._d_then_g_step(real, lambda: generate(partial(self.G, training=True), z))
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged

@@ -8,7 +8,7 @@ updated, on the last D step's fake.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -55,9 +55,14 @@ class BCEGANAdapter(TorchAdapter):
         last = self.config.d_steps - 1
         for i in range(last):
             self._d_step(real[i], self.G(z[i]).detach())
-        fake = self.G(z[last])
-        loss_d = self._d_step(real[last], fake.detach())
-        loss_g = bce_with_logits(self.D(fake), 1.0)  # through the D just updated
+        return self._d_then_g_step(real[last], lambda: self.G(z[last]))
+
+    def _d_then_g_step(self, real: torch.Tensor, make_fake: Callable[[], torch.Tensor]):
+        """A D step on real and the detached fake, then G's step through the D just updated,
+        on that same fake."""
+        fake = make_fake()
+        loss_d = self._d_step(real, fake.detach())
+        loss_g = bce_with_logits(self.D(fake), 1.0)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward(inputs=list(self.G.parameters()))  # D's weight gradients are not needed
         self.opt_g.step()

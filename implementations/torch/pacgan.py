@@ -27,7 +27,7 @@ from implementations.spec.pacgan import (
     PacGANConfig,
     pack,
 )
-from implementations.torch.bce_gan import BCEGANAdapter, bce_with_logits
+from implementations.torch.bce_gan import BCEGANAdapter
 from implementations.torch.dcgan import stateless_call
 
 
@@ -89,7 +89,7 @@ class PacGANAdapter(BCEGANAdapter):
 
     def __init__(self, config: PacGANConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
-        # The canonical init (the spec's, drawn in numpy): a seed is one start in both frameworks.
+        # The paper's init, as DCGAN's adapters build theirs (bench.training loads the same).
         self.set_weights(config.initial_weights(self.seed))
 
     def make_networks(self, config: PacGANConfig) -> tuple[nn.Module, nn.Module]:
@@ -104,13 +104,7 @@ class PacGANAdapter(BCEGANAdapter):
         return self.to_device(self.network_layout(batch)), z
 
     def _train_step(self, real: torch.Tensor, z: torch.Tensor):
-        fake = generate(self.G, z)
-        loss_d = self._d_step(real, fake.detach())
-        loss_g = bce_with_logits(self.D(fake), 1.0)  # through the D just updated
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward(inputs=list(self.G.parameters()))  # D's weight gradients are not needed
-        self.opt_g.step()
-        return loss_d.detach(), loss_g.detach()
+        return self._d_then_g_step(real, lambda: generate(self.G, z))
 
     @torch.no_grad()
     def forward(self, staged) -> dict[str, np.ndarray]:
