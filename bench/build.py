@@ -9,6 +9,7 @@ from bench.adapter import Adapter, FamilyConfig
 from bench.errors import UsageError
 from bench.jobs import Job
 from bench.registry import family_config, find
+from bench.timing import peak_rss_bytes
 
 
 @dataclass
@@ -16,6 +17,12 @@ class Built:
     adapter: Adapter
     config: FamilyConfig
     env: dict[str, Any]
+    memory_after_import_bytes: int  # the process (or device) right after the framework's import
+
+
+def memory_in_use_bytes(adapter_cls: type[Adapter], device: str) -> int:
+    """The peak so far: the device allocator's on an accelerator, else the process's RSS."""
+    return adapter_cls.peak_memory_bytes(device) or peak_rss_bytes()
 
 
 def job_config(job: Job) -> FamilyConfig:
@@ -29,10 +36,11 @@ def build_adapter(job: Job, config: FamilyConfig | None = None) -> Built:
     """
     adapter_cls = find(job.model, job.framework).load()
     adapter_cls.configure(job.threads)
+    after_import = memory_in_use_bytes(adapter_cls, job.device)
     if not adapter_cls.device_available(job.device):
         raise UsageError(f"device {job.device!r} is not available to {job.framework} here")
     config = config or job_config(job)
     adapter = adapter_cls(config, seed=job.seed, device=job.device, mode=job.mode)
     env = {"threads": job.threads, "optimizer": adapter.optimizer_name,
            **adapter_cls.environment(job.device)}
-    return Built(adapter, config, env)
+    return Built(adapter, config, env, after_import)

@@ -28,6 +28,7 @@ HEADERS = {
     "first_step_s": "first step (s)",
     "peak_memory_mib": "peak memory (MiB)",
     "peak_memory_bytes": "peak memory (bytes)",
+    "memory_increase_mib": "memory over import (MiB)",
     "gflops_per_s": "GFLOP/s",
     "achieved_flops_per_s": "FLOP/s",
     "round_spread": "round spread (max/min)",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.adapter import Adapter, FamilyConfig
-from bench.build import build_adapter
+from bench.build import build_adapter, memory_in_use_bytes
 from bench.data import batches
 from bench.figures import (
     Figure,
@@ -42,7 +42,7 @@ from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
 from bench.suite import Artifact, JobResult, Request
-from bench.timing import peak_rss_bytes, reference_matmul_flops_per_s, time_steps
+from bench.timing import reference_matmul_flops_per_s, time_steps
 
 SUITE = "throughput"
 KEY_METRIC = "steps_per_s"
@@ -119,7 +119,7 @@ def execute(job: Job) -> JobResult:
     timing = time_steps(adapter, staged, warmup_steps=settings.warmup_steps,
                         rounds=settings.rounds, min_round_s=settings.min_round_s)
     # Memory first: the peak measurement below allocates (and, in TF, compiles) on its own.
-    memory = type(adapter).peak_memory_bytes(job.device) or peak_rss_bytes()
+    memory = memory_in_use_bytes(type(adapter), job.device)
     peak_flops = peak_flops_per_s(type(adapter), job.device)
     tags = {"variant": job.params.get("variant", "base"), **adapter.tags()}
     summary = timing.summary()
@@ -136,6 +136,7 @@ def execute(job: Job) -> JobResult:
         ("samples_per_s", steps * config.batch_size, "1/s"),
         ("first_step_s", timing.first_step_s, "s"),
         ("peak_memory_bytes", memory, "B"),
+        ("memory_increase_bytes", memory - built.memory_after_import_bytes, "B"),
         ("flops_per_step", flops, "FLOP"),
         ("achieved_flops_per_s", steps * flops, "FLOP/s"),
         ("matmul_peak_flops_per_s", peak_flops, "FLOP/s"),
@@ -164,7 +165,8 @@ def execute(job: Job) -> JobResult:
 # --- tables ---------------------------------------------------------------------------------
 
 TABLE_METRICS = ["steps_per_s", "steps_per_s_iqr", "samples_per_s", "first_step_s",
-                 "peak_memory_bytes", "achieved_flops_per_s", "mfu", "round_spread", "unstable"]
+                 "peak_memory_bytes", "memory_increase_bytes", "achieved_flops_per_s", "mfu",
+                 "round_spread", "unstable"]
 BREAKDOWN = ["mfu", "matmul_conv_share", "matmul_conv_mfu", "optimizer_share",
              "other_ops_share", "outside_ops_share"]
 
@@ -187,6 +189,8 @@ def throughput_table(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     table = table.reindex(columns=[c for c in TABLE_METRICS if c in table.columns])
     table = table.reset_index()
     table["peak_memory_mib"] = table.pop("peak_memory_bytes") / 2**20
+    if "memory_increase_bytes" in table:  # runs before it was measured lack it
+        table["memory_increase_mib"] = table.pop("memory_increase_bytes") / 2**20
     table["gflops_per_s"] = table.pop("achieved_flops_per_s") / 1e9
     return table
 

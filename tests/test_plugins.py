@@ -98,6 +98,11 @@ def test_the_plug_in_family_runs_throughput_in_both_frameworks(plugins, tmp_path
         batch = values[framework, "flops_per_step"]["batch_size"]
         assert values[framework, "flops_per_step"]["value"] == config.replace(
             batch_size=batch).flops_per_step()
+        # Memory as the total and as the increase over the process just after the framework's
+        # import, which alone takes well over 100 MiB.
+        total = values[framework, "peak_memory_bytes"]["value"]
+        increase = values[framework, "memory_increase_bytes"]["value"]
+        assert 0 <= increase < total - 100 * 2**20
         samples = values[framework, "artifact"]
         assert np.load(tmp_path / samples["path"]).shape == (samples["value"], 2)
     rows = report_rows(tmp_path / "report.md")
