@@ -173,7 +173,8 @@ def selection_options(func):
                      help="OpenMP threads at a barrier: sleep (passive) or spin (active; "
                           "faster on an idle machine, collapses on a shared one)."),
         click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
-                     help="Seconds before a job's worker is killed and recorded as an error."),
+                     help="Seconds a job's worker may go without progress (a training job "
+                          "reports its steps) before it is killed and recorded as an error."),
         click.option("--data-dir", type=path,
                      help="Folder with MNIST's IDX files or mnist.npz (for --profile full)."),
         click.option("--fid-inception", is_flag=True,

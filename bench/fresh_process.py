@@ -9,12 +9,14 @@ job, parity probe, feature extractor and device probe goes through here: that is
 tensorflow and torchvision out of one process (DESIGN.md) and a crash out of the harness.
 
 Thread counts are pinned in the child's environment before any framework loads. A child that
-exits non-zero, dies of a signal or outlives its timeout raises FreshProcessError, with a
+exits non-zero, dies of a signal or stalls past its timeout raises FreshProcessError, with a
 one-line reason and the tail of its output; a UsageError raised in the child is raised again
 here as a UsageError (bad input stays bad input across the process boundary).
 
 While it waits, the parent polls the child's progress file (bench.progress) every POLL_S and
-hands each new message, e.g. "step 150/300", to `on_progress`.
+hands each new message, e.g. "step 150/300", to `on_progress`. The timeout counts from the
+child's start or its latest message: a training job that advances is never cut, however long
+its budget, and a hung one is killed `timeout_s` after its last step.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def run_fresh(target: str, inputs: dict[str, Any] | None = None, *,
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-                reason = f"timed out after {timeout_s:g} s"
+                reason = f"timed out: no progress for {timeout_s:g} s"
         result = folder / "result.pkl"
         if proc.returncode == 0 and result.exists():
             return pickle.loads(result.read_bytes())
@@ -121,20 +123,28 @@ class ProgressFile:
     def __init__(self, path: Path, on_progress: Callable[[str], None] | None) -> None:
         self.path, self.on_progress, self.last = path, on_progress, ""
 
-    def poll(self) -> None:
-        if self.on_progress is None or not self.path.exists():
-            return
+    def poll(self) -> bool:
+        """Whether the child wrote a new message since the last poll."""
+        if not self.path.exists():
+            return False
         message = self.path.read_text().strip()
-        if message and message != self.last:
-            self.last = message
+        if not message or message == self.last:
+            return False
+        self.last = message
+        if self.on_progress is not None:
             self.on_progress(message)
+        return True
 
 
 def wait_polling(proc: subprocess.Popen, timeout_s: float | None,
-                 poll: Callable[[], None]) -> int:
-    """proc.wait(timeout_s), calling `poll` every POLL_S while the child runs and once after
-    it exits (so its last message is heard too)."""
-    deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
+                 poll: Callable[[], bool]) -> int:
+    """proc.wait() until `timeout_s` passes without progress, calling `poll` every POLL_S while
+    the child runs (a new message restarts the clock) and once after it exits (so its last
+    message is heard too)."""
+    def new_deadline() -> float:
+        return math.inf if timeout_s is None else time.monotonic() + timeout_s
+
+    deadline = new_deadline()
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -142,7 +152,8 @@ def wait_polling(proc: subprocess.Popen, timeout_s: float | None,
         try:
             returncode = proc.wait(timeout=min(POLL_S, remaining))
         except subprocess.TimeoutExpired:
-            poll()
+            if poll():
+                deadline = new_deadline()
             continue
         poll()
         return returncode

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bench.fresh_process import run_fresh
+from bench.fresh_process import FreshProcessError, run_fresh
 from bench.jobs import Job
 from bench.progress import PROGRESS_ENV, RunProgress, StepReporter, finished_line, key_figure
 
@@ -33,6 +33,16 @@ def test_a_worker_reports_its_steps_to_on_progress():
     assert heard[0] == "step 1/3" and heard[-1] == "step 3/3"
     assert heard == sorted(set(heard), key=heard.index)  # each message once, in order
     assert set(heard) <= {"step 1/3", "step 2/3", "step 3/3"}
+
+
+def test_the_timeout_counts_from_the_latest_step_and_still_stops_a_stall():
+    # Twelve steps 0.6 s apart take over 7 s, nearly twice the timeout: progress keeps it alive.
+    assert run_fresh("gan_bench_testing.steps:count_steps",
+                     {"total": 12, "seconds_per_step": 0.6}, timeout_s=4) == 12
+    # Silence: killed 4 s after the start, with the reason.
+    with pytest.raises(FreshProcessError, match="no progress for 4 s"):
+        run_fresh("gan_bench_testing.steps:count_steps",
+                  {"total": 2, "seconds_per_step": 60}, timeout_s=4)
 
 
 def test_steps_are_written_at_most_once_a_second_and_the_last_always(tmp_path, monkeypatch):
