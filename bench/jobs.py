@@ -8,8 +8,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The one field that says how long a job may run, not what it measures: a resume may change it.
-NOT_IDENTITY = ("timeout_s",)
+#: Fields that say how a job runs, not what it measures: how long it may stall (a resume may
+#: change it) and the run's shared measurements of the machine (bench.suite's run context).
+NOT_IDENTITY = ("timeout_s", "context")
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Job:
     settings (rounds, step budgets). Threads and OpenMP's wait policy change a timing, so they
     are part of the identity (a resume at another thread count runs new jobs, and the gate
     never compares across them); the timeout is not: a longer one still resumes the same jobs.
+    Nor is `context`, what the run measured once for all its jobs (throughput: the machine's
+    matmul peak), which the runner adds before a job goes to its worker.
     """
 
     suite: str
@@ -35,6 +38,7 @@ class Job:
     threads: int = 1
     wait_policy: str = "passive"
     timeout_s: float = 900.0
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def job_id(self) -> str:
@@ -43,7 +47,12 @@ class Job:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Without an empty context: the form a tree older than it reads (bench.ab_check runs
+        this tree's jobs in a base tree's worker)."""
+        data = dataclasses.asdict(self)
+        if not data["context"]:
+            del data["context"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

@@ -6,7 +6,8 @@ question: suites and request must match run.json, except the fields that are not
 job's identity (the timeout), which follow the command line.
 
 `prepare` expands the jobs once (the display's total and the executor's work are the same
-list); `execute` runs them; `run` is both.
+list) and measures what suites share across a run (their run context); `execute` runs them;
+`run` is both.
 """
 
 from __future__ import annotations
@@ -115,7 +116,24 @@ def prepare(options: RunOptions) -> PreparedRun:
              "request": asdict(options.request)}, indent=2))
     jobs = expand_jobs(options)
     done = finished_job_ids(run_dir) if options.resume else set()
-    return PreparedRun(run_dir, options, jobs, [job for job in jobs if job.job_id not in done])
+    contexts = run_contexts(run_dir, options) if options.executor == "local" else {}
+    todo = [dataclasses.replace(job, context=contexts.get(job.suite, {}))
+            for job in jobs if job.job_id not in done]
+    return PreparedRun(run_dir, options, jobs, todo)
+
+
+def run_contexts(run_dir: Path, options: RunOptions) -> dict[str, dict[str, Any]]:
+    """Each suite's run context (bench.suite): run.json's when it has one (a resume keeps the
+    measurements its first jobs used), else measured now and saved there."""
+    saved = json.loads((run_dir / RUN_FILE).read_text())
+    if "context" not in saved:
+        saved["context"] = {}
+        for name in options.suites:
+            measure = getattr(load_suite(name), "run_context", None)
+            if measure is not None:
+                saved["context"][name] = measure(options.request)
+        (run_dir / RUN_FILE).write_text(json.dumps(saved, indent=2))
+    return saved["context"]
 
 
 def check_same_run(run_dir: Path, options: RunOptions) -> None:

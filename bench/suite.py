@@ -8,6 +8,10 @@ A suite is any object, usually a module, with:
 - `execute(job) -> JobResult`: one job's measurements (in the job's fresh worker process);
 - `tables(frame) -> dict[str, DataFrame]`: its summary tables from the run's records;
 - `figures(frame, out_dir) -> list[Figure]`: its figures, drawn from those same tables;
+- `run_context(request) -> dict` (optional): what a run measures once, in the main process
+  before its jobs, for all of them (throughput: the machine's matmul peak); kept in run.json
+  (a resume reuses it) and handed to each job as `job.context`. Not under Ray: its workers
+  run on other machines and measure their own;
 - `KEY_METRIC` (optional): a metric name, or candidates of which the first a job measured wins,
   whose value at the job's last step a progress line shows for a finished job.
 

@@ -2,11 +2,12 @@
 
 A job times one (model, framework, device, mode, batch size, variant) on one staged batch,
 so data loading stays out of the measurement. MFU divides the achieved FLOP/s by a large
-float32 matrix product measured in the same process, tying each figure to the machine: on a
-CPU numpy's, the same reference for both frameworks. Rounds whose fastest and slowest differ
-by more than bench.timing.UNSTABLE_SPREAD flag the job `unstable` in its records. After
-the timed rounds, a quarter round runs under the framework's profiler to say where the time
-goes (bench.op_profile): the "where the time goes" table.
+float32 matrix product, tying each figure to the machine: on a CPU numpy's, measured once per
+run (`run_context`) at the run's threads, the one reference for every row and both
+frameworks; on a GPU the framework's own, in the job's worker. Rounds whose fastest and
+slowest differ by more than bench.timing.UNSTABLE_SPREAD flag the job `unstable` in its
+records. After the timed rounds, a quarter round runs under the framework's profiler to say
+where the time goes (bench.op_profile): the "where the time goes" table.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bench.figures import (
     save,
     text_column,
 )
+from bench.fresh_process import run_fresh
 from bench.jobs import Job
 from bench.op_profile import profile_values
 from bench.profiles import profile_settings
@@ -46,6 +48,7 @@ from bench.timing import reference_matmul_flops_per_s, time_steps
 
 SUITE = "throughput"
 KEY_METRIC = "steps_per_s"
+PEAK = "matmul_peak_flops_per_s"
 SAMPLES = 64  # per (model, framework, variant): the grids of the report
 # The profiled round is this fraction of a timed round: the profiler's event processing costs
 # about 0.1 ms per op event (seconds for a small model's full round), and shares of time need
@@ -97,12 +100,24 @@ def jobs(request: Request) -> list[Job]:
     return out
 
 
-def peak_flops_per_s(adapter_cls: type[Adapter], device: str) -> float:
-    """MFU's denominator: on a CPU one reference for every framework (numpy's product); on a
-    GPU the framework's own product, since numpy has none there."""
-    if device == "cpu":
-        return reference_matmul_flops_per_s()
-    return adapter_cls.matmul_flops_per_s(device)
+def run_context(request: Request) -> dict[str, float]:
+    """The CPU's matmul peak, measured once per run (numpy's product, in a fresh process at
+    the run's threads and wait policy): one MFU denominator for every row and framework, and
+    two seconds less per job."""
+    if "cpu" not in request.devices:
+        return {}
+    peak = run_fresh("bench.timing:reference_matmul_flops_per_s", threads=request.threads,
+                     wait_policy=request.wait_policy, timeout_s=request.timeout_s)
+    return {PEAK: peak}
+
+
+def peak_flops_per_s(job: Job, adapter_cls: type[Adapter]) -> float:
+    """MFU's denominator: on a CPU one reference for every framework, numpy's product (the
+    run's, else measured here); on a GPU the framework's own product, since numpy has none
+    there."""
+    if job.device != "cpu":
+        return adapter_cls.matmul_flops_per_s(job.device)
+    return job.context.get(PEAK) or reference_matmul_flops_per_s()
 
 
 def dataset_name(config: FamilyConfig) -> str:
@@ -120,7 +135,7 @@ def execute(job: Job) -> JobResult:
                         rounds=settings.rounds, min_round_s=settings.min_round_s)
     # Memory first: the peak measurement below allocates (and, in TF, compiles) on its own.
     memory = memory_in_use_bytes(type(adapter), job.device)
-    peak_flops = peak_flops_per_s(type(adapter), job.device)
+    peak_flops = peak_flops_per_s(job, type(adapter))
     tags = {"variant": job.params.get("variant", "base"), **adapter.tags()}
     summary = timing.summary()
     steps = summary["steps_per_s"]
@@ -139,7 +154,7 @@ def execute(job: Job) -> JobResult:
         ("memory_increase_bytes", memory - built.memory_after_import_bytes, "B"),
         ("flops_per_step", flops, "FLOP"),
         ("achieved_flops_per_s", steps * flops, "FLOP/s"),
-        ("matmul_peak_flops_per_s", peak_flops, "FLOP/s"),
+        (PEAK, peak_flops, "FLOP/s"),
         ("mfu", steps * flops / peak_flops, ""),
         ("params", adapter.param_count(), ""),
     ]

@@ -92,6 +92,12 @@ def test_the_plug_in_family_runs_throughput_in_both_frameworks(plugins, tmp_path
     assert {r["status"] for r in records} == {"ok"}
     values = {(r["framework"], r["metric"]): r for r in records}
     config = registry.family_config(FAMILY).for_profile("quick")
+    # One matmul peak per run, measured before the jobs, kept in run.json, used by every row.
+    peak = json.loads((tmp_path / "run.json").read_text())["context"]["throughput"]
+    assert peak["matmul_peak_flops_per_s"] > 1e9
+    for framework in ("torch", "tf"):
+        assert values[framework, "matmul_peak_flops_per_s"]["value"] == pytest.approx(
+            peak["matmul_peak_flops_per_s"])
     for framework in ("torch", "tf"):
         assert values[framework, "steps_per_s"]["value"] > 0
         assert values[framework, "params"]["value"] == AFFINE_PARAMS
