@@ -30,6 +30,7 @@ HEADERS = {
     "peak_memory_bytes": "peak memory (bytes)",
     "memory_increase_mib": "memory over import (MiB)",
     "gflops_per_s": "GFLOP/s",
+    "framework_matmul_gflops": "framework's own matmul (GFLOP/s)",
     "achieved_flops_per_s": "FLOP/s",
     "round_spread": "round spread (max/min)",
     "batch_size": "batch",

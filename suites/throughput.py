@@ -22,6 +22,7 @@ import pandas as pd
 from bench.adapter import Adapter, FamilyConfig
 from bench.build import build_adapter, memory_in_use_bytes
 from bench.data import batches
+from bench.errors import UsageError
 from bench.figures import (
     Figure,
     SamplePanel,
@@ -42,7 +43,7 @@ from bench.jobs import Job
 from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
-from bench.registry import family_config
+from bench.registry import family_config, find
 from bench.suite import Artifact, JobResult, Request
 from bench.timing import reference_matmul_flops_per_s, time_steps
 
@@ -101,14 +102,34 @@ def jobs(request: Request) -> list[Job]:
 
 
 def run_context(request: Request) -> dict[str, float]:
-    """The CPU's matmul peak, measured once per run (numpy's product, in a fresh process at
-    the run's threads and wait policy): one MFU denominator for every row and framework, and
-    two seconds less per job."""
+    """On a CPU, measured once per run in fresh processes at the run's threads and wait
+    policy: numpy's matmul peak, the one MFU denominator for every row and framework (two
+    seconds less per job), and each framework's own matmul rate beside it."""
     if "cpu" not in request.devices:
         return {}
-    peak = run_fresh("bench.timing:reference_matmul_flops_per_s", threads=request.threads,
-                     wait_policy=request.wait_policy, timeout_s=request.timeout_s)
-    return {PEAK: peak}
+    runtime = {"threads": request.threads, "wait_policy": request.wait_policy,
+               "timeout_s": request.timeout_s}
+    context = {PEAK: run_fresh("bench.timing:reference_matmul_flops_per_s", **runtime)}
+    for framework in request.frameworks:
+        try:
+            context[framework_matmul_key(framework)] = run_fresh(
+                "suites.throughput:framework_matmul_flops_per_s",
+                {"model": request.models[0], "framework": framework,
+                 "threads": request.threads}, **runtime)
+        except UsageError:
+            continue  # no adapter of this framework for the model: its jobs say so
+    return context
+
+
+def framework_matmul_key(framework: str) -> str:
+    return f"{framework}_matmul_flops_per_s"
+
+
+def framework_matmul_flops_per_s(model: str, framework: str, threads: int) -> float:
+    """The framework's own float32 matmul on the CPU (in its fresh worker process)."""
+    adapter_cls = find(model, framework).load()
+    adapter_cls.configure(threads)
+    return adapter_cls.matmul_flops_per_s("cpu")
 
 
 def peak_flops_per_s(job: Job, adapter_cls: type[Adapter]) -> float:
@@ -118,6 +139,12 @@ def peak_flops_per_s(job: Job, adapter_cls: type[Adapter]) -> float:
     if job.device != "cpu":
         return adapter_cls.matmul_flops_per_s(job.device)
     return job.context.get(PEAK) or reference_matmul_flops_per_s()
+
+
+def framework_matmul(job: Job) -> list[tuple[str, float, str]]:
+    """The run's measurement of the job's framework's own matmul rate, where it has one."""
+    rate = job.context.get(framework_matmul_key(job.framework))
+    return [("framework_matmul_flops_per_s", rate, "FLOP/s")] if rate else []
 
 
 def dataset_name(config: FamilyConfig) -> str:
@@ -156,6 +183,7 @@ def execute(job: Job) -> JobResult:
         ("achieved_flops_per_s", steps * flops, "FLOP/s"),
         (PEAK, peak_flops, "FLOP/s"),
         ("mfu", steps * flops / peak_flops, ""),
+        *framework_matmul(job),
         ("params", adapter.param_count(), ""),
     ]
     profiled_steps = max(1, timing.steps_per_round // PROFILED_FRACTION)
@@ -183,7 +211,7 @@ TABLE_METRICS = ["steps_per_s", "steps_per_s_iqr", "samples_per_s", "first_step_
                  "peak_memory_bytes", "memory_increase_bytes", "achieved_flops_per_s", "mfu",
                  "round_spread", "unstable"]
 BREAKDOWN = ["mfu", "matmul_conv_share", "matmul_conv_mfu", "optimizer_share",
-             "other_ops_share", "outside_ops_share"]
+             "other_ops_share", "outside_ops_share", "framework_matmul_flops_per_s"]
 
 
 def keyed_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -220,8 +248,10 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if profiled["metric"].eq("matmul_conv_share").any():
         where = profiled.pivot_table(index=keys, columns="metric", values="value",
                                      aggfunc="median")
-        where = where.dropna(subset=["matmul_conv_share"])
-        out["where the time goes"] = where.reindex(columns=BREAKDOWN).reset_index()
+        where = where.dropna(subset=["matmul_conv_share"]).reindex(columns=BREAKDOWN)
+        # The framework's own matmul beside the MFU's reference (runs before it lack it).
+        where["framework_matmul_gflops"] = where.pop("framework_matmul_flops_per_s") / 1e9
+        out["where the time goes"] = where.dropna(axis=1, how="all").reset_index()
     return out
 
 

@@ -98,6 +98,9 @@ def test_the_plug_in_family_runs_throughput_in_both_frameworks(plugins, tmp_path
     for framework in ("torch", "tf"):
         assert values[framework, "matmul_peak_flops_per_s"]["value"] == pytest.approx(
             peak["matmul_peak_flops_per_s"])
+        # Each framework's own matmul rate, measured once beside it, is a column of its own.
+        assert values[framework, "framework_matmul_flops_per_s"]["value"] == pytest.approx(
+            peak[f"{framework}_matmul_flops_per_s"])
     for framework in ("torch", "tf"):
         assert values[framework, "steps_per_s"]["value"] > 0
         assert values[framework, "params"]["value"] == AFFINE_PARAMS
