@@ -117,6 +117,18 @@ def pair_noise(folders: list[Path]) -> str:
             f"{min(spreads):.2f} to {max(spreads):.2f})")
 
 
+def checked(folders: list[Path], args: argparse.Namespace) -> str:
+    """What the finished checks compared, read from their own files (so --summarise need not
+    repeat the options they ran with); the command line's for checks still to run."""
+    pairs = [f / "ab-pairs.csv" for f in folders if (f / "ab-pairs.csv").exists()]
+    if not pairs:
+        return f"against {args.base} ({args.models}; {args.frameworks})"
+    first = pd.read_csv(pairs[0])
+    header = (pairs[0].parent / AB_REPORT).read_text().splitlines()[0]
+    return (f"({header.removeprefix('A/B check: ')}; models {','.join(first['model'].unique())}; "
+            f"frameworks {','.join(first['framework'].unique())})")
+
+
 def ab_main(args: argparse.Namespace) -> int:
     folders = [args.work / f"check-{i:02d}" for i in range(args.checks)]
     if not args.summarise:
@@ -131,8 +143,8 @@ def ab_main(args: argparse.Namespace) -> int:
     took = (f"one check took {statistics.median(seconds) / 60:.1f} min (median of "
             f"{len(seconds)}, {min(seconds) / 60:.1f} to {max(seconds) / 60:.1f})"
             if seconds else "no check finished")
-    print(f"A/B checks against {args.base} ({args.models}, {args.frameworks}, "
-          f"{'beside `yes`' if args.busy else 'no neighbour started by this script'}): "
+    print(f"A/B checks {checked(folders, args)}, "
+          f"{'beside `yes`' if args.busy else 'no neighbour started by this script'}: "
           f"{failed} of "
           f"{len(folders) - unfinished} failed, {unfinished} did not finish; {took}"
           f"{pair_noise(folders)}")
