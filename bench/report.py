@@ -39,6 +39,17 @@ def markdown_table(table: pd.DataFrame) -> str:
     return to_markdown(table)
 
 
+def write_measurement(rows: pd.DataFrame, table: pd.DataFrame, out: Path, rows_suffix: str,
+                      note: str) -> None:
+    """A measurement script's output: its raw rows (`out` with `rows_suffix`) and its summary
+    table (`out`) as CSV, and the table printed under `note` (when, where, under what load)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out.with_suffix(rows_suffix), index=False)
+    table.to_csv(out, index=False)
+    print(f"\n{note}")
+    print(markdown_table(table))
+
+
 @dataclass
 class Section:
     """One heading of a report: notes, tables and figures; collapsed in HTML when asked."""

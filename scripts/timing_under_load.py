@@ -26,7 +26,7 @@ import pandas as pd
 from bench.environment import machine_environment
 from bench.executors import run_isolated
 from bench.registry import load_suite, parse_frameworks, parse_models
-from bench.report import markdown_table
+from bench.report import write_measurement
 from bench.suite import Request
 
 BUSY_LOOP = "while True: pass"
@@ -93,13 +93,9 @@ def main() -> int:
     finally:
         for proc in load:
             proc.kill()
-    table = summary(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(args.out.with_suffix(".runs.csv"), index=False)
-    table.to_csv(args.out, index=False)
-    print(f"\n{args.load} busy process(es) beside, {time.time() - started:.0f} s, "
-          f"{time.strftime('%Y-%m-%d %H:%M')}, {machine_environment()['cpu']}")
-    print(markdown_table(table))
+    write_measurement(rows, summary(rows), args.out, ".runs.csv",
+                      f"{args.load} busy process(es) beside, {time.time() - started:.0f} s, "
+                      f"{time.strftime('%Y-%m-%d %H:%M')}, {machine_environment()['cpu']}")
     return 0
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from bench.environment import machine_environment
 from bench.fresh_process import run_fresh
 from bench.registry import load_suite, parse_models
-from bench.report import markdown_table
+from bench.report import write_measurement
 from bench.suite import Request
 
 IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
@@ -63,7 +63,8 @@ def interleaved_rates(job: dict, rounds: int = ROUNDS) -> dict[str, list[float]]
         rates[name] = []
     names = list(IMPLEMENTATIONS)
     for r in range(rounds):
-        for name in names[r % 3:] + names[:r % 3]:
+        first = r % len(names)  # the order rotates, so no implementation always goes first
+        for name in names[first:] + names[:first]:
             step, sync, n = steps[name]
             rates[name].append(n / timed_round(step, sync, n))
     return rates
@@ -105,13 +106,9 @@ def main() -> int:
     jobs = [job for job in load_suite("throughput").jobs(request) if job.mode == "eager"]
     started = time.time()
     rows = measure(jobs, args.runs)
-    table = summary(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(args.out.with_suffix(".rounds.csv"), index=False)
-    table.to_csv(args.out, index=False)
-    print(f"\n{time.time() - started:.0f} s, {time.strftime('%Y-%m-%d %H:%M')}, "
-          f"{machine_environment()['cpu']}, one thread per worker")
-    print(markdown_table(table))
+    write_measurement(rows, summary(rows), args.out, ".rounds.csv",
+                      f"{time.time() - started:.0f} s, {time.strftime('%Y-%m-%d %H:%M')}, "
+                      f"{machine_environment()['cpu']}, one thread per worker")
     return 0
 
 
