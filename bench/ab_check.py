@@ -10,8 +10,11 @@ per pair, each time in a fresh worker whose source tree is that side's, with the
 alternating which goes first (A B, B A, ...), so a drift in the machine's load lands on both.
 
 The unit is one job, not one round: rounds of one job share the state of the machine, so
-their scatter understates the noise. Per key (one job of the suite) the decision uses the
-paired ratios head/base of the job medians (steps_per_s):
+their scatter understates the noise. A job's figure is its fastest round: a neighbour (on
+this machine or on the VM's host) only ever slows a round down, so the fastest of a job's
+rounds moves least between runs (beside a busy process, fresh runs of one job spread up to
+1.8x in their median round and at most 1.24x in their fastest of 21). Per key (one job of
+the suite) the decision uses the paired ratios head/base of those figures:
 
 1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
 2. Confirm: suspected keys, and only they, run `pairs` more pairs.
@@ -47,7 +50,7 @@ from bench.jobs import Job
 from bench.stats import bootstrap_median
 
 SIDES = ("base", "head")
-METRIC = "steps_per_s"
+ROUND_METRIC = "round_steps_per_s"  # every tree's throughput suite writes its rounds
 MAIN_BRANCHES = ("main", "origin/main")  # the default base is the merge base with the first
 REPORT = "ab-check"
 
@@ -114,7 +117,7 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
 
 @dataclass
 class KeySamples:
-    """One key's job medians per side, pair by pair (NaN where the job failed)."""
+    """One key's job figures (fastest rounds) per side, pair by pair (NaN where the job failed)."""
 
     job: Job
     base: list[float] = field(default_factory=list)
@@ -149,7 +152,7 @@ OnMeasured = Callable[[int, str, Job, Measured], None]
 
 
 def time_job(job: Job, tree: Path) -> Measured:
-    """The job's median steps/s in a fresh worker running `tree`'s code."""
+    """The job's fastest round (steps/s) in a fresh worker running `tree`'s code."""
     try:
         output = run_fresh("bench.worker:run_job",
                            {"job": job.to_dict(), "run_id": REPORT, "env": {}},
@@ -158,12 +161,13 @@ def time_job(job: Job, tree: Path) -> Measured:
     except FreshProcessError as exc:
         last = (exc.tail.strip().splitlines() or [""])[-1]  # a traceback's last line says why
         return Measured(math.nan, f"worker {exc.reason}: {last[:160]}")
-    for record in output.records:
-        if record["metric"] == METRIC and record["status"] == "ok":
-            size = record.get("batch_size")
-            return Measured(float(record["value"]), batch_size="" if size is None else str(size))
+    rounds = [r for r in output.records if r["metric"] == ROUND_METRIC and r["status"] == "ok"]
+    if rounds:
+        size = rounds[0].get("batch_size")
+        return Measured(max(float(r["value"]) for r in rounds),
+                        batch_size="" if size is None else str(size))
     errors = [str(r.get("error") or "").strip() for r in output.records]
-    first = next((e.splitlines()[0] for e in errors if e), f"no {METRIC} record")
+    first = next((e.splitlines()[0] for e in errors if e), f"no {ROUND_METRIC} record")
     return Measured(math.nan, first[:160])
 
 
@@ -221,7 +225,7 @@ class Row:
 
     job: Job
     verdict: str
-    base: float = math.nan  # median job steps/s
+    base: float = math.nan  # median over pairs of the job figures, steps/s
     head: float = math.nan
     ratio: float = math.nan  # median of the paired ratios head/base
     low: float = math.nan  # its 95% bootstrap interval over pairs

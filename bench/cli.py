@@ -352,13 +352,14 @@ def check_command(run_dir: Path | None, baseline_path: Path | None, show_all: bo
 
     Without RUN_DIR: the A/B check. REF's tree (default: the merge base with main) is checked
     out in a temporary git worktree, and the suite's jobs of both trees run interleaved, each
-    in a fresh worker. A key fails only when its paired ratios head/base are significantly
-    below 1 - min-effect after a confirmation rerun, Holm-corrected over keys. A dirty tree
-    is fine: the head side runs the working tree as it is. Report: OUT/ab-check.md and .csv.
+    in a fresh worker; a job's figure is its fastest timed round. A key fails only when its
+    paired ratios head/base are significantly below 1 - min-effect after a confirmation
+    rerun, Holm-corrected over keys. A dirty tree is fine: the head side runs the working
+    tree as it is. Report: OUT/ab-check.md and .csv.
 
     With RUN_DIR --baseline FILE: seeded quality metrics are gated by their tolerances;
     throughput and peak memory are advisory (reported, never failing: a run on another day
-    is not comparable within 10%). The full table goes to RUN_DIR/check.md.
+    is not comparable within 10%). The full table goes to RUN_DIR/check.md and check.csv.
     """
     if run_dir is None:
         if baseline_path is not None or allow_missing:
@@ -390,6 +391,7 @@ def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
     result = check(run_dir, baseline_path, allow_missing)
     table = comparison_table(result.rows)
     (Path(run_dir) / "check.md").write_text(markdown_table(table) + "\n")
+    table.to_csv(Path(run_dir) / "check.csv", index=False)  # the verdicts the report reads
     write_report(Path(run_dir), ("md", "html", "csv"))  # its summary now shows the verdict
     shown = table if show_all else table[table["status"].isin(result.failing_statuses | {"new"})]
     if not shown.empty:

@@ -24,6 +24,7 @@ HEADERS = {
     "steps_per_s": "steps/s",
     "steps_per_s_iqr": "steps/s IQR",
     "steps_per_s_mad": "steps/s MAD",
+    "best_steps_per_s": "fastest round (steps/s)",
     "samples_per_s": "samples/s",
     "first_step_s": "first step (s)",
     "peak_memory_mib": "peak memory (MiB)",

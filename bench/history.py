@@ -3,8 +3,8 @@
 A run's time is its first record's timestamp; its commit, the git_sha its records carry. Each
 point is one job key's value in one run with an interval: steps/s has the interquartile range
 of its timed rounds, and the metrics proportional to it (samples/s, MFU) that range scaled
-alike; peak memory and first-step time have none. A run whose check (check.md or
-ab-check.md in its folder) said REGRESSED is marked in the tables and the figures.
+alike; peak memory and first-step time have none. A run whose check (check.csv or
+ab-check.csv in its folder) said REGRESSED is marked in the tables and the figures.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def write_history(run_dirs: list[Path], out: Path) -> Path:
     notes = ["Runs in time order (first record's timestamp). Cells: the median, and in "
              "brackets the interquartile range of the timed rounds (scaled alike for "
              "samples/s and MFU; none for memory and first-step time).",
-             "REGRESSED: the run's check (check.md or ab-check.md) said so."]
+             "REGRESSED: the run's check (check.csv or ab-check.csv) said so."]
     sections = [Section("runs", {"runs": runs_table(points)}, notes)]
     sections += [Section(metric_title(m), {metric_title(m): metric_table(points, m)},
                          figures=[history_figure(points, m, out / FIGURES_DIR)])

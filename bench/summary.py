@@ -8,7 +8,6 @@ the run folder; the jobs flagged unstable or failed; and the machine it all ran 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +17,11 @@ from bench.compare import ROUNDS_NOTE, like_with_like
 from bench.figures import framework_sort_key, int_text, ok_rows, text_column
 from bench.formatting import format_value
 
-CHECK_FILES = ("check.md", "ab-check.md")
-# A baseline check's table has a gate column after the status: an advisory REGRESSED row
-# (throughput or memory against a baseline from another day) never fails the check.
-REGRESSED = re.compile(r"\bREGRESSED\b(?!\s*\|\s*advisory\b)")
-ADVISORY = re.compile(r"\bREGRESSED\s*\|\s*advisory\b")
+#: The tables the checks write into a run folder, and the column holding each row's verdict.
+#: A baseline check's table also has a `gate` column: an advisory REGRESSED row (throughput or
+#: memory against a baseline from another day) never fails the check.
+CHECK_TABLES = {"check.csv": "status", "ab-check.csv": "verdict"}
+CHECK_NAMES = {"check.csv": "baseline check", "ab-check.csv": "A/B check"}
 HEADLINE_METRICS = ("fid_raw", "fid_digits", "coverage_raw", "coverage_digits")
 ARTIFACT_METRIC = "artifact"
 
@@ -115,18 +114,29 @@ def spread_text(values: pd.Series) -> str:
 # --- verdicts and flags ---------------------------------------------------------------------
 
 
+def check_verdicts(run_dir: Path) -> dict[str, tuple[int, int]]:
+    """Per check table in the run folder: its failing REGRESSED rows and its advisory ones."""
+    found = {}
+    for name, column in CHECK_TABLES.items():
+        if (run_dir / name).exists():
+            table = pd.read_csv(run_dir / name, dtype=str, keep_default_na=False)
+            regressed = table[column] == "REGRESSED"
+            advisory = table.get("gate", pd.Series("", index=table.index)) == "advisory"
+            found[CHECK_NAMES[name]] = (int((regressed & ~advisory).sum()),
+                                        int((regressed & advisory).sum()))
+    return found
+
+
 def check_regressions(run_dir: Path) -> dict[str, int]:
-    """Per check file in the run folder: how many of its rows say REGRESSED and fail."""
-    return {name: len(REGRESSED.findall((run_dir / name).read_text()))
-            for name in CHECK_FILES if (run_dir / name).exists()}
+    """Per check that ran on the run folder: how many of its rows say REGRESSED and fail."""
+    return {name: failing for name, (failing, _) in check_verdicts(run_dir).items()}
 
 
 def gate_notes(run_dir: Path) -> list[str]:
-    found = check_regressions(run_dir)
+    found = check_verdicts(run_dir)
     if not found:
-        return ["Gate: no check ran on this folder (no check.md or ab-check.md)."]
-    return [gate_note(name, n, len(ADVISORY.findall((run_dir / name).read_text())))
-            for name, n in found.items()]
+        return [f"Gate: no check ran on this folder (no {' or '.join(CHECK_TABLES)})."]
+    return [gate_note(name, failing, advisory) for name, (failing, advisory) in found.items()]
 
 
 def gate_note(name: str, failing: int, advisory: int) -> str:

@@ -23,6 +23,7 @@ class Timing:
     first_step_s: float  # includes tracing / compilation
     warmup_s: float
     round_s: np.ndarray  # seconds per timed round
+    round_cpu_s: np.ndarray  # the worker's CPU seconds (all its threads) in each timed round
     steps_per_round: int
 
     @property
@@ -30,6 +31,11 @@ class Timing:
         return self.steps_per_round / self.round_s
 
     def summary(self) -> dict[str, float]:
+        """The median round (what a step costs on this machine now) and the fastest
+        (`best_steps_per_s`: a neighbour, on the machine or on the VM's host, only ever slows a
+        round down, so the fastest of many is the step's own cost and moves least between
+        runs; the A/B check compares it). `cores_used` is CPU seconds per wall second: near
+        the thread count when the worker held its cores throughout."""
         rates = self.steps_per_s
         q25, median, q75 = np.percentile(rates, [25, 50, 75])
         spread = float(rates.max() / rates.min())
@@ -40,6 +46,8 @@ class Timing:
             "rounds": float(len(rates)),
             "round_spread": spread,
             "unstable": float(spread > UNSTABLE_SPREAD),
+            "best_steps_per_s": float(rates.max()),
+            "cores_used": float(np.median(self.round_cpu_s / self.round_s)),
         }
 
 
@@ -57,18 +65,25 @@ def time_steps(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
     warmup = timed_round(step, adapter.sync, warmup_steps)
     per_step = warmup / warmup_steps if warmup_steps else first
     steps_per_round = steps_for(min_round_s, per_step)
-    round_s = np.array([timed_round(step, adapter.sync, steps_per_round)
-                        for _ in range(rounds)])
-    return Timing(first, warmup, round_s, steps_per_round)
+    wall_and_cpu = np.array([wall_and_cpu_round(step, adapter.sync, steps_per_round)
+                             for _ in range(rounds)])
+    return Timing(first, warmup, wall_and_cpu[:, 0], wall_and_cpu[:, 1], steps_per_round)
 
 
 def timed_round(step: Callable[[], None], sync: Callable[[], None], steps: int) -> float:
     """Seconds for `steps` calls of step, with one device sync at the end and none inside."""
-    start = time.perf_counter()
+    return wall_and_cpu_round(step, sync, steps)[0]
+
+
+def wall_and_cpu_round(step: Callable[[], None], sync: Callable[[], None],
+                       steps: int) -> tuple[float, float]:
+    """Wall seconds and the process's CPU seconds for `steps` calls of step. A competing
+    process lengthens the first but not the second, which counts only time the worker ran."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     sync()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def matmul_size(device: str) -> int:

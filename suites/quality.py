@@ -137,8 +137,8 @@ class QualityProfile:
 # PacGAN evaluates as the paper does, on 2,500 samples. Its full budget is the paper's, 400
 # epochs of 100,000 points (400,000 steps of 100; 10 seeds with --seeds 10: a run for Ray);
 # standard's 8,000 steps (26 to 34 steps/s at one thread here, alone) for m = 1, 2 on ring8
-# and grid25, 3 seeds, both frameworks (24 jobs): an estimated 80 minutes on 2 cores (--jobs 2),
-# from ~6.7 min per job measured beside the test suite; the whole run was not yet timed.
+# and grid25, 3 seeds, both frameworks (24 jobs): 22 of them took 76 minutes on 2 cores
+# (--jobs 2, beside other work; README's PacGAN table), so the run is about an hour and a half.
 PACGAN_SAMPLES = {"pacgan": 2500}
 PROFILES = {
     "quick": QualityProfile({"mlp_gan": 300, "dcgan": 150, "progan": 200, "pacgan": 500}, 200,

@@ -21,7 +21,7 @@ def dated_run(path, day: int, scale: float, sha: str, check: str | None = None):
                for r in throughput_records(path.name, scale=scale, seed=day)]
     run = write_run(path, records)
     if check is not None:
-        (run / "check.md").write_text(check)
+        (run / "check.csv").write_text(check)
     return run
 
 
@@ -30,8 +30,8 @@ def three_runs(tmp_path):
     """Given out of time order; the third in time is 30% slower and its check said so."""
     return [dated_run(tmp_path / "b", 2, 1.0, "bbb"),
             dated_run(tmp_path / "c", 3, 0.7, "ccc",
-                      check="| status | metric |\n|---|---|\n| REGRESSED | steps_per_s |\n"),
-            dated_run(tmp_path / "a", 1, 1.0, "aaa", check="| status |\n|---|\n| ok |\n")]
+                      check="status,gate,metric\nREGRESSED,gated,steps_per_s\n"),
+            dated_run(tmp_path / "a", 1, 1.0, "aaa", check="status,gate\nok,gated\n")]
 
 
 def test_runs_come_in_time_order_with_their_commit_and_verdict(three_runs):

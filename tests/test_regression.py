@@ -321,7 +321,7 @@ def test_check_exit_codes_and_table(tmp_path, baseline):
                    "95% interval"):
         assert column in columns
     assert done.stdout.count("REGRESSED") == len(THROUGHPUT_JOBS)
-    assert (slower / "check.md").exists()
+    assert (slower / "check.md").exists() and (slower / "check.csv").exists()
 
     worse = write_run(tmp_path / "worse", throughput_records() + quality_records(fid_scale=1.5))
     done = run_cli("check", str(worse), "--baseline", str(baseline))
@@ -329,8 +329,8 @@ def test_check_exit_codes_and_table(tmp_path, baseline):
     # The check rewrites the run's report: its summary opens with the verdict it reached.
     for run, verdict in ((same, "passed, no regression"), (worse, "REGRESSED in")):
         summary = (run / "report.md").read_text().split("\n## ", 2)[1]
-        assert f"Gate (check.md): {verdict}" in summary
-        assert "Gate (check.md)" in (run / "report.html").read_text()
+        assert f"Gate (baseline check): {verdict}" in summary
+        assert "Gate (baseline check)" in (run / "report.html").read_text()
 
 
 def test_baseline_command_writes_a_file_check_reads(tmp_path):

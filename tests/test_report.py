@@ -262,17 +262,22 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
                 "framework_version": "2.5.0" if r["framework"] == "torch" else "tf 2.18"}
                for r in records]
     run = write_run(tmp_path / "run", records)
-    (run / "check.md").write_text("| status | metric |\n|---|---|\n| REGRESSED | steps_per_s |\n")
+    (run / "check.csv").write_text("status,gate,metric\nREGRESSED,gated,steps_per_s\n"
+                                   "ok,gated,fid_raw\n")
     text = write_report(run, ["md"]).read_text()
     assert text.index("## Summary") < text.index("## throughput")
     summary = text[text.index("## Summary"):text.index("## throughput")]
-    assert "Gate (check.md): REGRESSED in 1 comparison." in summary
+    assert "Gate (baseline check): REGRESSED in 1 comparison." in summary
     # An advisory flag (a baseline check's throughput) is no regression of the gate.
-    (run / "check.md").write_text("| status | gate | metric |\n|---|---|---|\n"
-                                  "| REGRESSED | advisory | steps_per_s |\n")
+    (run / "check.csv").write_text("status,gate,metric\nREGRESSED,advisory,steps_per_s\n")
     advised = write_report(run, ["md"]).read_text().split("## throughput")[0]
-    assert ("Gate (check.md): passed, no regression; 1 advisory flag (speed or memory against "
-            "a baseline from another day, which never fails).") in advised
+    assert ("Gate (baseline check): passed, no regression; 1 advisory flag (speed or memory "
+            "against a baseline from another day, which never fails).") in advised
+    # An A/B check's table names its verdict in a `verdict` column.
+    (run / "check.csv").unlink()
+    (run / "ab-check.csv").write_text("verdict,model\nok,mlp_gan\nREGRESSED,dcgan\n")
+    ab = write_report(run, ["md"]).read_text().split("## throughput")[0]
+    assert "Gate (A/B check): REGRESSED in 1 comparison." in ab
     assert re.search(r"\| mlp_gan +\| images +\| +64 \| unlike: eager vs xla +\|", summary)
     assert "timed rounds of 1 job each (narrow)" in summary
     assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| rounds spread 1.8x", summary)

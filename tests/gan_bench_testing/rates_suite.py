@@ -1,10 +1,11 @@
 """A timing suite that times nothing: the A/B check's tests run it on two trees of a tiny repo.
 
-Each job reports a steps_per_s read from `ab_rates.RATES[model]` in whichever source tree
-the worker runs (bench.fresh_process puts that tree first on the path), scattered by up to
-NOISE with a per-process seed. So a commit that lowers a rate is a real slowdown of that
-tree, and the verdicts depend on no machine's load. A model the tree's table lacks makes
-the job fail there, like a family that a base commit does not have yet.
+Each job reports one round, `round_steps_per_s`, read from `ab_rates.RATES[model]` in
+whichever source tree the worker runs (bench.fresh_process puts that tree first on the
+path), scattered by up to NOISE with a per-process seed. So a commit that lowers a rate is
+a real slowdown of that tree, and the verdicts depend on no machine's load. A model the
+tree's table lacks makes the job fail there, like a family that a base commit does not
+have yet.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def jobs(request: Request) -> list[Job]:
 def execute(job: Job) -> JobResult:
     rate = importlib.import_module("ab_rates").RATES[job.model]
     noisy = rate * (1 + NOISE * np.random.default_rng(os.getpid()).uniform(-1, 1))
-    return JobResult([Measurement("steps_per_s", float(noisy), "1/s",
+    return JobResult([Measurement("round_steps_per_s", float(noisy), "1/s", step=0,
                                   tags={"variant": job.params["variant"]})], batch_size=64)
 
 
