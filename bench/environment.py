@@ -50,6 +50,21 @@ def package_versions() -> str:
     return " ".join(versions)
 
 
+def allowed_cpus() -> str:
+    """The CPUs this process may run on, as ranges ("0-1", "0,2-3"): `taskset` narrows them,
+    every worker inherits them, and the harness itself pins nothing (pinning did not narrow
+    the spread between runs on a shared VM; README, "Timings that hold on a busy machine")."""
+    if not hasattr(os, "sched_getaffinity"):
+        return ""
+    cpus, ranges = sorted(os.sched_getaffinity(0)), []
+    for cpu in cpus:
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
+
+
 def load_average() -> str:
     """The 1-minute load average, or "" where the system has none."""
     try:
@@ -68,5 +83,6 @@ def machine_environment() -> dict[str, str]:
         "cpu": cpu_model(),
         "hostname": socket.gethostname(),
         "cores": str(os.cpu_count() or ""),
+        "cpus_allowed": allowed_cpus(),
         "load_at_start": load_average(),
     }

@@ -184,6 +184,7 @@ def environment_table(frame: pd.DataFrame) -> pd.DataFrame:
     """What the run ran on: machine, threads, versions, code and load at start."""
     shas = [str(s) for s in frame.get("git_sha", pd.Series(dtype=str)).dropna().unique()]
     rows = [("CPU", values_of(frame, "cpu")), ("cores", values_of(frame, "cores")),
+            ("CPUs allowed (affinity)", values_of(frame, "cpus_allowed")),
             ("threads per job", values_of(frame, "threads")),
             ("OpenMP wait policy", values_of(frame, "wait_policy")),
             ("load at start (1 min)", values_of(frame, "load_at_start"))]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 
+from bench.environment import allowed_cpus
 from bench.records import load_frame, read_records
 from bench.runner import RunOptions, run
 from bench.suite import Request
-from conftest import ROOT, subprocess_env
+from conftest import ROOT, run_python, subprocess_env
 
 FAULTS = "faults"
 
@@ -88,3 +90,23 @@ def test_sigkill_of_the_main_process_then_resume_loses_and_duplicates_nothing(tm
     assert len(ids) == len(set(ids)) == 12
     assert finished_before <= set(ids)
     assert sorted(r["value"] for r in final) == [42.0 + s for s in range(12)]
+
+
+def test_the_cpus_a_run_may_use_are_recorded_with_every_record(tmp_path):
+    pinned = f"""
+import os
+from pathlib import Path
+os.sched_setaffinity(0, {{0}})  # as `taskset -c 0 gan-bench run ...` would
+from bench.records import load_frame
+from bench.runner import RunOptions, run
+from bench.suite import Request
+summary = run(RunOptions(("{FAULTS}",), Request(models=("ok",), frameworks=("none",)),
+                         Path({str(tmp_path / "run")!r})))
+print(sorted(set(load_frame(summary.run_dir)["cpus_allowed"].astype(str))))
+"""
+    assert run_python(pinned).stdout.strip().splitlines()[-1] == "['0']"
+
+
+def test_allowed_cpus_are_written_as_ranges(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {11, 0, 1, 2, 3, 8, 10})
+    assert allowed_cpus() == "0-3,8,10-11"

@@ -258,7 +258,8 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
     torch_images = next(r for r in records if r["framework"] == "torch"
                         and r["variant"] == "images" and r["metric"] == "steps_per_s")
     records += unstable_records(torch_images, 1.8)
-    records = [{**r, "cores": "16", "load_at_start": "0.42", "git_sha": "abc123+dirty",
+    records = [{**r, "cores": "16", "cpus_allowed": "0-3,8", "load_at_start": "0.42",
+                "git_sha": "abc123+dirty",
                 "framework_version": "2.5.0" if r["framework"] == "torch" else "tf 2.18"}
                for r in records]
     run = write_run(tmp_path / "run", records)
@@ -281,7 +282,8 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
     assert re.search(r"\| mlp_gan +\| images +\| +64 \| unlike: eager vs xla +\|", summary)
     assert "timed rounds of 1 job each (narrow)" in summary
     assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| rounds spread 1.8x", summary)
-    for item, value in (("cores", "16"), ("load at start \\(1 min\\)", "0.42"),
+    for item, value in (("cores", "16"), ("CPUs allowed \\(affinity\\)", "0-3,8"),
+                        ("load at start \\(1 min\\)", "0.42"),
                         ("torch version", "2.5.0"), ("tf version", "tf 2.18"),
                         ("git commit", "abc123"), ("uncommitted changes", "yes")):
         assert re.search(rf"\| {item} +\| {value} +\|", summary), item
