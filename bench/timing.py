@@ -16,6 +16,8 @@ from bench.adapter import Adapter
 #: Rounds of one job whose fastest is this much faster than its slowest were not measured on
 #: a steady machine (two speeds, or a neighbour that came and went): the job is flagged.
 UNSTABLE_SPREAD = 1.5
+#: Fewer rounds give no interquartile range or fastest round worth reading.
+MIN_ROUNDS = 7
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,13 @@ class Timing:
 
 
 def time_steps(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
-               min_round_s: float) -> Timing:
+               min_round_s: float, max_timed_s: float = math.inf) -> Timing:
     """Time rounds of training steps on one staged batch; sync only around rounds.
 
     The warm-up also calibrates the round length: enough steps that a round lasts about
-    min_round_s, so timer resolution and per-round overheads stay negligible.
+    min_round_s, so timer resolution and per-round overheads stay negligible. A model whose
+    one step outlasts a round times fewer rounds (never under MIN_ROUNDS) to stay within
+    about max_timed_s: its long rounds already average over the machine's slow moments.
     """
     def step() -> None:
         adapter.train_step(staged)
@@ -65,9 +69,16 @@ def time_steps(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
     warmup = timed_round(step, adapter.sync, warmup_steps)
     per_step = warmup / warmup_steps if warmup_steps else first
     steps_per_round = steps_for(min_round_s, per_step)
+    rounds = rounds_within(max_timed_s, steps_per_round * per_step, rounds)
     wall_and_cpu = np.array([wall_and_cpu_round(step, adapter.sync, steps_per_round)
                              for _ in range(rounds)])
     return Timing(first, warmup, wall_and_cpu[:, 0], wall_and_cpu[:, 1], steps_per_round)
+
+
+def rounds_within(max_timed_s: float, round_s: float, rounds: int) -> int:
+    """As many of `rounds` as fit in max_timed_s, but at least MIN_ROUNDS."""
+    fit = round(max_timed_s / max(round_s, 1e-9)) if math.isfinite(max_timed_s) else rounds
+    return max(min(rounds, MIN_ROUNDS), min(rounds, fit))
 
 
 def timed_round(step: Callable[[], None], sync: Callable[[], None], steps: int) -> float:

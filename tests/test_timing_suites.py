@@ -13,6 +13,7 @@ from bench.figures import artifact_rows
 from bench.jobs import Job
 from bench.report import run_frame
 from bench.suite import Request
+from bench.timing import MIN_ROUNDS, Timing, rounds_within
 from conftest import run_cli
 from gan_bench_testing.runs import artifact_records, write_run
 from suites import overhead, throughput
@@ -93,3 +94,22 @@ def test_untrained_samples_name_the_dataset_only_where_the_family_has_one():
 
     assert throughput.dataset_name(family_config("mlp_gan").for_profile("quick")) == "digits"
     assert throughput.dataset_name(family_config("style_transfer").for_profile("quick")) == ""
+
+
+def test_a_slow_model_times_fewer_rounds_but_never_fewer_than_the_minimum():
+    quick = throughput.PROFILES["quick"]
+    assert rounds_within(quick.max_timed_s, 0.152, quick.rounds) == 21  # a round of ~0.15 s
+    assert rounds_within(quick.max_timed_s, 0.3, quick.rounds) == 10
+    assert rounds_within(quick.max_timed_s, 1.25, quick.rounds) == MIN_ROUNDS
+    assert rounds_within(float("inf"), 5.0, 15) == 15  # standard: no budget
+    assert rounds_within(quick.max_timed_s, 0.1, 5) == 5  # never more than asked
+
+
+def test_a_timing_reports_its_median_and_fastest_round_and_the_cores_it_used():
+    timing = Timing(first_step_s=1.0, warmup_s=0.3, round_s=np.array([0.2, 0.1, 0.4, 0.1]),
+                    round_cpu_s=np.array([0.2, 0.1, 0.2, 0.1]), steps_per_round=10)
+    summary = timing.summary()
+    assert summary["steps_per_s"] == pytest.approx(75.0)  # rounds of 50, 100, 25, 100 steps/s
+    assert summary["best_steps_per_s"] == pytest.approx(100.0)
+    assert summary["round_spread"] == pytest.approx(4.0) and summary["unstable"] == 1.0
+    assert summary["cores_used"] == pytest.approx(1.0)  # the slow round held half a core
