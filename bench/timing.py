@@ -58,9 +58,9 @@ def time_steps(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
     """Time rounds of training steps on one staged batch; sync only around rounds.
 
     The warm-up also calibrates the round length: enough steps that a round lasts about
-    min_round_s, so timer resolution and per-round overheads stay negligible. A model whose
-    one step outlasts a round times fewer rounds (never under MIN_ROUNDS) to stay within
-    about max_timed_s: its long rounds already average over the machine's slow moments.
+    min_round_s, so timer resolution and per-round overheads stay negligible. Rounds are whole
+    steps, so a slow model's come out longer; it times fewer (never under MIN_ROUNDS) to stay
+    within about max_timed_s, and its long rounds average over the machine's slow moments.
     """
     def step() -> None:
         adapter.train_step(staged)

@@ -72,8 +72,9 @@ class ThroughputProfile:
 
 PROFILES = {
     # Quick times 21 rounds: on a shared 2-core VM the fastest of 7 still moved up to 1.86x
-    # between fresh runs, the fastest of 21 at most 1.24x (README, "Timings that hold"). A
-    # model slower than 0.15 s a step times fewer (at least 7) to stay near 21 x 0.15 s.
+    # between fresh runs, the fastest of 21 at most 1.24x (README, "Timings that hold").
+    # Rounds are whole steps, so a slower model's run longer: it times fewer (at least 7),
+    # as many as fit in 21 x 0.15 s.
     "quick": ThroughputProfile(3, 21, 0.15, (64,),
                                # Eager in both, so the frameworks compare like with like, and
                                # TF's default way to train (tf.function); XLA and torch.compile
