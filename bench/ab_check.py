@@ -161,6 +161,8 @@ def time_job(job: Job, tree: Path) -> Measured:
     except FreshProcessError as exc:
         last = (exc.tail.strip().splitlines() or [""])[-1]  # a traceback's last line says why
         return Measured(math.nan, f"worker {exc.reason}: {last[:160]}")
+    # The rounds' max is the suite's best_steps_per_s, read from the rounds because a base
+    # tree older than that record writes them too.
     rounds = [r for r in output.records if r["metric"] == ROUND_METRIC and r["status"] == "ok"]
     if rounds:
         size = rounds[0].get("batch_size")

@@ -17,11 +17,10 @@ from bench.compare import ROUNDS_NOTE, like_with_like
 from bench.figures import framework_sort_key, int_text, ok_rows, text_column
 from bench.formatting import format_value
 
-#: The tables the checks write into a run folder, and the column holding each row's verdict.
-#: A baseline check's table also has a `gate` column: an advisory REGRESSED row (throughput or
-#: memory against a baseline from another day) never fails the check.
-CHECK_TABLES = {"check.csv": "status", "ab-check.csv": "verdict"}
-CHECK_NAMES = {"check.csv": "baseline check", "ab-check.csv": "A/B check"}
+#: The tables the checks write into a run folder: the check's name and the column holding
+#: each row's verdict. A baseline check's table also has a `gate` column: an advisory
+#: REGRESSED row (throughput or memory against a baseline from another day) never fails.
+CHECK_TABLES = {"check.csv": ("baseline check", "status"), "ab-check.csv": ("A/B check", "verdict")}
 HEADLINE_METRICS = ("fid_raw", "fid_digits", "coverage_raw", "coverage_digits")
 ARTIFACT_METRIC = "artifact"
 
@@ -117,13 +116,12 @@ def spread_text(values: pd.Series) -> str:
 def check_verdicts(run_dir: Path) -> dict[str, tuple[int, int]]:
     """Per check table in the run folder: its failing REGRESSED rows and its advisory ones."""
     found = {}
-    for name, column in CHECK_TABLES.items():
-        if (run_dir / name).exists():
-            table = pd.read_csv(run_dir / name, dtype=str, keep_default_na=False)
+    for file, (check, column) in CHECK_TABLES.items():
+        if (run_dir / file).exists():
+            table = pd.read_csv(run_dir / file, dtype=str, keep_default_na=False)
             regressed = table[column] == "REGRESSED"
             advisory = table.get("gate", pd.Series("", index=table.index)) == "advisory"
-            found[CHECK_NAMES[name]] = (int((regressed & ~advisory).sum()),
-                                        int((regressed & advisory).sum()))
+            found[check] = (int((regressed & ~advisory).sum()), int((regressed & advisory).sum()))
     return found
 
 
