@@ -337,8 +337,10 @@ def _write_history(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--suite", "ab_suite", default="throughput", show_default=True,
               help="A/B: the timing suite whose jobs' steps_per_s are compared.")
 @click.option("--pairs", type=click.IntRange(min=2), default=5, show_default=True,
-              help="A/B: base/head pairs per key; suspected keys run as many again (fewer "
-                   "than 5 cannot show a slowdown at alpha 0.05: a smoke test only).")
+              help="A/B: base/head pairs per key (fewer than 5 cannot show a slowdown at "
+                   "alpha 0.05: a smoke test only).")
+@click.option("--confirm-pairs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="A/B: more pairs for each key the first pairs suspect, before it may fail.")
 @click.option("--min-effect", type=click.FloatRange(min=0, max=0.9), default=0.05,
               show_default=True, help="A/B: the smallest slowdown that may fail (0.05 = 5%).")
 @click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05,
@@ -401,15 +403,15 @@ def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
     return EXIT_FAILED if result.failed else 0
 
 
-def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, min_effect: float, alpha: float,
-              out_dir: Path | None, **selection: Any) -> int:
+def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: int,
+              min_effect: float, alpha: float, out_dir: Path | None, **selection: Any) -> int:
     from bench import ab_check
     from bench.report import markdown_table
     from bench.runner import DEFAULT_RESULTS, new_run_id
 
     request = _request({**selection, "workers": 1})  # one job at a time: timings stay clean
     jobs = registry.load_suite(ab_suite).jobs(request)
-    settings = ab_check.Settings(pairs, min_effect, alpha)
+    settings = ab_check.Settings(pairs, confirm_pairs, min_effect, alpha)
 
     def show(pair: int, side: str, job, measured) -> None:  # noqa: ANN001 - the callback's
         value = f"{measured.value:.3g} steps/s" if not measured.error else measured.error

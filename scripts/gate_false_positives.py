@@ -1,6 +1,6 @@
 """How often does the gate cry wolf, and does it catch a real 10% slowdown? Measure both.
 
-Two modes, each resumable (finished work in WORK is reused):
+Three modes; the measuring ones are resumable (finished work in WORK is reused):
 
 `ab`: N A/B checks (`gan-bench check --base REF`) of the tree as it is, each into
 WORK/check-NN, timed. Run it twice:
@@ -36,6 +36,16 @@ Throughput and memory are advisory there, so the script counts their advisory re
     python scripts/gate_false_positives.py baseline --runs 11 --work /tmp/gate-fp
 
 A run whose job crashed is counted apart: that is the tree failing, not the gate misjudging.
+
+`resample`: what the A/B check's rule would decide on the pairs the `ab` mode measured. Each
+simulated check draws its pairs, with replacement, from the measured pairs of each key of one
+series and runs them through bench.ab_check's own screen, confirmation and test, so settings
+(--confirm-pairs) can be compared without rerunning the machine. Drawing pairs independently
+ignores what the pairs of one check share (a slow hour), so it is a prediction; `ab` is the
+measurement.
+
+    python scripts/gate_false_positives.py resample \\
+        docs/measurements/gate-ab-fastest-round-pairs.csv --confirm-pairs 5,10
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.ab_check import KeySamples, Settings, screen_confirm_decide
+from bench.jobs import Job
 from bench.records import load_frame
 from bench.regression import (
     CheckResult,
@@ -97,7 +109,8 @@ def ab_check(folder: Path, args: argparse.Namespace) -> None:
     start = time.monotonic()
     subprocess.run([*GAN_BENCH, "check", "--base", args.base, "--models", args.models,
                     "--frameworks", args.frameworks, "--profile", "quick", "--pairs",
-                    str(args.pairs), "--out", str(folder)])
+                    str(args.pairs), "--confirm-pairs", str(args.confirm_pairs),
+                    "--out", str(folder)])
     if ab_verdict(folder) is not None:
         (folder / TIMING_FILE).write_text(f"{time.monotonic() - start:.1f}\n")
 
@@ -151,6 +164,46 @@ def ab_main(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the A/B check's rule on resampled pairs ------------------------------------------------
+
+
+def resampled_check(pools: dict[str, np.ndarray], settings: Settings,
+                    rng: np.random.Generator) -> bool:
+    """One simulated check of the keys in `pools` (rows of measured base, head): failed?"""
+    samples = {key: KeySamples(Job(suite="throughput", model=key, framework="torch"))
+               for key in pools}
+
+    def draw(keys: set[str], pairs: int) -> None:
+        for key in keys:
+            for base, head in pools[key][rng.integers(len(pools[key]), size=pairs)]:
+                samples[key].add("base", base, "")
+                samples[key].add("head", head, "")
+
+    draw(set(pools), settings.pairs)
+    return any(row.fails for row in screen_confirm_decide(samples, settings, draw))
+
+
+def resample_main(args: argparse.Namespace) -> int:
+    pairs = pd.concat([pd.read_csv(path) for path in args.pairs_csv])
+    series = pairs["series"] if "series" in pairs else pd.Series("measured", index=pairs.index)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for name, measured in pairs.groupby(series, sort=False):
+        key = measured["model"] + "/" + measured["variant"].astype(str) + "/" + measured["mode"]
+        pools = {k: g[["base", "head"]].to_numpy(float) for k, g in measured.groupby(key)}
+        logs = np.log(measured["head"] / measured["base"])
+        for confirm in args.confirm_pairs:
+            settings = Settings(pairs=args.pairs, confirm_pairs=confirm)
+            failed = sum(resampled_check(pools, settings, rng) for _ in range(args.checks))
+            rows.append({"series": name, "keys": len(pools), "measured pairs": len(measured),
+                         "log(head/base) mean": round(logs.mean(), 3),
+                         "log(head/base) SD": round(logs.std(), 3), "pairs": args.pairs,
+                         "confirmation pairs": confirm,
+                         f"checks failed of {args.checks}": failed})
+    print(markdown_table(pd.DataFrame(rows)))
+    return 0
+
+
 # --- the baseline-file check --------------------------------------------------------------
 
 
@@ -201,13 +254,23 @@ def main() -> int:
     ab.add_argument("--base", default="HEAD", help="git ref (HEAD on a clean tree: A/A)")
     ab.add_argument("--models", default="mlp_gan,dcgan")
     ab.add_argument("--frameworks", default="torch,tf")
-    ab.add_argument("--pairs", type=int, default=5)
+    ab.add_argument("--pairs", type=int, default=Settings.pairs)
+    ab.add_argument("--confirm-pairs", type=int, default=Settings.confirm_pairs)
     ab.add_argument("--busy", action="store_true",
                     help="run one other CPU-bound process throughout")
     ab.add_argument("--work", type=Path, default=Path("results/gate-ab"))
     ab.add_argument("--summarise", action="store_true",
                     help="run nothing: summarise the checks WORK holds so far")
     ab.set_defaults(main=ab_main)
+    sim = modes.add_parser("resample", help="the A/B rule on resampled measured pairs")
+    sim.add_argument("pairs_csv", type=Path, nargs="+",
+                     help="ab-pairs.csv files (one series each) or a file with a series column")
+    sim.add_argument("--checks", type=int, default=1000)
+    sim.add_argument("--pairs", type=int, default=Settings.pairs)
+    sim.add_argument("--confirm-pairs", type=lambda text: [int(n) for n in text.split(",")],
+                     default=[Settings.confirm_pairs], help="comma-separated: each is tried")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(main=resample_main)
     base = modes.add_parser("baseline", help="N runs checked against a baseline of the first K")
     base.add_argument("--runs", type=int, default=11, help="runs in all; the first K are the "
                                                            "baseline")

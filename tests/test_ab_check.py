@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.ab_check import (
@@ -18,8 +19,8 @@ from bench.ab_check import (
     holm,
     resolve_ref,
     run_check,
+    screen_confirm_decide,
     slowdown_p,
-    suspects,
     table,
     worktree,
     write,
@@ -55,10 +56,14 @@ def simulated_check(seed: int, noise: float, slow: dict[str, float] | None = Non
     samples = {f"k{i}": KeySamples(job(f"k{i}")) for i in range(KEYS)}
     for name, key in samples.items():
         sample(rng, key, SETTINGS.pairs, slow.get(name, 1.0), noise)
-    confirm = suspects(samples, SETTINGS.min_effect)
-    for name in confirm:
-        sample(rng, samples[name], SETTINGS.pairs, slow.get(name, 1.0), noise)
-    return decide(samples, confirm, SETTINGS), confirm, samples
+    confirmed = set()
+
+    def confirm(keys: set[str], pairs: int) -> None:
+        confirmed.update(keys)
+        for name in keys:
+            sample(rng, samples[name], pairs, slow.get(name, 1.0), noise)
+
+    return screen_confirm_decide(samples, SETTINGS, confirm), confirmed, samples
 
 
 def regressed(rows) -> set[str]:
@@ -83,10 +88,11 @@ def test_a_10_percent_slowdown_of_one_key_with_3_percent_noise_is_caught():
 def test_only_suspected_keys_are_rerun_for_confirmation():
     rows, confirm, samples = simulated_check(3, noise=0.01, slow={"k2": 0.8})
     assert confirm == {"k2"}
-    assert len(samples["k2"].base) == len(samples["k2"].head) == 2 * SETTINGS.pairs
+    confirmed_pairs = SETTINGS.pairs + SETTINGS.confirm_pairs
+    assert len(samples["k2"].base) == len(samples["k2"].head) == confirmed_pairs
     assert {len(s.base) for name, s in samples.items() if name != "k2"} == {SETTINGS.pairs}
     row = next(r for r in rows if r.job.model == "k2")
-    assert (row.verdict, row.pairs) == ("REGRESSED", 2 * SETTINGS.pairs)
+    assert (row.verdict, row.pairs) == ("REGRESSED", confirmed_pairs)
     assert row.low <= row.ratio <= row.high
     assert row.ratio == pytest.approx(0.8, abs=0.03)
 
@@ -167,7 +173,7 @@ def test_a_slower_commit_fails_and_a_family_new_in_it_is_new(repo, tmp_path):
     assert [r.job.model for r in result.failed] == ["mlp_gan"]
     assert "KeyError: 'dcgan'" in next(r.note for r in result.rows if r.verdict == "new")
     assert {k.job.model: len(k.head) for k in result.samples.values()} == {
-        "mlp_gan": 2 * SETTINGS.pairs, "dcgan": SETTINGS.pairs}
+        "mlp_gan": SETTINGS.pairs + SETTINGS.confirm_pairs, "dcgan": SETTINGS.pairs}
     assert git(repo, "worktree", "list").count("\n") == 0  # the base worktree is gone
     report = write(result, tmp_path / "out")
     assert "REGRESSED" in report.read_text()
@@ -230,3 +236,25 @@ def test_the_ab_check_loads_no_framework():
     done = run_python("import sys, bench.ab_check; "
                       "print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
+
+
+def test_the_resampling_script_runs_measured_pairs_through_the_checks_rule(tmp_path):
+    """scripts/gate_false_positives.py resample: an A/A series never fails, a 20% slowdown
+    always does, each drawn from its own measured pairs."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for series, factor in (("same", 1.0), ("slow", 0.8)):
+        for variant in ("images", "points"):
+            for pair in range(10):
+                base = 100 * (1 + 0.01 * rng.standard_normal())
+                rows.append({"series": series, "model": "mlp_gan", "variant": variant,
+                             "mode": "eager", "pair": pair, "base": base,
+                             "head": factor * 100 * (1 + 0.01 * rng.standard_normal())})
+    csv = tmp_path / "pairs.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    done = run_python("import runpy, sys; sys.argv = ['gate_false_positives.py', 'resample', "
+                      f"{str(csv)!r}, '--checks', '20']; "
+                      "runpy.run_path('scripts/gate_false_positives.py', run_name='__main__')")
+    lines = {line.split("|")[1].strip(): line for line in done.stdout.splitlines()[2:]}
+    assert [cell.strip() for cell in lines["same"].split("|")[-3:-1]] == ["10", "0"]
+    assert [cell.strip() for cell in lines["slow"].split("|")[-3:-1]] == ["10", "20"]
