@@ -32,6 +32,7 @@ from bench.suite import Request
 from bench.worker import JobOutput
 
 RUN_FILE = "run.json"
+CONTEXT_AT_END = "context_at_end"
 DEFAULT_RESULTS = Path("results")
 
 
@@ -127,13 +128,27 @@ def run_contexts(run_dir: Path, options: RunOptions) -> dict[str, dict[str, Any]
     measurements its first jobs used), else measured now and saved there."""
     saved = json.loads((run_dir / RUN_FILE).read_text())
     if "context" not in saved:
-        saved["context"] = {}
-        for name in options.suites:
-            measure = getattr(load_suite(name), "run_context", None)
-            if measure is not None:
-                saved["context"][name] = measure(options.request)
+        saved["context"] = measure_contexts(options)
         (run_dir / RUN_FILE).write_text(json.dumps(saved, indent=2))
     return saved["context"]
+
+
+def measure_contexts(options: RunOptions) -> dict[str, dict[str, Any]]:
+    contexts = {}
+    for name in options.suites:
+        measure = getattr(load_suite(name), "run_context", None)
+        if measure is not None:
+            contexts[name] = measure(options.request)
+    return contexts
+
+
+def record_contexts_at_end(run_dir: Path, options: RunOptions) -> None:
+    """The run contexts measured again, the same way, after the last job: run.json's
+    `context_at_end`. Jobs use the start's; the two say whether the machine's speed moved
+    while they ran."""
+    saved = json.loads((run_dir / RUN_FILE).read_text())
+    saved[CONTEXT_AT_END] = measure_contexts(options)
+    (run_dir / RUN_FILE).write_text(json.dumps(saved, indent=2))
 
 
 def check_same_run(run_dir: Path, options: RunOptions) -> None:
@@ -173,6 +188,8 @@ def execute(prepared: PreparedRun, on_job: Callable[[Job, list[dict]], None] | N
                            for r in records if r["status"] == "error"]
         if on_job:
             on_job(job, records)
+    if options.executor == "local" and prepared.todo:
+        record_contexts_at_end(run_dir, options)
     os.sync()
     return summary
 

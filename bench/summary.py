@@ -8,6 +8,7 @@ the run folder; the jobs flagged unstable or failed; and the machine it all ran 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +17,15 @@ import pandas as pd
 from bench.compare import ROUNDS_NOTE, like_with_like
 from bench.figures import framework_sort_key, int_text, ok_rows, text_column
 from bench.formatting import format_value
+from bench.runner import CONTEXT_AT_END, RUN_FILE
 
 #: The tables the checks write into a run folder: the check's name and the column holding
 #: each row's verdict. A baseline check's table also has a `gate` column: an advisory
 #: REGRESSED row (throughput or memory against a baseline from another day) never fails.
 CHECK_TABLES = {"check.csv": ("baseline check", "status"), "ab-check.csv": ("A/B check", "verdict")}
+#: A run-context measurement (a suite's reading of the machine, such as its matmul peak) that
+#: moved this much between the run's start and its end: the machine's speed changed meanwhile.
+CONTEXT_DRIFT = 0.10
 HEADLINE_METRICS = ("fid_raw", "fid_digits", "coverage_raw", "coverage_digits")
 ARTIFACT_METRIC = "artifact"
 
@@ -178,14 +183,17 @@ def values_of(frame: pd.DataFrame, column: str) -> str:
     return ", ".join(sorted(set(values), key=str)) or "not recorded"
 
 
-def environment_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """What the run ran on: machine, threads, versions, code and load at start."""
+def environment_table(frame: pd.DataFrame, drift: list[tuple[str, float, float]] = ()
+                      ) -> pd.DataFrame:
+    """What the run ran on: machine, threads, versions, code, load at start, and the run
+    context's measurements of the machine at the run's start and end."""
     shas = [str(s) for s in frame.get("git_sha", pd.Series(dtype=str)).dropna().unique()]
     rows = [("CPU", values_of(frame, "cpu")), ("cores", values_of(frame, "cores")),
             ("CPUs allowed (affinity)", values_of(frame, "cpus_allowed")),
             ("threads per job", values_of(frame, "threads")),
             ("OpenMP wait policy", values_of(frame, "wait_policy")),
-            ("load at start (1 min)", values_of(frame, "load_at_start"))]
+            ("load at start (1 min)", values_of(frame, "load_at_start")),
+            *context_rows(drift)]
     for fw in frameworks_of(frame):
         rows.append((f"{fw} version", values_of(frame[frame["framework"] == fw],
                                                 "framework_version")))
@@ -199,11 +207,41 @@ def environment_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
+def context_drift(run_dir: Path) -> list[tuple[str, float, float]]:
+    """(suite: name, at start, at end) of every run-context number measured at both ends."""
+    path = run_dir / RUN_FILE
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    start, end = saved.get("context", {}), saved.get(CONTEXT_AT_END, {})
+    return [(f"{suite}: {name}", float(value), float(end[suite][name]))
+            for suite, values in start.items() for name, value in values.items()
+            if name in end.get(suite, {})]
+
+
+def context_rows(drift: list[tuple[str, float, float]]) -> list[tuple[str, str]]:
+    rows = []
+    for name, start, end in drift:
+        scale = 1.0
+        if name.endswith("_flops_per_s"):  # rates of the machine's matmul, in GFLOP/s
+            name, scale = name.removesuffix("_flops_per_s") + " (GFLOP/s)", 1e-9
+        rows.append((f"{name} at start, at end", f"{format_value(start * scale)}, "
+                     f"{format_value(end * scale)} ({end / start - 1:+.0%})"))
+    return rows
+
+
+def context_notes(drift: list[tuple[str, float, float]]) -> list[str]:
+    moved = [f"{name} {end / start - 1:+.0%}" for name, start, end in drift
+             if abs(end / start - 1) > CONTEXT_DRIFT]
+    return [f"The machine's speed moved while the jobs ran ({', '.join(moved)} between the "
+            "run's start and its end): timings of early and late jobs are not comparable."
+            ] if moved else []
+
+
 # --- the summary ----------------------------------------------------------------------------
 
 
 def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
-    summary = Summary(notes=gate_notes(run_dir))
+    drift = context_drift(run_dir)
+    summary = Summary(notes=gate_notes(run_dir) + context_notes(drift))
     frameworks = frameworks_of(frame[frame["suite"] == "throughput"])
     if len(frameworks) >= 2:
         pair = (frameworks[0], frameworks[-1])
@@ -216,7 +254,7 @@ def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
     for name, table in (("best MFU per framework", best_mfu_table(frame)),
                         ("quality at the last step", quality_table(frame)),
                         ("jobs flagged", flagged_jobs(frame)),
-                        ("environment", environment_table(frame))):
+                        ("environment", environment_table(frame, drift))):
         if not table.empty:
             summary.tables[name] = table
     if "jobs flagged" not in summary.tables:

@@ -95,6 +95,9 @@ def test_the_plug_in_family_runs_throughput_in_both_frameworks(plugins, tmp_path
     # One matmul peak per run, measured before the jobs, kept in run.json, used by every row.
     peak = json.loads((tmp_path / "run.json").read_text())["context"]["throughput"]
     assert peak["matmul_peak_flops_per_s"] > 1e9
+    # Measured again the same way after the last job, to show whether the machine's speed moved.
+    at_end = json.loads((tmp_path / "run.json").read_text())["context_at_end"]["throughput"]
+    assert at_end.keys() == peak.keys() and at_end["matmul_peak_flops_per_s"] > 1e9
     for framework in ("torch", "tf"):
         assert values[framework, "matmul_peak_flops_per_s"]["value"] == pytest.approx(
             peak["matmul_peak_flops_per_s"])

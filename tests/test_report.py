@@ -5,6 +5,7 @@ measured."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 from pathlib import Path
@@ -287,6 +288,26 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
                         ("torch version", "2.5.0"), ("tf version", "tf 2.18"),
                         ("git commit", "abc123"), ("uncommitted changes", "yes")):
         assert re.search(rf"\| {item} +\| {value} +\|", summary), item
+
+
+def test_the_summary_shows_the_machine_measured_at_the_runs_start_and_end(tmp_path):
+    run = write_run(tmp_path / "run", throughput_records())
+    peaks = {"context": {"throughput": {"matmul_peak_flops_per_s": 100e9,
+                                        "torch_matmul_flops_per_s": 90e9}},
+             "context_at_end": {"throughput": {"matmul_peak_flops_per_s": 80e9,
+                                               "torch_matmul_flops_per_s": 93e9}}}
+    (run / "run.json").write_text(json.dumps({"suites": ["throughput"], **peaks}))
+    summary = write_report(run, ["md"]).read_text().split("## throughput")[0]
+    assert re.search(r"\| throughput: matmul_peak \(GFLOP/s\) at start, at end +\| "
+                     r"100, 80 \(-20%\) +\|", summary)
+    assert re.search(r"torch_matmul \(GFLOP/s\) at start, at end +\| 90, 93 \(\+3%\)", summary)
+    # Only the change past 10% is a note: the machine's speed moved during the run.
+    assert ("The machine's speed moved while the jobs ran (throughput: "
+            "matmul_peak_flops_per_s -20% between the run's start and its end)") in summary
+    del peaks["context_at_end"]  # a run from before the end was measured: no row, no note
+    (run / "run.json").write_text(json.dumps({"suites": ["throughput"], **peaks}))
+    older = write_report(run, ["md"]).read_text().split("## throughput")[0]
+    assert "at start, at end" not in older and "speed moved" not in older
 
 
 def test_like_with_like_pairs_modes_of_one_class_and_bootstraps_over_jobs(tmp_path):
