@@ -133,21 +133,22 @@ def run_contexts(run_dir: Path, options: RunOptions) -> dict[str, dict[str, Any]
     return saved["context"]
 
 
-def measure_contexts(options: RunOptions) -> dict[str, dict[str, Any]]:
+def measure_contexts(options: RunOptions, hook: str = "run_context"
+                     ) -> dict[str, dict[str, Any]]:
+    """Each suite's `hook` (bench.suite: run_context or run_end_context), where it has one."""
     contexts = {}
     for name in options.suites:
-        measure = getattr(load_suite(name), "run_context", None)
+        measure = getattr(load_suite(name), hook, None)
         if measure is not None:
             contexts[name] = measure(options.request)
     return contexts
 
 
 def record_contexts_at_end(run_dir: Path, options: RunOptions) -> None:
-    """The run contexts measured again, the same way, after the last job: run.json's
-    `context_at_end`. Jobs use the start's; the two say whether the machine's speed moved
-    while they ran."""
+    """What the suites measure again after the last job: run.json's `context_at_end`. Jobs
+    use the start's; the two say whether the machine's speed moved while they ran."""
     saved = json.loads((run_dir / RUN_FILE).read_text())
-    saved[CONTEXT_AT_END] = measure_contexts(options)
+    saved[CONTEXT_AT_END] = measure_contexts(options, "run_end_context")
     (run_dir / RUN_FILE).write_text(json.dumps(saved, indent=2))
 
 

@@ -12,6 +12,9 @@ A suite is any object, usually a module, with:
   before its jobs, for all of them (throughput: the machine's matmul peak); kept in run.json
   (a resume reuses it) and handed to each job as `job.context`. Not under Ray: its workers
   run on other machines and measure their own;
+- `run_end_context(request) -> dict` (optional): what of that the run measures again, the
+  same way, after its last job (run.json's `context_at_end`): whether the machine's speed
+  moved while the jobs ran (throughput: the matmul peak);
 - `KEY_METRIC` (optional): a metric name, or candidates of which the first a job measured wins,
   whose value at the job's last step a progress line shows for a finished job.
 

@@ -128,6 +128,16 @@ def run_context(request: Request) -> dict[str, float]:
     return context
 
 
+def run_end_context(request: Request) -> dict[str, float]:
+    """The peak again, the same way, after the last job (the frameworks' own rates are not
+    remeasured: the peak alone says whether the machine's speed moved)."""
+    if "cpu" not in request.devices:
+        return {}
+    return {PEAK: run_fresh("bench.timing:reference_matmul_flops_per_s",
+                            threads=request.threads, wait_policy=request.wait_policy,
+                            timeout_s=request.timeout_s)}
+
+
 def framework_matmul_key(framework: str) -> str:
     return f"{framework}_matmul_flops_per_s"
 
