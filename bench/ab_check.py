@@ -18,7 +18,7 @@ the suite) the decision uses the paired ratios head/base of those figures:
 
 1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
 2. Confirm: suspected keys, and only they, run `confirm_pairs` more pairs (10 by default:
-   resampling the measured pairs of a 10% slowdown, 5 more caught it in 93% of checks, 10
+   resampling a quiet hour's measured pairs of a 10% slowdown, 5 more caught it in 93% of checks, 10
    more in 99%; `python scripts/gate_false_positives.py resample`).
 3. Test, on all pairs of each suspected key: Wilcoxon's signed-rank test (exact, one-sided)
    that the log ratio lies below log(1 - min_effect). Under no change base and head are

@@ -116,7 +116,7 @@ def run_context(request: Request) -> dict[str, float]:
         return {}
     runtime = {"threads": request.threads, "wait_policy": request.wait_policy,
                "timeout_s": request.timeout_s}
-    context = {PEAK: run_fresh("bench.timing:reference_matmul_flops_per_s", **runtime)}
+    context = machine_peak(request)
     for framework in request.frameworks:
         try:
             context[framework_matmul_key(framework)] = run_fresh(
@@ -128,14 +128,19 @@ def run_context(request: Request) -> dict[str, float]:
     return context
 
 
-def run_end_context(request: Request) -> dict[str, float]:
-    """The peak again, the same way, after the last job (the frameworks' own rates are not
-    remeasured: the peak alone says whether the machine's speed moved)."""
+def machine_peak(request: Request) -> dict[str, float]:
+    """The peak alone, in a fresh process at the run's threads and wait policy: the first
+    reading of run_context, and the suite's run_end_context after the last job (the
+    frameworks' own rates are not remeasured: the peak alone says whether the machine's
+    speed moved)."""
     if "cpu" not in request.devices:
         return {}
     return {PEAK: run_fresh("bench.timing:reference_matmul_flops_per_s",
                             threads=request.threads, wait_policy=request.wait_policy,
                             timeout_s=request.timeout_s)}
+
+
+run_end_context = machine_peak  # the suite hook (bench.suite)
 
 
 def framework_matmul_key(framework: str) -> str:
