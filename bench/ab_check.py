@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +47,12 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UsageError
-from bench.fresh_process import PROJECT_ROOT, FreshProcessError, run_fresh
+from bench.fresh_process import PROJECT_ROOT
 from bench.jobs import Job
+from bench.round_worker import RoundWorker, RoundWorkerError
 from bench.stats import bootstrap_median
 
 SIDES = ("base", "head")
-ROUND_METRIC = "round_steps_per_s"  # every tree's throughput suite writes its rounds
 MAIN_BRANCHES = ("main", "origin/main")  # the default base is the merge base with the first
 REPORT = "ab-check"
 
@@ -102,11 +102,20 @@ def is_dirty(repo: Path) -> bool:
     return bool(git(repo, "status", "--porcelain", "--untracked-files=no"))
 
 
+def require_round_worker(tree: Path, ref: str, commit: str) -> None:
+    """A tree whose harness predates bench.round_worker cannot time its side of a pair (a tree
+    with no harness of its own, a suite's plugin repository, runs the installed one)."""
+    if (tree / "bench").is_dir() and not (tree / "bench" / "round_worker.py").exists():
+        raise UsageError(f"base {ref} ({commit[:12]}) predates the A/B check's round workers "
+                         "(bench/round_worker.py); choose a newer base with --base")
+
+
 @contextmanager
 def worktree(repo: Path, commit: str) -> Iterator[Path]:
     """`commit`'s tree, checked out beside the current one for as long as the block runs."""
     folder = Path(tempfile.mkdtemp(prefix="gan-bench-base-"))
     tree = folder / "tree"
+    git(repo, "worktree", "prune")  # forget trees a killed check left registered
     git(repo, "worktree", "add", "--detach", str(tree), commit)
     try:
         yield tree
@@ -154,38 +163,42 @@ class Measured:
 OnMeasured = Callable[[int, str, Job, Measured], None]
 
 
-def time_job(job: Job, tree: Path) -> Measured:
-    """The job's fastest round (steps/s) in a fresh worker running `tree`'s code."""
-    try:
-        output = run_fresh("bench.worker:run_job",
-                           {"job": job.to_dict(), "run_id": REPORT, "env": {}},
-                           timeout_s=job.timeout_s, threads=job.threads,
-                           wait_policy=job.wait_policy, root=tree)
-    except FreshProcessError as exc:
-        last = (exc.tail.strip().splitlines() or [""])[-1]  # a traceback's last line says why
-        return Measured(math.nan, f"worker {exc.reason}: {last[:160]}")
-    # The rounds' max is the suite's best_steps_per_s, read from the rounds because a base
-    # tree older than that record writes them too.
-    rounds = [r for r in output.records if r["metric"] == ROUND_METRIC and r["status"] == "ok"]
-    if rounds:
-        size = rounds[0].get("batch_size")
-        return Measured(max(float(r["value"]) for r in rounds),
-                        batch_size="" if size is None else str(size))
-    errors = [str(r.get("error") or "").strip() for r in output.records]
-    first = next((e.splitlines()[0] for e in errors if e), f"no {ROUND_METRIC} record")
-    return Measured(math.nan, first[:160])
+def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]
+              ) -> dict[str, Measured]:
+    """One pair: a fresh worker per tree, both warm before either is timed, then their rounds
+    in turn (order, reversed, order, ...). A side's figure is the median of its rounds."""
+    errors: dict[str, str] = {}
+    rates: dict[str, list[float]] = {side: [] for side in SIDES}
+    with ExitStack() as stack:
+        workers = {side: stack.enter_context(RoundWorker(job, trees[side])) for side in SIDES}
+        ready = {}
+        for side, worker in workers.items():
+            try:
+                ready[side] = worker.ready()
+            except RoundWorkerError as exc:
+                errors[side] = str(exc)
+        rounds = min((r.rounds for r in ready.values()), default=0)
+        for turn in range(rounds):
+            for side in order if turn % 2 == 0 else order[::-1]:
+                if side not in errors:
+                    try:
+                        rates[side].append(workers[side].time_round())
+                    except RoundWorkerError as exc:
+                        errors[side] = str(exc)
+    size = next((r.batch_size for r in ready.values() if r.batch_size), "")
+    return {side: Measured(math.nan, errors[side]) if side in errors
+            else Measured(float(np.median(rates[side])), batch_size=size) for side in SIDES}
 
 
 def measure(jobs: list[Job], trees: Mapping[str, Path], pairs: int,
             samples: dict[str, KeySamples], first_pair: int = 0,
             on_measured: OnMeasured | None = None) -> None:
-    """`pairs` more pairs of every job, the sides alternating which runs first."""
+    """`pairs` more pairs of every job, the sides alternating which is timed first."""
     for pair in range(first_pair, first_pair + pairs):
         order = SIDES if pair % 2 == 0 else SIDES[::-1]
         for job in jobs:
             entry = samples.setdefault(job.job_id, KeySamples(job))
-            for side in order:
-                measured = time_job(job, trees[side])
+            for side, measured in time_pair(job, trees, order).items():
                 entry.add(side, measured.value, measured.error)
                 entry.batch_size = entry.batch_size or measured.batch_size
                 if on_measured:
@@ -346,6 +359,7 @@ def run_check(jobs: list[Job], base_ref: str | None, settings: Settings,
     head, dirty = git(repo, "rev-parse", "HEAD"), is_dirty(repo)
     samples: dict[str, KeySamples] = {}
     with worktree(repo, commit) as base_tree:
+        require_round_worker(base_tree, base_ref or "the merge base with main", commit)
         trees = {"base": base_tree, "head": repo}
         measure(jobs, trees, settings.pairs, samples, on_measured=on_measured)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -335,7 +336,7 @@ def _write_history(run_dirs: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--base", "base_ref", metavar="REF",
               help="A/B check against this git ref (default: the merge base with main).")
 @click.option("--suite", "ab_suite", default="throughput", show_default=True,
-              help="A/B: the timing suite whose jobs' steps_per_s are compared.")
+              help="A/B: the timing suite (one with a round_timer) whose jobs are compared.")
 @click.option("--pairs", type=click.IntRange(min=2), default=5, show_default=True,
               help="A/B: base/head pairs per key (fewer than 5 cannot show a slowdown at "
                    "alpha 0.05: a smoke test only).")
@@ -409,8 +410,14 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
     from bench.report import markdown_table
     from bench.runner import DEFAULT_RESULTS, new_run_id
 
+    # A killed check still ends its workers and removes its base worktree (the with blocks).
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     request = _request({**selection, "workers": 1})  # one job at a time: timings stay clean
-    jobs = registry.load_suite(ab_suite).jobs(request)
+    suite = registry.load_suite(ab_suite)
+    if not hasattr(suite, "round_timer"):
+        raise UsageError(f"suite {ab_suite!r} offers no round_timer, which the A/B check times; "
+                         "give a timing suite with --suite (throughput has one)")
+    jobs = suite.jobs(request)
     settings = ab_check.Settings(pairs, confirm_pairs, min_effect, alpha)
 
     def show(pair: int, side: str, job, measured) -> None:  # noqa: ANN001 - the callback's

@@ -15,6 +15,9 @@ A suite is any object, usually a module, with:
 - `run_end_context(request) -> dict` (optional): what of that the run measures again, the
   same way, after its last job (run.json's `context_at_end`): whether the machine's speed
   moved while the jobs ran (throughput: the matmul peak);
+- `round_timer(job) -> RoundTimer` (optional; timing suites, in the job's worker): the job's
+  step built, staged and warmed up, timing one more round per call; the A/B check
+  (bench.ab_check) alternates two source trees' timers round by round;
 - `KEY_METRIC` (optional): a metric name, or candidates of which the first a job measured wins,
   whose value at the job's last step a progress line shows for a finished job.
 
@@ -24,7 +27,7 @@ included; the harness never imports a suite by name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -82,6 +85,16 @@ class JobResult:
     status: str = "ok"
     error: str = ""
     artifacts: list[Artifact] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RoundTimer:
+    """One job's step, ready in its worker: each call of `time_round` times one more round
+    and returns its steps/s. `rounds` is how many the suite's profile times per job."""
+
+    time_round: Callable[[], float]
+    rounds: int
+    batch_size: int | None = None
 
 
 class Suite(Protocol):

@@ -16,12 +16,13 @@ import math
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bench.adapter import Adapter, FamilyConfig
-from bench.build import build_adapter, memory_in_use_bytes
+from bench.build import Built, build_adapter, memory_in_use_bytes
 from bench.data import batches
 from bench.errors import UsageError
 from bench.figures import (
@@ -45,8 +46,8 @@ from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config, find
-from bench.suite import Artifact, JobResult, Request
-from bench.timing import reference_matmul_flops_per_s, time_steps
+from bench.suite import Artifact, JobResult, Request, RoundTimer
+from bench.timing import reference_matmul_flops_per_s, time_steps, timed_round, warm_up
 
 SUITE = "throughput"
 KEY_METRIC = "steps_per_s"
@@ -174,15 +175,46 @@ def dataset_name(config: FamilyConfig) -> str:
     return config.data_spec().name if config.generates_distribution else ""
 
 
-def execute(job: Job) -> JobResult:
-    settings = profile_settings(PROFILES, job.profile)
+@dataclass(frozen=True)
+class Prepared:
+    """A job's adapter with one batch staged on its device: what every timed step trains on."""
+
+    built: Built
+    staged: Any
+    timing: dict[str, Any]  # the profile's warm-up and rounds, as bench.timing takes them
+
+
+def prepare(job: Job) -> Prepared:
     built = build_adapter(job)
+    data = built.config.load_data(job.seed)
+    batch = next(batches(data, built.config.examples_per_step(), job.seed))
+    s = profile_settings(PROFILES, job.profile)
+    return Prepared(built, built.adapter.stage(batch),
+                    {"warmup_steps": s.warmup_steps, "rounds": s.rounds,
+                     "min_round_s": s.min_round_s, "max_timed_s": s.max_timed_s})
+
+
+def round_timer(job: Job) -> RoundTimer:
+    """The suite hook of the A/B check: the job's step, warmed up as `execute` warms it."""
+    prepared = prepare(job)
+    adapter = prepared.built.adapter
+
+    def step() -> None:
+        adapter.train_step(prepared.staged)
+
+    warm = warm_up(step, adapter.sync, **prepared.timing)
+
+    def time_round() -> float:
+        return warm.steps_per_round / timed_round(step, adapter.sync, warm.steps_per_round)
+
+    return RoundTimer(time_round, warm.rounds, prepared.built.config.batch_size)
+
+
+def execute(job: Job) -> JobResult:
+    prepared = prepare(job)
+    built, staged = prepared.built, prepared.staged
     adapter, config = built.adapter, built.config
-    data = config.load_data(job.seed)
-    staged = adapter.stage(next(batches(data, config.examples_per_step(), job.seed)))
-    timing = time_steps(adapter, staged, warmup_steps=settings.warmup_steps,
-                        rounds=settings.rounds, min_round_s=settings.min_round_s,
-                        max_timed_s=settings.max_timed_s)
+    timing = time_steps(adapter, staged, **prepared.timing)
     # Memory first: the peak measurement below allocates (and, in TF, compiles) on its own.
     memory = memory_in_use_bytes(type(adapter), job.device)
     peak_flops = peak_flops_per_s(job, type(adapter))
@@ -213,7 +245,8 @@ def execute(job: Job) -> JobResult:
     ]
     profiled_steps = max(1, timing.steps_per_round // PROFILED_FRACTION)
     op_profile = adapter.op_profile(staged, profiled_steps)
-    steps_taken = 1 + settings.warmup_steps + settings.rounds * timing.steps_per_round
+    steps_taken = (1 + prepared.timing["warmup_steps"]
+                   + len(timing.round_s) * timing.steps_per_round)
     if op_profile is not None:
         values += profile_values(op_profile, flops, peak_flops)
         steps_taken += profiled_steps

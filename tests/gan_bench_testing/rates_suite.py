@@ -1,11 +1,10 @@
 """A timing suite that times nothing: the A/B check's tests run it on two trees of a tiny repo.
 
-Each job reports one round, `round_steps_per_s`, read from `ab_rates.RATES[model]` in
-whichever source tree the worker runs (bench.fresh_process puts that tree first on the
-path), scattered by up to NOISE with a per-process seed. So a commit that lowers a rate is
-a real slowdown of that tree, and the verdicts depend on no machine's load. A model the
-tree's table lacks makes the job fail there, like a family that a base commit does not
-have yet.
+Its round timer (the A/B check's hook) reports each round's steps/s as `ab_rates.RATES[model]`
+read in whichever source tree the worker runs (bench.round_worker puts that tree first on the
+path), scattered by up to NOISE with a per-process seed. So a commit that lowers a rate is a
+real slowdown of that tree, and the verdicts depend on no machine's load. A model the tree's
+table lacks makes the job fail there, like a family that a base commit does not have yet.
 """
 
 from __future__ import annotations
@@ -17,10 +16,11 @@ import numpy as np
 
 from bench.jobs import Job
 from bench.records import Measurement
-from bench.suite import JobResult, Request
+from bench.suite import JobResult, Request, RoundTimer
 
 PROFILES = {"quick": {}, "standard": {}, "full": {}}
 NOISE = 0.02
+ROUNDS = 3
 
 
 def jobs(request: Request) -> list[Job]:
@@ -29,11 +29,17 @@ def jobs(request: Request) -> list[Job]:
             for model in request.models for framework in request.frameworks]
 
 
-def execute(job: Job) -> JobResult:
+def round_timer(job: Job) -> RoundTimer:
     rate = importlib.import_module("ab_rates").RATES[job.model]
-    noisy = rate * (1 + NOISE * np.random.default_rng(os.getpid()).uniform(-1, 1))
-    return JobResult([Measurement("round_steps_per_s", float(noisy), "1/s", step=0,
-                                  tags={"variant": job.params["variant"]})], batch_size=64)
+    rng = np.random.default_rng(os.getpid())
+    return RoundTimer(lambda: rate * (1 + NOISE * rng.uniform(-1, 1)), ROUNDS, batch_size=64)
+
+
+def execute(job: Job) -> JobResult:
+    timer = round_timer(job)
+    return JobResult([Measurement("round_steps_per_s", timer.time_round(), "1/s", step=i,
+                                  tags={"variant": job.params["variant"]})
+                      for i in range(timer.rounds)], batch_size=64)
 
 
 def tables(frame):
