@@ -127,48 +127,63 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
 # --- measuring ----------------------------------------------------------------------------
 
 
-@dataclass
-class KeySamples:
-    """One key's job figures (fastest rounds) per side, pair by pair (NaN where the job failed)."""
-
-    job: Job
-    base: list[float] = field(default_factory=list)
-    head: list[float] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)  # side -> first failure
-    batch_size: str = ""
-
-    def add(self, side: str, value: float, error: str) -> None:
-        getattr(self, side).append(value)
-        if error:
-            self.errors.setdefault(side, error)
-
-    def ratios(self) -> np.ndarray:
-        """head / base of every pair where both sides measured."""
-        base, head = np.asarray(self.base, float), np.asarray(self.head, float)
-        both = np.isfinite(base) & np.isfinite(head) & (base > 0)
-        return head[both] / base[both]
-
-    def measured(self, side: str) -> bool:
-        return bool(np.isfinite(getattr(self, side)).any())
-
-
 @dataclass(frozen=True)
 class Measured:
+    """One side of one pair: the median of its rounds, steps/s (NaN and why, if it failed)."""
+
     value: float
     error: str = ""
     batch_size: str = ""
 
 
-#: Hears each measurement: (pair index, side, job, what it measured).
-OnMeasured = Callable[[int, str, Job, Measured], None]
+@dataclass(frozen=True)
+class Pair:
+    """Both sides of one pair, and `ratio`: the median over turns of head/base, each turn's two
+    rounds timed back to back (NaN unless both sides measured)."""
+
+    base: Measured
+    head: Measured
+    ratio: float
 
 
-def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]
-              ) -> dict[str, Measured]:
-    """One pair: a fresh worker per tree, both warm before either is timed, then their rounds
-    in turn (order, reversed, order, ...). A side's figure is the median of its rounds."""
+@dataclass
+class KeySamples:
+    """One key's pairs: each side's figure and the pair's ratio (NaN where a side failed)."""
+
+    job: Job
+    base: list[float] = field(default_factory=list)
+    head: list[float] = field(default_factory=list)
+    ratio: list[float] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # side -> first failure
+    batch_size: str = ""
+
+    def add(self, pair: Pair) -> None:
+        for side in SIDES:
+            measured = getattr(pair, side)
+            getattr(self, side).append(measured.value)
+            if measured.error:
+                self.errors.setdefault(side, measured.error)
+            self.batch_size = self.batch_size or measured.batch_size
+        self.ratio.append(pair.ratio)
+
+    def ratios(self) -> np.ndarray:
+        """The ratio of every pair where both sides measured."""
+        ratios = np.asarray(self.ratio, float)
+        return ratios[np.isfinite(ratios)]
+
+    def measured(self, side: str) -> bool:
+        return bool(np.isfinite(getattr(self, side)).any())
+
+
+#: Hears each pair as it is measured: (pair index, job, the pair).
+OnMeasured = Callable[[int, Job, Pair], None]
+
+
+def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]) -> Pair:
+    """One pair: a fresh worker per tree, both warm before either is timed, then one round of
+    each per turn (order, reversed, order, ...), so both rounds of a turn meet the same
+    moment of the machine."""
     errors: dict[str, str] = {}
-    rates: dict[str, list[float]] = {side: [] for side in SIDES}
     with ExitStack() as stack:
         workers = {side: stack.enter_context(RoundWorker(job, trees[side])) for side in SIDES}
         ready = {}
@@ -177,32 +192,35 @@ def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]
                 ready[side] = worker.ready()
             except RoundWorkerError as exc:
                 errors[side] = str(exc)
-        rounds = min((r.rounds for r in ready.values()), default=0)
-        for turn in range(rounds):
+        turns = min((r.rounds for r in ready.values()), default=0)
+        rates = np.full((turns, len(SIDES)), np.nan)
+        for turn in range(turns):
             for side in order if turn % 2 == 0 else order[::-1]:
                 if side not in errors:
                     try:
-                        rates[side].append(workers[side].time_round())
+                        rates[turn, SIDES.index(side)] = workers[side].time_round()
                     except RoundWorkerError as exc:
                         errors[side] = str(exc)
     size = next((r.batch_size for r in ready.values() if r.batch_size), "")
-    return {side: Measured(math.nan, errors[side]) if side in errors
-            else Measured(float(np.median(rates[side])), batch_size=size) for side in SIDES}
+    sides = {side: Measured(math.nan, errors[side]) if side in errors
+             else Measured(float(np.median(rates[:, i])), batch_size=size)
+             for i, side in enumerate(SIDES)}
+    ratio = (math.nan if errors or not turns
+             else float(np.median(rates[:, SIDES.index("head")] / rates[:, SIDES.index("base")])))
+    return Pair(sides["base"], sides["head"], ratio)
 
 
 def measure(jobs: list[Job], trees: Mapping[str, Path], pairs: int,
             samples: dict[str, KeySamples], first_pair: int = 0,
             on_measured: OnMeasured | None = None) -> None:
     """`pairs` more pairs of every job, the sides alternating which is timed first."""
-    for pair in range(first_pair, first_pair + pairs):
-        order = SIDES if pair % 2 == 0 else SIDES[::-1]
+    for index in range(first_pair, first_pair + pairs):
+        order = SIDES if index % 2 == 0 else SIDES[::-1]
         for job in jobs:
-            entry = samples.setdefault(job.job_id, KeySamples(job))
-            for side, measured in time_pair(job, trees, order).items():
-                entry.add(side, measured.value, measured.error)
-                entry.batch_size = entry.batch_size or measured.batch_size
-                if on_measured:
-                    on_measured(pair, side, job, measured)
+            pair = time_pair(job, trees, order)
+            samples.setdefault(job.job_id, KeySamples(job)).add(pair)
+            if on_measured:
+                on_measured(index, job, pair)
 
 
 # --- deciding (pure) ----------------------------------------------------------------------
@@ -401,10 +419,12 @@ def _rounded(value: float, digits: int = 2) -> float | str:
 
 
 def pairs_table(samples: Mapping[str, KeySamples]) -> pd.DataFrame:
-    """Every job median measured, pair by pair: the raw data behind the verdicts."""
-    return pd.DataFrame([{**_key_columns(s.job, s.batch_size), "pair": i, "base": b, "head": h}
+    """Every pair measured: the raw data behind the verdicts."""
+    return pd.DataFrame([{**_key_columns(s.job, s.batch_size), "pair": i, "base": b, "head": h,
+                          "ratio": r}
                          for s in samples.values()
-                         for i, (b, h) in enumerate(zip(s.base, s.head, strict=True))])
+                         for i, (b, h, r) in enumerate(zip(s.base, s.head, s.ratio,
+                                                           strict=True))])
 
 
 def write(result: Result, out_dir: Path) -> Path:

@@ -420,9 +420,12 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
     jobs = suite.jobs(request)
     settings = ab_check.Settings(pairs, confirm_pairs, min_effect, alpha)
 
-    def show(pair: int, side: str, job, measured) -> None:  # noqa: ANN001 - the callback's
-        value = f"{measured.value:.3g} steps/s" if not measured.error else measured.error
-        click.echo(f"  pair {pair + 1} {side}: {job.model}/{job.framework}/{job.mode}: {value}")
+    def show(index: int, job, pair) -> None:  # noqa: ANN001 - the callback's
+        sides = [f"{side} " + (f"{m.value:.3g}" if not m.error else m.error)
+                 for side, m in (("base", pair.base), ("head", pair.head))]
+        click.echo(f"  pair {index + 1}: {job.model}/{job.params.get('variant', '')}/"
+                   f"{job.framework}/{job.mode}: {', '.join(sides)} steps/s, "
+                   f"ratio {pair.ratio:.3f}")
 
     result = ab_check.run_check(jobs, base_ref, settings, on_measured=show)
     out = out_dir or DEFAULT_RESULTS / f"ab-{new_run_id()}"

@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.ab_check import KeySamples, Settings, screen_confirm_decide
+from bench.ab_check import KeySamples, Measured, Pair, Settings, screen_confirm_decide
 from bench.jobs import Job
 from bench.records import load_frame
 from bench.regression import (
@@ -115,17 +115,22 @@ def ab_check(folder: Path, args: argparse.Namespace) -> None:
         (folder / TIMING_FILE).write_text(f"{time.monotonic() - start:.1f}\n")
 
 
+def pair_ratios(pairs: pd.DataFrame) -> pd.Series:
+    """Each pair's ratio: its own column, or head/base in files written before it had one."""
+    return pairs["ratio"] if "ratio" in pairs else pairs["head"] / pairs["base"]
+
+
 def pair_noise(folders: list[Path]) -> str:
-    """The scatter of log(head/base) over one check's pairs, per key: what bounds the power."""
+    """The scatter of the log ratio over one check's pairs, per key: what bounds the power."""
     spreads = []
     for folder in folders:
         if (folder / "ab-pairs.csv").exists():
             pairs = pd.read_csv(folder / "ab-pairs.csv")
-            logs = np.log(pairs["head"] / pairs["base"])
+            logs = np.log(pair_ratios(pairs))
             spreads += logs.groupby(pairs["variant"]).std().tolist()
     if not spreads:
         return ""
-    return (f"; log(head/base) scatters with a standard deviation of {np.median(spreads):.2f} "
+    return (f"; log(ratio) scatters with a standard deviation of {np.median(spreads):.2f} "
             f"over one check's pairs (median of {len(spreads)} keys x checks, "
             f"{min(spreads):.2f} to {max(spreads):.2f})")
 
@@ -169,15 +174,14 @@ def ab_main(args: argparse.Namespace) -> int:
 
 def resampled_check(pools: dict[str, np.ndarray], settings: Settings,
                     rng: np.random.Generator) -> bool:
-    """One simulated check of the keys in `pools` (rows of measured base, head): failed?"""
+    """One simulated check of the keys in `pools` (rows of measured base, head, ratio): failed?"""
     samples = {key: KeySamples(Job(suite="throughput", model=key, framework="torch"))
                for key in pools}
 
     def draw(keys: set[str], pairs: int) -> None:
         for key in keys:
-            for base, head in pools[key][rng.integers(len(pools[key]), size=pairs)]:
-                samples[key].add("base", base, "")
-                samples[key].add("head", head, "")
+            for base, head, ratio in pools[key][rng.integers(len(pools[key]), size=pairs)]:
+                samples[key].add(Pair(Measured(base), Measured(head), ratio))
 
     draw(set(pools), settings.pairs)
     return any(row.fails for row in screen_confirm_decide(samples, settings, draw))
@@ -190,14 +194,16 @@ def resample_main(args: argparse.Namespace) -> int:
     rows = []
     for name, measured in pairs.groupby(series, sort=False):
         key = measured["model"] + "/" + measured["variant"].astype(str) + "/" + measured["mode"]
-        pools = {k: g[["base", "head"]].to_numpy(float) for k, g in measured.groupby(key)}
-        logs = np.log(measured["head"] / measured["base"])
+        measured = measured.assign(ratio=pair_ratios(measured))
+        pools = {k: g[["base", "head", "ratio"]].to_numpy(float)
+                 for k, g in measured.groupby(key)}
+        logs = np.log(measured["ratio"])
         for confirm in args.confirm_pairs:
             settings = Settings(pairs=args.pairs, confirm_pairs=confirm)
             failed = sum(resampled_check(pools, settings, rng) for _ in range(args.checks))
             rows.append({"series": name, "keys": len(pools), "measured pairs": len(measured),
-                         "log(head/base) mean": round(logs.mean(), 3),
-                         "log(head/base) SD": round(logs.std(), 3), "pairs": args.pairs,
+                         "log(ratio) mean": round(logs.mean(), 3),
+                         "log(ratio) SD": round(logs.std(), 3), "pairs": args.pairs,
                          "confirmation pairs": confirm,
                          f"checks failed of {args.checks}": failed})
     print(markdown_table(pd.DataFrame(rows)))

@@ -12,6 +12,8 @@ import pytest
 
 from bench.ab_check import (
     KeySamples,
+    Measured,
+    Pair,
     Result,
     Settings,
     decide,
@@ -42,10 +44,11 @@ def job(model: str, framework: str = "torch") -> Job:
 
 def sample(rng: np.random.Generator, key: KeySamples, pairs: int, factor: float,
            noise: float) -> None:
-    """`pairs` more pairs: each job's median scattered by `noise`, head slower by `factor`."""
+    """`pairs` more pairs: each side's figure scattered by `noise`, head slower by `factor`."""
     for _ in range(pairs):
-        key.add("base", 100 * (1 + noise * rng.standard_normal()), "")
-        key.add("head", 100 * factor * (1 + noise * rng.standard_normal()), "")
+        base = 100 * (1 + noise * rng.standard_normal())
+        head = 100 * factor * (1 + noise * rng.standard_normal())
+        key.add(Pair(Measured(base), Measured(head), head / base))
 
 
 def simulated_check(seed: int, noise: float, slow: dict[str, float] | None = None
@@ -111,8 +114,8 @@ def borderline_keys(count: int) -> dict[str, KeySamples]:
     keys = {}
     for i in range(count):
         key = keys[f"k{i}"] = KeySamples(job(f"k{i}"))
-        key.base.extend([100.0] * len(BORDERLINE))
-        key.head.extend(100.0 * BORDERLINE)
+        for ratio in BORDERLINE:
+            key.add(Pair(Measured(100.0), Measured(100.0 * ratio), ratio))
     return keys
 
 
@@ -128,10 +131,9 @@ def test_holm_is_applied_over_the_confirmed_keys():
 def test_a_key_the_base_cannot_run_is_new_and_one_the_head_cannot_run_fails():
     new, broken_head = KeySamples(job("new")), KeySamples(job("lost"))
     for _ in range(5):
-        new.add("base", math.nan, "KeyError: 'new'")
-        new.add("head", 50.0, "")
-        broken_head.add("base", 50.0, "")
-        broken_head.add("head", math.nan, "worker exited with status 1")
+        new.add(Pair(Measured(math.nan, "KeyError: 'new'"), Measured(50.0), math.nan))
+        broken_head.add(Pair(Measured(50.0), Measured(math.nan, "worker exited with status 1"),
+                             math.nan))
     rows = {r.job.model: r for r in decide({"new": new, "lost": broken_head}, set(), SETTINGS)}
     only_new = Result(decide({"new": new}, set(), SETTINGS), "old", "a" * 40, "b" * 40, False,
                       SETTINGS, {"new": new})
@@ -221,6 +223,12 @@ def test_check_with_an_unknown_ref_is_exit_2_naming_it():
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_check_of_a_suite_without_a_round_timer_is_exit_2_naming_it():
+    done = run_cli("check", "--base", "HEAD", "--suite", "faults", "--models", "mlp_gan")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "suite 'faults' offers no round_timer" in done.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["results/x", "--base", "main"], "--base applies to the A/B check"),
     (["results/x"], "needs --baseline FILE"),
@@ -240,16 +248,16 @@ def test_the_ab_check_loads_no_framework():
 
 def test_the_resampling_script_runs_measured_pairs_through_the_checks_rule(tmp_path):
     """scripts/gate_false_positives.py resample: an A/A series never fails, a 20% slowdown
-    always does, each drawn from its own measured pairs."""
+    always does, each drawn from its own measured pairs' ratios (not from head/base, which
+    here says nothing)."""
     rng = np.random.default_rng(0)
     rows = []
     for series, factor in (("same", 1.0), ("slow", 0.8)):
         for variant in ("images", "points"):
             for pair in range(10):
-                base = 100 * (1 + 0.01 * rng.standard_normal())
                 rows.append({"series": series, "model": "mlp_gan", "variant": variant,
-                             "mode": "eager", "pair": pair, "base": base,
-                             "head": factor * 100 * (1 + 0.01 * rng.standard_normal())})
+                             "mode": "eager", "pair": pair, "base": 100.0, "head": 100.0,
+                             "ratio": factor * (1 + 0.01 * rng.standard_normal())})
     csv = tmp_path / "pairs.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
     done = run_python("import runpy, sys; sys.argv = ['gate_false_positives.py', 'resample', "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 
 import numpy as np
 
@@ -30,9 +31,20 @@ def jobs(request: Request) -> list[Job]:
 
 
 def round_timer(job: Job) -> RoundTimer:
+    """Each round prints to stdout, as libraries do; a rate of 0 makes the worker die in its
+    round (exit status 3), a negative one makes it stall."""
     rate = importlib.import_module("ab_rates").RATES[job.model]
     rng = np.random.default_rng(os.getpid())
-    return RoundTimer(lambda: rate * (1 + NOISE * rng.uniform(-1, 1)), ROUNDS, batch_size=64)
+
+    def time_round() -> float:
+        print("a library's chatter on stdout")
+        if rate == 0:
+            os._exit(3)
+        if rate < 0:
+            time.sleep(3600)
+        return rate * (1 + NOISE * rng.uniform(-1, 1))
+
+    return RoundTimer(time_round, ROUNDS, batch_size=64)
 
 
 def execute(job: Job) -> JobResult:
