@@ -41,7 +41,8 @@ def bench(session: nox.Session) -> None:
     The check gates seeded quality metrics when the run has them; throughput and peak memory
     against a baseline from another day are advisory (printed, never failing), so noise
     cannot fail this session. The gate for speed is `nox -s ab_check`: both trees timed on
-    one machine, interleaved, which costs ten times this run and so is a session of its own.
+    one machine, their rounds in turn, which costs several times this run and so is a session
+    of its own.
     """
     install_all(session)
     start = time.monotonic()

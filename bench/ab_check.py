@@ -5,21 +5,24 @@
 A baseline file compares today's run with a run on another day, under another load; the
 difference between the two moments is larger than the 10% slowdown a gate must catch. Here
 both trees run on the same machine in the same session: REF's tree is checked out in a
-temporary `git worktree` (removed afterwards), and every job of the suite runs once per side
-per pair, each time in a fresh worker whose source tree is that side's, with the sides
-alternating which goes first (A B, B A, ...), so a drift in the machine's load lands on both.
+temporary `git worktree` (removed afterwards), and every job of the suite is timed in pairs.
 
-The unit is one job, not one round: rounds of one job share the state of the machine, so
-their scatter understates the noise. A job's figure is its fastest round: a neighbour (on
-this machine or on the VM's host) only ever slows a round down, so the fastest of a job's
-rounds moves least between runs (beside a busy process, fresh runs of one job spread up to
-1.8x in their median round and at most 1.24x in their fastest of 21). Per key (one job of
-the suite) the decision uses the paired ratios head/base of those figures:
+A pair starts one fresh worker per tree (bench.round_worker), each running its own tree's
+code; once both have built and warmed the job's step, they time one round each per turn,
+back to back (base head, head base, ...), as many turns as the suite's profile times rounds
+(its `round_timer` hook). Both rounds of a turn meet the same moment of the machine, a
+neighbour's burst or the VM host's slow spell, so it cancels in their ratio, and the pair's
+ratio is the median of its turns' ratios. Measured beside one CPU-bound process on a 2-core
+VM, quick mlp_gan torch: pairs of fresh jobs timed one after the other scattered by 0.07 to
+0.17 (SD of the log ratio, by the hour); pairs timed in turn by 0.04, in an hour when one
+job's rate ranged nearly twofold from pair to pair (README, "Regression checks in CI").
+
+The unit is the pair, not the round: two workers of the same tree differ by a few percent
+for their whole life (where their memory landed, which core they got), and only new
+processes draw that anew. Per key (one job of the suite) the decision uses the pairs' ratios:
 
 1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
-2. Confirm: suspected keys, and only they, run `confirm_pairs` more pairs (10 by default:
-   resampling a quiet hour's measured pairs of a 10% slowdown, 5 more caught it in 93% of checks, 10
-   more in 99%; `python scripts/gate_false_positives.py resample`).
+2. Confirm: suspected keys, and only they, run `confirm_pairs` more pairs (10 by default).
 3. Test, on all pairs of each suspected key: Wilcoxon's signed-rank test (exact, one-sided)
    that the log ratio lies below log(1 - min_effect). Under no change base and head are
    exchangeable within a pair, so the log ratio is symmetric: the test's one assumption. The
@@ -29,7 +32,8 @@ the suite) the decision uses the paired ratios head/base of those figures:
    REGRESSED when its Holm-adjusted p is below alpha.
 
 A job that fails in the base tree only (a family the base does not have) is reported as
-"new"; one that fails in the head tree only is an error and fails the check.
+"new"; one that fails in the head tree only is an error and fails the check. A base whose
+harness predates the round workers cannot take part: bad input, naming it.
 """
 
 from __future__ import annotations

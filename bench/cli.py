@@ -354,11 +354,11 @@ def check_command(run_dir: Path | None, baseline_path: Path | None, show_all: bo
     """Gate a change: an A/B check against a git ref, or RUN_DIR against a baseline file.
 
     Without RUN_DIR: the A/B check. REF's tree (default: the merge base with main) is checked
-    out in a temporary git worktree, and the suite's jobs of both trees run interleaved, each
-    in a fresh worker; a job's figure is its fastest timed round. A key fails only when its
-    paired ratios head/base are significantly below 1 - min-effect after a confirmation
-    rerun, Holm-corrected over keys. A dirty tree is fine: the head side runs the working
-    tree as it is. Report: OUT/ab-check.md and .csv.
+    out in a temporary git worktree. Per pair, each job runs in a fresh worker per tree, both
+    alive, timing one round each in turn; the pair's ratio is the median of the turns' ratios
+    head/base. A key fails only when its pairs' ratios are significantly below 1 - min-effect
+    after a confirmation rerun, Holm-corrected over keys. A dirty tree is fine: the head side
+    runs the working tree as it is. Report: OUT/ab-check.md and .csv.
 
     With RUN_DIR --baseline FILE: seeded quality metrics are gated by their tolerances;
     throughput and peak memory are advisory (reported, never failing: a run on another day

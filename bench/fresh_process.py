@@ -3,7 +3,8 @@
     run_fresh("package.module:function", {"arg": value}, timeout_s=600, threads=1)
 
 calls `function(**inputs)` in a new interpreter (spawned, never forked) that starts in its own
-temporary folder, and returns what the function returned. Inputs and the return value travel
+temporary folder, and returns what the function returned. (bench.round_worker keeps a process
+alive between calls, in the environment built here.) Inputs and the return value travel
 pickled through files in that folder, so numpy arrays and dataclasses cross unchanged. Every
 job, parity probe, feature extractor and device probe goes through here: that is what keeps
 tensorflow and torchvision out of one process (DESIGN.md) and a crash out of the harness.

@@ -36,7 +36,7 @@ class Timing:
         """The median round (what a step costs on this machine now) and the fastest
         (`best_steps_per_s`: a neighbour, on the machine or on the VM's host, only ever slows a
         round down, so the fastest of many is the step's own cost and moves least between
-        runs; the A/B check compares it). `cores_used` is CPU seconds per wall second: near
+        fresh runs). `cores_used` is CPU seconds per wall second: near
         the thread count when the worker held its cores throughout."""
         rates = self.steps_per_s
         q25, median, q75 = np.percentile(rates, [25, 50, 75])

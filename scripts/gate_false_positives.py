@@ -25,9 +25,11 @@ WORK/check-NN, timed. Run it twice:
         --work results/gate-ab-slow
 
     Target (issue 16): 0 of 20 failures on the unchanged tree, at least 19 of 20 on the branch.
-    `--summarise` prints the summary of the checks finished so far, running nothing. The two
-    series may also run at once, each the other's CPU-bound neighbour (without --busy), from
-    two worktrees (git worktree add), as the README's measurement did.
+    `--summarise` prints the summary of the checks finished so far, running nothing. So that
+    both series meet the same hours, alternate them one check at a time from two worktrees
+    (git worktree add), each with --busy: `--checks i` runs the series up to its i-th check.
+    Do not run the two series at once as each other's neighbour: each pair starts two
+    workers at once, so a series is a bursty neighbour of up to three busy processes, not one.
 
 `baseline`: the baseline-file check. The same quick benchmark runs N times into
 WORK/run-00 .. run-NN; a baseline from the first K runs is compared with every later one.

@@ -4,7 +4,7 @@ Starts LOAD CPU-bound processes (a busy loop each), then runs every quick throug
 the chosen models and frameworks RUNS times, each run in a fresh worker as `gan-bench run`
 does, interleaved (job A, job B, ..., then again), once per CPU setting asked for. Prints and
 writes one row per (job, setting): over the runs, the median and max/min of each run's median
-round and of its fastest round (the A/B check's figure), and the CPU cores the worker used;
+round and of its fastest round, and the CPU cores the worker used;
 the contention-proof target is max/min <= 1.3.
 
     python scripts/timing_under_load.py --models mlp_gan --settings 2:active,2:passive,1:passive
