@@ -14,7 +14,7 @@ back to back (base head, head base, ...), as many turns as the suite's profile t
 neighbour's burst or the VM host's slow spell, so it cancels in their ratio, and the pair's
 ratio is the median of its turns' ratios. Measured beside one CPU-bound process on a 2-core
 VM, quick mlp_gan torch: pairs of fresh jobs timed one after the other scattered by 0.07 to
-0.17 (SD of the log ratio, by the hour); pairs timed in turn by 0.04, in an hour when one
+0.21 (SD of the log ratio, by the hour); pairs timed in turn by 0.04, in an hour when one
 job's rate ranged nearly twofold from pair to pair (README, "Regression checks in CI").
 
 The unit is the pair, not the round: two workers of the same tree differ by a few percent

@@ -115,7 +115,6 @@ class RoundWorker:
         return reply
 
     def _last_log_line(self) -> str:
-        self.log.flush()
         lines = (self.folder / "output.log").read_text(errors="replace").strip().splitlines()
         return (lines or [""])[-1][:ERROR_CHARS]
 
