@@ -177,8 +177,10 @@ class Adapter(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def matmul_flops_per_s(cls, device: str, n: int | None = None) -> float:
-        """The machine's own float32 matrix-product rate in this framework (the MFU reference)."""
+    def matmul_flops_per_s(cls, device: str, n: int | None = None,
+                           dtype: str = "float32") -> float:
+        """The machine's own matrix-product rate in this framework: float32's is the MFU
+        reference; bfloat16's says what a device's low-precision units could reach."""
 
     # --- the model ---
 

@@ -267,16 +267,26 @@ def compare_command(suite_names: str, **options: Any) -> int:
 @click.option("--models", help="Comma-separated models (default: all).")
 @click.option("--frameworks", default="torch,tf", show_default=True,
               help="Reference framework first, then the one checked against it.")
+@click.option("--devices", default="cpu,cpu", show_default=True,
+              help="The reference's device, then the checked side's: --frameworks torch,torch "
+                   "--devices cpu,cuda checks torch's cuda path against its CPU path.")
 @click.option("--trajectory", type=click.IntRange(min=0), default=0,
               help="Also compare the loss curves over this many training steps (check 4).")
-def parity_command(models, frameworks, trajectory) -> int:
+def parity_command(models, frameworks, devices, trajectory) -> int:
     """Transfer weights between frameworks and compare outputs and training steps."""
     from bench.parity import run_parity
 
     names = registry.parse_models(models)
     fws = registry.parse_frameworks(frameworks)
-    if len(fws) != 2:
-        raise UsageError("parity compares two frameworks, e.g. --frameworks torch,tf")
+    sides = registry.split_list(devices)
+    if len(fws) != 2 or len(sides) != 2:
+        raise UsageError("parity compares two sides, e.g. --frameworks torch,tf "
+                         "(and --devices cpu,cuda for a device path)")
+    if unknown := [d for d in sides if d not in ("cpu", "cuda")]:
+        raise UsageError(f"unknown device {unknown[0]!r}; use cpu or cuda")
+    if (fws[0], sides[0]) == (fws[1], sides[1]):
+        raise UsageError(f"both sides are {fws[0]} on {sides[0]}; give two frameworks "
+                         "or two devices")
     click.echo(f"{'model':<16}{'variant':<14}{'check':<38}{'worst':>10}{'tolerance':>11}  "
                "result  (where)")
 
@@ -284,7 +294,8 @@ def parity_command(models, frameworks, trajectory) -> int:
         click.echo(f"{r.model:<16}{r.variant:<14}{r.check:<38}{r.worst:>10.2e}{r.tolerance:>11.0e}"
                    f"  {'ok' if r.ok else 'FAIL':<6}  ({r.where})")
 
-    results = run_parity(names, (fws[0], fws[1]), trajectory, on_result=show)
+    results = run_parity(names, (fws[0], fws[1]), trajectory, on_result=show,
+                         devices=(sides[0], sides[1]))
     failed = [r for r in results if not r.ok]
     click.echo(f"parity: {len(results) - len(failed)} of {len(results)} checks passed")
     return EXIT_FAILED if failed else 0

@@ -12,8 +12,12 @@ reference's initialisation, zero tensors filled with small noise), batch and noi
 4. (on request) a trajectory of N steps on the same batches and noise: the loss curves stay
    within the family's stated bound.
 
-Each framework runs in its own fresh process (bench.fresh_process); weights and outputs
-pass through .npz files. Relative error of a tensor: max |a - b| / max |b|, b the reference.
+Each side runs in its own fresh process (bench.fresh_process); weights and outputs pass
+through .npz files. Relative error of a tensor: max |a - b| / max |b|, b the reference.
+
+A side is a framework on a device (CPU by default). One framework on two devices (torch on
+the CPU against torch on cuda) checks a device path against the CPU path, which is checked
+against the other framework: the chain a GPU machine without the other framework can close.
 """
 
 from __future__ import annotations
@@ -62,13 +66,16 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 # --- inside a framework's process ---
 
-def _build(model: str, framework: str, label: str, seed: int, threads: int):
+def _build(model: str, framework: str, label: str, seed: int, threads: int, device: str):
     from bench.registry import find
 
     adapter_cls = find(model, framework).load()
     adapter_cls.configure(threads)
+    if not adapter_cls.device_available(device):
+        raise UsageError(f"{framework} finds no {device} device on this machine; "
+                         "check parity on a device it has (--devices)")
     config = family_config(model).for_profile("quick").parity_configs()[label]
-    return adapter_cls(config, seed=seed), config
+    return adapter_cls(config, seed=seed, device=device), config
 
 
 def step_inputs(config, seed: int, steps: int) -> list[tuple[np.ndarray, dict]]:
@@ -91,10 +98,10 @@ def fill_zero_tensors(weights: dict[str, np.ndarray], seed: int) -> dict[str, np
 
 
 def probe(model: str, framework: str, labels: list[str], seed: int, trajectory: int,
-          weights_dir: str | None, out_dir: str, threads: int = 2) -> None:
+          weights_dir: str | None, out_dir: str, threads: int = 2, device: str = "cpu") -> None:
     """Run checks 1-4 on one side for every variant; save each to <out_dir>/<label>.npz."""
     for label in labels:
-        adapter, config = _build(model, framework, label, seed, threads)
+        adapter, config = _build(model, framework, label, seed, threads, device)
         if weights_dir:
             adapter.set_weights(dict(np.load(Path(weights_dir) / f"{label}.npz")))
         else:
@@ -118,10 +125,10 @@ def probe(model: str, framework: str, labels: list[str], seed: int, trajectory: 
 
 
 def reexport(model: str, framework: str, labels: list[str], weights_dir: str, out_dir: str,
-             threads: int = 2) -> None:
+             threads: int = 2, device: str = "cpu") -> None:
     """Load weights and export them again: the return leg of the round trip."""
     for label in labels:
-        adapter, _ = _build(model, framework, label, 0, threads)
+        adapter, _ = _build(model, framework, label, 0, threads, device)
         adapter.set_weights(dict(np.load(Path(weights_dir) / f"{label}.npz")))
         np.savez(Path(out_dir) / f"{label}.npz", **adapter.get_weights())
 
@@ -134,7 +141,7 @@ def _call(function: str, **inputs) -> None:
         run_fresh(f"bench.parity:{function}", inputs, timeout_s=WORKER_TIMEOUT_S, threads=2)
     except FreshProcessError as exc:
         raise RuntimeError(f"parity {function} of {inputs['model']} in "
-                           f"{inputs['framework']} failed: {exc}") from None
+                           f"{inputs['framework']} on {inputs['device']} failed: {exc}") from None
 
 
 def _section(archive: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -169,28 +176,30 @@ class VariantRun:
 
 
 def probe_variants(model: str, frameworks: tuple[str, str], work: Path, seed: int = 0,
-                   trajectory: int = 0, start_dir: Path | None = None) -> dict[str, VariantRun]:
+                   trajectory: int = 0, start_dir: Path | None = None,
+                   devices: tuple[str, str] = ("cpu", "cpu")) -> dict[str, VariantRun]:
     """Both sides of every variant of one model: three worker launches in all.
 
     Both start from the reference's initialisation, or from <start_dir>/<label>.npz.
     """
     ref_fw, other_fw = frameworks
+    ref_device, other_device = devices
     labels = list(family_config(model).for_profile("quick").parity_configs())
     dirs = {name: work / model / name for name in ("ref", "w0", "other", "w0-other", "back")}
     for folder in dirs.values():
         folder.mkdir(parents=True)
     common = {"model": model, "labels": labels, "seed": seed, "trajectory": trajectory}
-    _call("probe", framework=ref_fw, weights_dir=str(start_dir) if start_dir else None,
-          out_dir=str(dirs["ref"]), **common)
+    _call("probe", framework=ref_fw, device=ref_device,
+          weights_dir=str(start_dir) if start_dir else None, out_dir=str(dirs["ref"]), **common)
     refs = {label: dict(np.load(dirs["ref"] / f"{label}.npz")) for label in labels}
     for label, ref in refs.items():
         np.savez(dirs["w0"] / f"{label}.npz", **_section(ref, "w0/"))
-    _call("probe", framework=other_fw, weights_dir=str(dirs["w0"]), out_dir=str(dirs["other"]),
-          **common)
+    _call("probe", framework=other_fw, device=other_device, weights_dir=str(dirs["w0"]),
+          out_dir=str(dirs["other"]), **common)
     others = {label: dict(np.load(dirs["other"] / f"{label}.npz")) for label in labels}
     for label, other in others.items():
         np.savez(dirs["w0-other"] / f"{label}.npz", **_section(other, "w0/"))
-    _call("reexport", model=model, framework=ref_fw, labels=labels,
+    _call("reexport", model=model, framework=ref_fw, device=ref_device, labels=labels,
           weights_dir=str(dirs["w0-other"]), out_dir=str(dirs["back"]))
     return {label: VariantRun(refs[label], others[label],
                               dict(np.load(dirs["back"] / f"{label}.npz")))
@@ -198,9 +207,10 @@ def probe_variants(model: str, frameworks: tuple[str, str], work: Path, seed: in
 
 
 def check_model(model: str, frameworks: tuple[str, str], work: Path, seed: int = 0,
-                trajectory: int = 0, trajectory_tol: float = 0.0) -> list[ParityCheck]:
+                trajectory: int = 0, trajectory_tol: float = 0.0,
+                devices: tuple[str, str] = ("cpu", "cpu")) -> list[ParityCheck]:
     """All checks for every variant of one model."""
-    runs = probe_variants(model, frameworks, work, seed, trajectory)
+    runs = probe_variants(model, frameworks, work, seed, trajectory, devices=devices)
     return [check for label, run in runs.items()
             for check in compare_variant(model, label, run, trajectory, trajectory_tol)]
 
@@ -235,7 +245,8 @@ def compare_variant(model: str, label: str, run: VariantRun, trajectory: int,
 
 
 def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
-               trajectory: int = 0, seed: int = 0, on_result=None) -> list[ParityCheck]:
+               trajectory: int = 0, seed: int = 0, on_result=None,
+               devices: tuple[str, str] = ("cpu", "cpu")) -> list[ParityCheck]:
     results = []
     with tempfile.TemporaryDirectory(prefix="gan-bench-parity-") as tmp:
         for model in models:
@@ -243,7 +254,7 @@ def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
             if trajectory and not tolerance:
                 raise UsageError(f"{model} states no trajectory bound; run without --trajectory")
             for result in check_model(model, frameworks, Path(tmp), seed, trajectory,
-                                      tolerance):
+                                      tolerance, devices):
                 results.append(result)
                 if on_result:
                     on_result(result)

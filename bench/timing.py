@@ -7,6 +7,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,40 +55,44 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class WarmUp:
-    """A step warmed up and its rounds sized: what the timed rounds need to know."""
+class WarmStep:
+    """A training step on one staged batch, warmed up, its rounds sized: where time_steps and
+    the A/B check's round timer (suites.throughput.round_timer) both start."""
 
+    step: Callable[[], None]
+    sync: Callable[[], None]
     first_step_s: float  # includes tracing / compilation
     warmup_s: float
     steps_per_round: int
     rounds: int  # as many as fit in the budget (rounds_within)
 
+    def run_round(self) -> tuple[float, float]:
+        """Wall and CPU seconds of one timed round."""
+        return wall_and_cpu_round(self.step, self.sync, self.steps_per_round)
 
-def warm_up(step: Callable[[], None], sync: Callable[[], None], *, warmup_steps: int,
-            rounds: int, min_round_s: float, max_timed_s: float = math.inf) -> WarmUp:
+
+def warm_step(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
+              min_round_s: float, max_timed_s: float = math.inf) -> WarmStep:
     """The first step and the warm-up, which also calibrates the round length: enough steps
     that a round lasts about min_round_s, so timer resolution and per-round overheads stay
     negligible. Rounds are whole steps, so a slow model's come out longer; it times fewer
     (never under MIN_ROUNDS) to stay within about max_timed_s, and its long rounds average
     over the machine's slow moments."""
-    first = timed_round(step, sync, 1)
-    warmup = timed_round(step, sync, warmup_steps)
+    step = partial(adapter.train_step, staged)
+    first = timed_round(step, adapter.sync, 1)
+    warmup = timed_round(step, adapter.sync, warmup_steps)
     per_step = warmup / warmup_steps if warmup_steps else first
     steps_per_round = steps_for(min_round_s, per_step)
-    return WarmUp(first, warmup, steps_per_round,
-                  rounds_within(max_timed_s, steps_per_round * per_step, rounds))
+    return WarmStep(step, adapter.sync, first, warmup, steps_per_round,
+                    rounds_within(max_timed_s, steps_per_round * per_step, rounds))
 
 
 def time_steps(adapter: Adapter, staged: Any, *, warmup_steps: int, rounds: int,
                min_round_s: float, max_timed_s: float = math.inf) -> Timing:
     """Time rounds of training steps on one staged batch; sync only around rounds."""
-    def step() -> None:
-        adapter.train_step(staged)
-
-    warm = warm_up(step, adapter.sync, warmup_steps=warmup_steps, rounds=rounds,
-                   min_round_s=min_round_s, max_timed_s=max_timed_s)
-    wall_and_cpu = np.array([wall_and_cpu_round(step, adapter.sync, warm.steps_per_round)
-                             for _ in range(warm.rounds)])
+    warm = warm_step(adapter, staged, warmup_steps=warmup_steps, rounds=rounds,
+                     min_round_s=min_round_s, max_timed_s=max_timed_s)
+    wall_and_cpu = np.array([warm.run_round() for _ in range(warm.rounds)])
     return Timing(warm.first_step_s, warm.warmup_s, wall_and_cpu[:, 0], wall_and_cpu[:, 1],
                   warm.steps_per_round)
 

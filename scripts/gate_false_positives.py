@@ -1,6 +1,6 @@
 """How often does the gate cry wolf, and does it catch a real 10% slowdown? Measure both.
 
-Three modes; the measuring ones are resumable (finished work in WORK is reused):
+Four modes; the measuring ones are resumable (finished work in WORK is reused):
 
 `ab`: N A/B checks (`gan-bench check --base REF`) of the tree as it is, each into
 WORK/check-NN, timed. Run it twice:
@@ -38,6 +38,12 @@ Throughput and memory are advisory there, so the script counts their advisory re
     python scripts/gate_false_positives.py baseline --runs 11 --work /tmp/gate-fp
 
 A run whose job crashed is counted apart: that is the tree failing, not the gate misjudging.
+
+`collect`: the finished checks of one or more series in two files, for the README and for
+`resample`:
+
+    python scripts/gate_false_positives.py collect "unchanged tree (A/A)" results/gate-ab-same \\
+        "10% slower torch step" results/gate-ab-slow --prefix docs/measurements/gate-ab-rounds
 
 `resample`: what the A/B check's rule would decide on the pairs the `ab` mode measured. Each
 simulated check draws its pairs, with replacement, from the measured pairs of each key of one
@@ -171,6 +177,32 @@ def ab_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def collect_main(args: argparse.Namespace) -> int:
+    """Every finished check of each series in one table, and every pair in another:
+    <prefix>-checks.csv (one row per check and key, with how long the check took and when it
+    started, UTC) and <prefix>-pairs.csv, the files `resample` reads."""
+    checks, pairs = [], []
+    for name, work in zip(args.series[::2], args.series[1::2], strict=True):
+        for folder in sorted(Path(work).glob("check-*")):
+            if ab_verdict(folder) is None:
+                continue
+            label = {"series": name, "check": folder.name}
+            took = (folder / TIMING_FILE).stat()
+            seconds = float((folder / TIMING_FILE).read_text())
+            started = pd.Timestamp(took.st_mtime - seconds, unit="s").strftime("%H:%M")
+            table = pd.read_csv(folder / "ab-check.csv")
+            checks.append(table.assign(seconds=seconds, **{"started (UTC)": started}, **label))
+            pairs.append(pd.read_csv(folder / "ab-pairs.csv").assign(**label))
+    for rows, kind in ((checks, "checks"), (pairs, "pairs")):
+        frame = pd.concat(rows, ignore_index=True)
+        front = ["series", "check"]
+        frame[front + [c for c in frame.columns if c not in front]].to_csv(
+            f"{args.prefix}-{kind}.csv", index=False)
+    print(f"{len(checks)} checks, {sum(map(len, pairs))} pairs: {args.prefix}-checks.csv, "
+          f"{args.prefix}-pairs.csv")
+    return 0
+
+
 # --- the A/B check's rule on resampled pairs ------------------------------------------------
 
 
@@ -270,6 +302,12 @@ def main() -> int:
     ab.add_argument("--summarise", action="store_true",
                     help="run nothing: summarise the checks WORK holds so far")
     ab.set_defaults(main=ab_main)
+    collect = modes.add_parser("collect", help="the finished checks of series in two CSVs")
+    collect.add_argument("series", nargs="+",
+                         help="pairs of a series' name and its WORK folder: NAME WORK ...")
+    collect.add_argument("--prefix", required=True,
+                         help="writes PREFIX-checks.csv and PREFIX-pairs.csv")
+    collect.set_defaults(main=collect_main)
     sim = modes.add_parser("resample", help="the A/B rule on resampled measured pairs")
     sim.add_argument("pairs_csv", type=Path, nargs="+",
                      help="ab-pairs.csv files (one series each) or a file with a series column")

@@ -47,11 +47,12 @@ from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config, find
 from bench.suite import Artifact, JobResult, Request, RoundTimer
-from bench.timing import reference_matmul_flops_per_s, time_steps, timed_round, warm_up
+from bench.timing import reference_matmul_flops_per_s, time_steps, warm_step
 
 SUITE = "throughput"
 KEY_METRIC = "steps_per_s"
 PEAK = "matmul_peak_flops_per_s"
+PEAK_BF16 = "matmul_peak_bf16_flops_per_s"
 SAMPLES = 64  # per (model, framework, variant): the grids of the report
 # The profiled round is this fraction of a timed round: the profiler's event processing costs
 # about 0.1 ms per op event (seconds for a small model's full round), and shares of time need
@@ -113,11 +114,11 @@ def run_context(request: Request) -> dict[str, float]:
     """On a CPU, measured once per run in fresh processes at the run's threads and wait
     policy: numpy's matmul peak, the one MFU denominator for every row and framework (two
     seconds less per job), and each framework's own matmul rate beside it."""
-    if "cpu" not in request.devices:
-        return {}
+    context = machine_peak(request)
+    if not context:  # no CPU jobs
+        return context
     runtime = {"threads": request.threads, "wait_policy": request.wait_policy,
                "timeout_s": request.timeout_s}
-    context = machine_peak(request)
     for framework in request.frameworks:
         try:
             context[framework_matmul_key(framework)] = run_fresh(
@@ -164,6 +165,14 @@ def peak_flops_per_s(job: Job, adapter_cls: type[Adapter]) -> float:
     return job.context.get(PEAK) or reference_matmul_flops_per_s()
 
 
+def bf16_peak(job: Job, adapter_cls: type[Adapter]) -> list[tuple[str, float, str]]:
+    """On a GPU, the framework's bfloat16 product beside the float32 peak MFU divides by: what
+    the device's low-precision units reach (the families train in float32)."""
+    if job.device == "cpu":
+        return []
+    return [(PEAK_BF16, adapter_cls.matmul_flops_per_s(job.device, dtype="bfloat16"), "FLOP/s")]
+
+
 def framework_matmul(job: Job) -> list[tuple[str, float, str]]:
     """The run's measurement of the job's framework's own matmul rate, where it has one."""
     rate = job.context.get(framework_matmul_key(job.framework))
@@ -197,15 +206,11 @@ def prepare(job: Job) -> Prepared:
 def round_timer(job: Job) -> RoundTimer:
     """The suite hook of the A/B check: the job's step, warmed up as `execute` warms it."""
     prepared = prepare(job)
-    adapter = prepared.built.adapter
-
-    def step() -> None:
-        adapter.train_step(prepared.staged)
-
-    warm = warm_up(step, adapter.sync, **prepared.timing)
+    warm = warm_step(prepared.built.adapter, prepared.staged, **prepared.timing)
 
     def time_round() -> float:
-        return warm.steps_per_round / timed_round(step, adapter.sync, warm.steps_per_round)
+        wall_s, _ = warm.run_round()
+        return warm.steps_per_round / wall_s
 
     return RoundTimer(time_round, warm.rounds, prepared.built.config.batch_size)
 
@@ -240,6 +245,7 @@ def execute(job: Job) -> JobResult:
         ("achieved_flops_per_s", steps * flops, "FLOP/s"),
         (PEAK, peak_flops, "FLOP/s"),
         ("mfu", steps * flops / peak_flops, ""),
+        *bf16_peak(job, type(adapter)),
         *framework_matmul(job),
         ("params", adapter.param_count(), ""),
     ]

@@ -221,6 +221,18 @@ def test_modes_agree_on_one_step(entry, mode):
         assert relative_error(out[name], eager_out[name]) <= after_tol, name
 
 
+# --- the machine ---
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_matmul_rate_is_the_products_flops_over_its_time(framework, dtype):
+    """float32's is MFU's denominator; bfloat16's is recorded beside it on a GPU. A rate of
+    2 n^3 over the product's time: between what a CPU core reaches and a whole GPU's."""
+    entry = entries(framework)[0]
+    rate = adapter_class(entry).matmul_flops_per_s("cpu", n=256, dtype=dtype)
+    assert 1e7 < rate < 1e15
+
+
 # --- DCGAN: what both frameworks' adapters do alike ---
 
 DCGAN = DCGANConfig(width=8, batch_size=8)

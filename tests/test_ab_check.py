@@ -5,6 +5,7 @@ No verdict here depends on how busy the machine running the tests is."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -266,3 +267,35 @@ def test_the_resampling_script_runs_measured_pairs_through_the_checks_rule(tmp_p
     lines = {line.split("|")[1].strip(): line for line in done.stdout.splitlines()[2:]}
     assert [cell.strip() for cell in lines["same"].split("|")[-3:-1]] == ["10", "0"]
     assert [cell.strip() for cell in lines["slow"].split("|")[-3:-1]] == ["10", "20"]
+
+
+def test_the_collecting_script_labels_each_finished_check_with_its_series_and_start(tmp_path):
+    """scripts/gate_false_positives.py collect: one row per finished check and key, one per
+    pair, each labelled with its series; a check that did not finish is left out; a check's
+    start is when its timing file was written, less the seconds it holds."""
+    for series, checks in (("same", 2), ("slow", 1)):
+        for i in range(checks + 1):
+            folder = tmp_path / series / f"check-{i:02d}"
+            folder.mkdir(parents=True)
+            pd.DataFrame({"verdict": ["ok"], "variant": ["points"]}).to_csv(
+                folder / "ab-check.csv", index=False)
+            pd.DataFrame({"pair": [0, 1], "ratio": [1.0, 0.9]}).to_csv(
+                folder / "ab-pairs.csv", index=False)
+            if i == checks:
+                continue  # the last check was killed: no report, no timing
+            (folder / "ab-check.md").write_text("A/B check passed: 1 ok\n")
+            (folder / "seconds.txt").write_text("120.0\n")
+            written = pd.Timestamp("2026-12-01 10:07:30").timestamp()
+            os.utime(folder / "seconds.txt", (written, written))
+    prefix = tmp_path / "gate"
+    run_python("import runpy, sys; sys.argv = ['gate_false_positives.py', 'collect', "
+               f"'A/A', {str(tmp_path / 'same')!r}, 'slowdown', {str(tmp_path / 'slow')!r}, "
+               f"'--prefix', {str(prefix)!r}]; "
+               "runpy.run_path('scripts/gate_false_positives.py', run_name='__main__')")
+    checks = pd.read_csv(f"{prefix}-checks.csv")
+    assert list(zip(checks["series"], checks["check"], strict=True)) == [
+        ("A/A", "check-00"), ("A/A", "check-01"), ("slowdown", "check-00")]
+    assert set(checks["started (UTC)"]) == {"10:05"}
+    assert list(checks.columns[:2]) == ["series", "check"]
+    pairs = pd.read_csv(f"{prefix}-pairs.csv")
+    assert pairs.groupby("series").size().to_dict() == {"A/A": 4, "slowdown": 2}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import parity, registry
-from conftest import run_cli
+from conftest import run_cli, run_python
 from implementations.spec.dcgan import DCGANConfig
 from implementations.spec.pacgan import PacGANConfig
 from implementations.spec.style_transfer import StyleTransferConfig
@@ -222,4 +222,15 @@ def test_parity_needs_two_frameworks():
     done = run_cli("parity", "--models", "mlp_gan", "--frameworks", "torch")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
-    assert "two frameworks" in done.stderr
+    assert "parity compares two sides" in done.stderr
+
+
+def test_a_device_the_machine_lacks_is_bad_input():
+    """torch's cuda path against its CPU path: on a machine without a GPU, exit 2 naming it."""
+    if run_python("import torch; print(torch.cuda.is_available())").stdout.strip() == "True":
+        pytest.skip("this machine has a cuda device")
+    done = run_cli("parity", "--models", "mlp_gan", "--frameworks", "torch,torch",
+                   "--devices", "cpu,cuda")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == ("gan-bench: error: torch finds no cuda device on this machine; "
+                                   "check parity on a device it has (--devices)")

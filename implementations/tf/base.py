@@ -115,22 +115,26 @@ class TFAdapter(Adapter):
             details = tf.config.experimental.get_device_details(
                 tf.config.list_physical_devices("GPU")[0])
             gpu = details.get("device_name", "GPU")
+        # TensorFlow autotunes cuDNN's convolutions unless this variable turns it off.
+        autotune = ({"cudnn_autotune": "off" if os.environ.get("TF_CUDNN_USE_AUTOTUNE") == "0"
+                     else "on"} if device == "cuda" else {})
         return {"framework_version": f"tensorflow {tf.__version__}, keras {keras.__version__}",
-                "gpu": gpu, "tf32": "off"}
+                "gpu": gpu, "tf32": "off", **autotune}
 
     @classmethod
     def peak_memory_bytes(cls, device: str) -> int | None:
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] if device == "cuda" else None
 
     @classmethod
-    def matmul_flops_per_s(cls, device: str, n: int | None = None) -> float:
+    def matmul_flops_per_s(cls, device: str, n: int | None = None,
+                           dtype: str = "float32") -> float:
         """The faster of TF's own matmul kernel and XLA's: XLA's CPU backend has its own, and
         a peak below what some mode reaches would put that mode's MFU above 1. Timed to a
         device sync, never through a copy of the product to the host."""
         n = n or matmul_size(device)
         with tf.device(tf_device_name(device)):
-            a = tf.random.normal((n, n))
-            b = tf.random.normal((n, n))
+            a = tf.random.normal((n, n), dtype=dtype)
+            b = tf.random.normal((n, n), dtype=dtype)
 
             def timed(matmul: Callable[..., tf.Tensor]) -> float:
                 def product() -> None:

@@ -48,17 +48,19 @@ class TorchAdapter(Adapter):
     @classmethod
     def environment(cls, device: str) -> dict[str, str]:
         gpu = torch.cuda.get_device_name() if device == "cuda" else ""
-        return {"framework_version": torch.__version__, "gpu": gpu, "tf32": "off"}
+        autotune = {"cudnn_autotune": "on"} if device == "cuda" else {}
+        return {"framework_version": torch.__version__, "gpu": gpu, "tf32": "off", **autotune}
 
     @classmethod
     def peak_memory_bytes(cls, device: str) -> int | None:
         return torch.cuda.max_memory_allocated() if device == "cuda" else None
 
     @classmethod
-    def matmul_flops_per_s(cls, device: str, n: int | None = None) -> float:
+    def matmul_flops_per_s(cls, device: str, n: int | None = None,
+                           dtype: str = "float32") -> float:
         n = n or matmul_size(device)
-        a = torch.randn(n, n, device=device)
-        b = torch.randn(n, n, device=device)
+        a = torch.randn(n, n, device=device, dtype=getattr(torch, dtype))
+        b = torch.randn(n, n, device=device, dtype=getattr(torch, dtype))
 
         def product() -> None:
             torch.mm(a, b)
