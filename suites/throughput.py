@@ -4,10 +4,11 @@ A job times one (model, framework, device, mode, batch size, variant) on one sta
 so data loading stays out of the measurement. MFU divides the achieved FLOP/s by a large
 float32 matrix product, tying each figure to the machine: on a CPU numpy's, measured once per
 run (`run_context`) at the run's threads, the one reference for every row and both
-frameworks; on a GPU the framework's own, in the job's worker. Rounds whose fastest and
-slowest differ by more than bench.timing.UNSTABLE_SPREAD flag the job `unstable` in its
-records. After the timed rounds, a quarter round runs under the framework's profiler to say
-where the time goes (bench.op_profile): the "where the time goes" table.
+frameworks; on a GPU the framework's own, in the job's worker (its bfloat16 rate beside
+it). Rounds whose fastest and slowest differ by more than bench.timing.UNSTABLE_SPREAD flag
+the job `unstable` in its records. After the timed rounds, a quarter round runs under the
+framework's profiler to say where the time goes (bench.op_profile): the "where the time goes"
+table.
 """
 
 from __future__ import annotations
