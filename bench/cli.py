@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_THREADS = 1
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+DEVICES = ("cpu", "cuda")  # what --device and parity's --devices name
 
 
 class Cli(click.Group):
@@ -132,7 +133,7 @@ def _request(options: dict[str, Any]) -> Request:
 
     _use_data_dir(options["data_dir"])
     threads = options["threads"] or DEFAULT_THREADS
-    devices = ("cpu", "cuda") if options["device"] == "auto" else (options["device"],)
+    devices = DEVICES if options["device"] == "auto" else (options["device"],)
     return Request(models=tuple(registry.parse_models(options["models"])),
                    frameworks=tuple(registry.parse_frameworks(options["frameworks"])),
                    devices=devices, profile=options["profile"], seeds=options["seeds"],
@@ -160,7 +161,7 @@ def selection_options(func):
         click.option("--models", help="Comma-separated models (default: all)."),
         click.option("--frameworks", default="torch,tf", show_default=True,
                      help="Comma-separated frameworks."),
-        click.option("--device", type=choice(["cpu", "cuda", "auto"]), default="cpu",
+        click.option("--device", type=choice([*DEVICES, "auto"]), default="cpu",
                      show_default=True,
                      help="auto: cpu, and cuda where present (else recorded as skipped)."),
         click.option("--profile", type=choice(PROFILE_NAMES), default="quick", show_default=True),
@@ -282,7 +283,7 @@ def parity_command(models, frameworks, devices, trajectory) -> int:
     if len(fws) != 2 or len(sides) != 2:
         raise UsageError("parity compares two sides, e.g. --frameworks torch,tf "
                          "(and --devices cpu,cuda for a device path)")
-    if unknown := [d for d in sides if d not in ("cpu", "cuda")]:
+    if unknown := [d for d in sides if d not in DEVICES]:
         raise UsageError(f"unknown device {unknown[0]!r}; use cpu or cuda")
     if (fws[0], sides[0]) == (fws[1], sides[1]):
         raise UsageError(f"both sides are {fws[0]} on {sides[0]}; give two frameworks "
