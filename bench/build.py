@@ -25,6 +25,12 @@ def memory_in_use_bytes(adapter_cls: type[Adapter], device: str) -> int:
     return adapter_cls.peak_memory_bytes(device) or peak_rss_bytes()
 
 
+def require_device(adapter_cls: type[Adapter], framework: str, device: str, fix: str) -> None:
+    """UsageError, ending in `fix`, when the framework finds no such device here."""
+    if not adapter_cls.device_available(device):
+        raise UsageError(f"{framework} finds no {device} device on this machine; {fix}")
+
+
 def job_config(job: Job) -> FamilyConfig:
     return family_config(job.model).for_profile(job.profile, **job.config)
 
@@ -36,9 +42,8 @@ def build_adapter(job: Job, config: FamilyConfig | None = None) -> Built:
     """
     adapter_cls = find(job.model, job.framework).load()
     adapter_cls.configure(job.threads)
+    require_device(adapter_cls, job.framework, job.device, "the job is skipped")
     after_import = memory_in_use_bytes(adapter_cls, job.device)
-    if not adapter_cls.device_available(job.device):
-        raise UsageError(f"device {job.device!r} is not available to {job.framework} here")
     config = config or job_config(job)
     adapter = adapter_cls(config, seed=job.seed, device=job.device, mode=job.mode)
     env = {"threads": job.threads, "optimizer": adapter.optimizer_name,

@@ -67,13 +67,12 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 # --- inside a framework's process ---
 
 def _build(model: str, framework: str, label: str, seed: int, threads: int, device: str):
+    from bench.build import require_device
     from bench.registry import find
 
     adapter_cls = find(model, framework).load()
     adapter_cls.configure(threads)
-    if not adapter_cls.device_available(device):
-        raise UsageError(f"{framework} finds no {device} device on this machine; "
-                         "check parity on a device it has (--devices)")
+    require_device(adapter_cls, framework, device, "check parity on a device it has (--devices)")
     config = family_config(model).for_profile("quick").parity_configs()[label]
     return adapter_cls(config, seed=seed, device=device), config
 

@@ -11,6 +11,7 @@ the one file can be mailed or attached to a CI job and still show everything.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,9 @@ def parse_formats(text: str) -> list[str]:
     for f in formats:
         if f not in FORMATS:
             raise UsageError(f"unknown report format {f!r}; use some of {', '.join(FORMATS)}")
+    if "parquet" in formats and importlib.util.find_spec("pyarrow") is None:
+        raise UsageError("parquet tables need pyarrow, which this install lacks; "
+                         "pip install pyarrow, or leave parquet out of --format")
     return formats
 
 

@@ -18,14 +18,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=build/gpu-wheels
-EXTRAS=(jinja2 markupsafe tabulate pytest-benchmark py-cpuinfo threadpoolctl rich markdown-it-py
-        mdurl pygments)
+# Pure Python; markupsafe, compiled, comes once per Python the image may have.
+EXTRAS=(jinja2 tabulate pytest-benchmark py-cpuinfo threadpoolctl rich markdown-it-py mdurl
+        pygments)
 
 if [[ "${1:-}" == "--wheels" ]]; then
     rm -rf "$WHEELS" && mkdir -p "$WHEELS"
     uv build --quiet --wheel --out-dir "$WHEELS"
     pip download --quiet --only-binary :all: --no-deps --dest "$WHEELS" "${EXTRAS[@]}"
-    for py in 310 311 312 313; do  # markupsafe is compiled: one wheel per Python
+    for py in 310 311 312 313; do
         pip download --quiet --only-binary :all: --no-deps --dest "$WHEELS" \
             --python-version "$py" --platform manylinux2014_x86_64 markupsafe
     done

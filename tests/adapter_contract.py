@@ -16,8 +16,10 @@ import pytest
 from bench import registry
 from bench.adapter import MODES, Adapter, FamilyConfig
 from bench.errors import UsageError
+from bench.jobs import Job
 from bench.parity import FORWARD_TOL, STEP_TOL, fill_zero_tensors, relative_error, step_inputs
 from bench.registry import AdapterEntry
+from bench.worker import run_job
 from implementations.spec.dcgan import DCGANConfig
 
 
@@ -182,6 +184,19 @@ def test_a_mode_it_does_not_offer_is_refused(entry):
     with pytest.raises(UsageError, match=re.escape(repr(mode))) as refused:
         cls(contract_config(entry.model), mode=mode)
     assert all(offered in str(refused.value) for offered in cls.modes)
+
+
+def test_a_job_on_a_device_it_lacks_is_a_skipped_record_with_the_reason(framework):
+    """Not an error and not a lost run: the worker records why, in one line."""
+    entry = entries(framework)[0]
+    if adapter_class(entry).device_available("cuda"):
+        pytest.skip("this machine has a cuda device")
+    job = Job(suite="throughput", model=entry.model, framework=framework, device="cuda",
+              mode="eager", profile="quick")
+    [record] = run_job(job.to_dict(), "run", {}).records
+    assert record["status"] == "skipped"
+    assert record["error"] == (f"{framework} finds no cuda device on this machine; "
+                               "the job is skipped")
 
 
 def start_off_the_content_image(adapter: Adapter) -> None:

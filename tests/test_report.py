@@ -217,6 +217,18 @@ def test_the_existing_api_still_works(tmp_path):
         parse_formats("md,pdf")
 
 
+def test_parquet_without_pyarrow_is_refused_before_anything_is_written(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyarrow" else find_spec(name, *a))
+    with pytest.raises(UsageError, match="parquet tables need pyarrow, which this install lacks; "
+                                         "pip install pyarrow, or leave parquet out of --format"):
+        parse_formats("md,parquet")
+    assert parse_formats("md,csv") == ["md", "csv"]
+
+
 def test_the_table_of_failed_jobs_goes_to_parquet_too(tmp_path):
     records = throughput_records() + [error_record("x", "dcgan", "tf", "xla", "boom\ntrace")]
     run = write_run(tmp_path / "run", records)
