@@ -106,7 +106,9 @@ def panel_grid(plt: Any, panels: int, width: float, height: float, max_columns: 
     """A figure with `panels` axes in rows of up to max_columns; the spare axes hidden."""
     columns = min(max_columns, panels)
     rows = math.ceil(panels / columns)
-    fig, axes = plt.subplots(rows, columns, squeeze=False,
+    # Constrained layout keeps a row's titles clear of the row above (tight_layout let them
+    # overlap under a suptitle).
+    fig, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
                              figsize=(width * columns, height * rows))
     for ax in axes.flat[panels:]:
         ax.set_visible(False)
@@ -140,7 +142,6 @@ def curves_figure(panels: list[tuple[str, pd.DataFrame]], out_dir: Path, name: s
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     framework_legend(fig, pd.concat([p["framework"] for _, p in panels]).tolist(), lines=True)
-    fig.tight_layout()
     return save(fig, out_dir, name, title)
 
 
@@ -195,7 +196,6 @@ def sample_figure(panels: list[SamplePanel], out_dir: Path, name: str, title: st
         draw_samples(ax, panel.samples, limits, colour(panel.framework))
         ax.set_title(panel.caption, color=colour(panel.framework), fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
     return save(fig, out_dir, name, title, smoke_check)
 
 

@@ -140,7 +140,6 @@ def history_figure(points: pd.DataFrame, metric: str, out_dir: Path) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     framework_legend(fig, rows["framework"].tolist(), lines=True)
-    fig.tight_layout()
     title = f"History of {metric_title(metric)} across runs"
     return save(fig, out_dir, f"history-{metric}", title)
 
