@@ -284,7 +284,7 @@ def parity_command(models, frameworks, devices, trajectory) -> int:
         raise UsageError("parity compares two sides, e.g. --frameworks torch,tf "
                          "(and --devices cpu,cuda for a device path)")
     if unknown := [d for d in sides if d not in DEVICES]:
-        raise UsageError(f"unknown device {unknown[0]!r}; use cpu or cuda")
+        raise UsageError(f"unknown device {unknown[0]!r}; use {' or '.join(DEVICES)}")
     if (fws[0], sides[0]) == (fws[1], sides[1]):
         raise UsageError(f"both sides are {fws[0]} on {sides[0]}; give two frameworks "
                          "or two devices")

@@ -217,7 +217,7 @@ def test_the_existing_api_still_works(tmp_path):
         parse_formats("md,pdf")
 
 
-def test_parquet_without_pyarrow_is_refused_before_anything_is_written(monkeypatch):
+def test_parquet_without_pyarrow_is_refused_when_the_formats_are_read(monkeypatch):
     import importlib.util
 
     find_spec = importlib.util.find_spec
