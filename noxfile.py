@@ -1,4 +1,4 @@
-"""Sessions: tests, bench, compare, parity, lint. `pip install nox && nox -s tests` sets up all."""
+"""Sessions: tests, bench, compare, parity, docs, lint. `pip install nox && nox -s tests` sets up all."""
 
 from __future__ import annotations
 
@@ -22,9 +22,18 @@ def install_all(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite. PyTorch and TensorFlow tests run in separate pytest processes."""
+    """The test suite. PyTorch and TensorFlow tests run in separate pytest processes.
+
+    `nox -s tests -- -m "not slow"` skips the tests that train, run parity, spawn many
+    workers or the CLI end to end: the quick loop for local work."""
     install_all(session)
     args = session.posargs or []
+    fast = "not slow" in " ".join(args)
+    session.log("will run: pytest tests (without tests/tf, tests/benchmarks), then pytest tests/tf"
+                + (f", with {' '.join(args)}" if args else ""))
+    session.log("about " + ("5 min" if fast else "13.5 min, then 5.5 min for tests/tf")
+                + " on 2 cores after the install"
+                + ("" if fast else "; the quick subset: nox -s tests -- -m 'not slow'"))
     session.run("pytest", "tests", "--ignore=tests/tf", "--ignore=tests/benchmarks", *args)
     session.run("pytest", "tests/tf", *args)
 
@@ -92,6 +101,13 @@ def parity(session: nox.Session) -> None:
     """`gan-bench parity` for every family."""
     install_all(session)
     session.run("gan-bench", "parity", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site into site/, strict: a broken link or reference fails it."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
 @nox.session
