@@ -1,4 +1,6 @@
-"""Sessions: tests, bench, compare, parity, docs, lint. `pip install nox && nox -s tests` sets up all."""
+"""Sessions: tests, bench, compare, parity, docs, lint.
+
+`pip install nox && nox -s tests` sets up all."""
 
 from __future__ import annotations
 
