@@ -30,8 +30,6 @@ from bench.errors import UsageError
 from bench.op_profile import OpProfile
 from bench.profiles import profile_settings
 
-MODES = ("eager", "compiled", "xla")
-
 
 @dataclass(frozen=True)
 class FamilyConfig:
@@ -133,17 +131,25 @@ def require_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
 
 
 class Adapter(abc.ABC):
-    """One framework's implementation of one family. See the module docstring for the contract."""
+    """One framework's implementation of one family. See the module docstring for the contract.
+
+    It runs the modes its framework declares (bench.framework, found through the registry by
+    `framework`), each a different way to run the same training step, or the subset `modes`
+    names where the family cannot run them all.
+    """
 
     family: ClassVar[str]
     framework: ClassVar[str]
-    modes: ClassVar[tuple[str, ...]] = ("eager",)
+    modes: ClassVar[tuple[str, ...] | None] = None  # None: every mode of the framework
     #: Which optimiser implementation the training step runs; every record carries it.
     optimizer_name: str = ""
 
     def __init__(self, config: FamilyConfig, *, seed: int = 0, device: str = "cpu",
                  mode: str = "eager") -> None:
-        if mode not in self.modes:
+        from bench.registry import framework
+
+        framework(self.framework).mode(mode)  # one line naming the declared modes
+        if self.modes is not None and mode not in self.modes:
             raise UsageError(
                 f"{self.family}/{self.framework} offers modes {', '.join(self.modes)}, "
                 f"not {mode!r}"
@@ -153,6 +159,13 @@ class Adapter(abc.ABC):
         self.seed = seed
         self.device = device
         self.mode = mode
+
+    @classmethod
+    def offered_modes(cls) -> tuple[str, ...]:
+        """The modes this adapter runs: its framework's, or the subset `modes` names."""
+        from bench.registry import framework
+
+        return cls.modes if cls.modes is not None else framework(cls.framework).mode_names()
 
     # --- runtime of the framework (class-level: called before any model is built) ---
 

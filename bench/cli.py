@@ -62,15 +62,20 @@ def cli() -> None:
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> None:
-    """Every (model, framework) pair, whether its framework is installed, and every suite."""
-    listing = {"adapters": _adapter_rows(), "suites": _suite_rows()}
+    """Every framework with its modes, every (model, framework) pair and whether its
+    framework is installed, and every suite."""
+    listing = {"frameworks": _framework_rows(), "adapters": _adapter_rows(),
+               "suites": _suite_rows()}
     if as_json:
         click.echo(json.dumps(listing, indent=2))
         return
     adapters = [{"model": row["model"], "framework": row["framework"],
                  "installed": "yes" if row["installed"] else "no", "source": row["source"],
                  "notes": _adapter_note(row)} for row in listing["adapters"]]
-    for rows in (adapters, listing["suites"]):
+    frameworks = [{**row, "modes": ", ".join(row["modes"]),
+                   "default mode": ", ".join(f"{d}: {m}" for d, m in row["default mode"].items())}
+                  for row in listing["frameworks"]]
+    for rows in (frameworks, adapters, listing["suites"]):
         click.echo(_text_table(rows) + "\n")
 
 
@@ -82,9 +87,20 @@ def _text_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _framework_rows() -> list[dict[str, Any]]:
+    """Each framework's modes and its default mode per device (the last: any other)."""
+    rows = []
+    for name in registry.frameworks():
+        fw = registry.framework(name)
+        defaults = {**fw.device_default_modes, "other devices": fw.default_mode}
+        rows.append({"framework": name, "modes": list(fw.mode_names()),
+                     "default mode": defaults, "installed": fw.installed()})
+    return rows
+
+
 def _adapter_note(row: dict[str, Any]) -> str:
     if not row["installed"]:
-        return registry.FRAMEWORK_EXTRAS.get(row["framework"], "framework missing")
+        return registry.framework(row["framework"]).install
     return "" if row["quality_suites"] else "not a generator: no fid/mode-collapse suites"
 
 
@@ -100,13 +116,11 @@ def _suite_rows() -> list[dict[str, str]]:
             for entry in registry.suites().values()]
 
 
-def _modes(text: str | None) -> tuple[str, ...]:
-    from bench.adapter import MODES
+def _modes(text: str | None, frameworks: list[str]) -> tuple[str, ...]:
+    from bench.framework import check_requested_modes
 
     modes = registry.split_list(text)
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise UsageError(f"unknown mode {unknown[0]!r}; use one or more of {', '.join(MODES)}")
+    check_requested_modes(modes, [registry.framework(name) for name in frameworks])
     return modes
 
 
@@ -134,12 +148,13 @@ def _request(options: dict[str, Any]) -> Request:
     _use_data_dir(options["data_dir"])
     threads = options["threads"] or DEFAULT_THREADS
     devices = DEVICES if options["device"] == "auto" else (options["device"],)
+    frameworks = registry.parse_frameworks(options["frameworks"])
     return Request(models=tuple(registry.parse_models(options["models"])),
-                   frameworks=tuple(registry.parse_frameworks(options["frameworks"])),
+                   frameworks=tuple(frameworks),
                    devices=devices, profile=options["profile"], seeds=options["seeds"],
                    threads=threads, wait_policy=options["wait_policy"],
                    timeout_s=options["timeout"],
-                   fid_inception=options["fid_inception"], modes=_modes(options["modes"]),
+                   fid_inception=options["fid_inception"], modes=_modes(options["modes"], frameworks),
                    batch_sizes=_batch_sizes(options["batch_sizes"]))
 
 
@@ -159,8 +174,8 @@ def selection_options(func):
     choice, path = click.Choice, click.Path(path_type=Path)
     return _with_options(func, [
         click.option("--models", help="Comma-separated models (default: all)."),
-        click.option("--frameworks", default="torch,tf", show_default=True,
-                     help="Comma-separated frameworks."),
+        click.option("--frameworks", help="Comma-separated frameworks, the reference of "
+                                          "comparisons first (default: every installed one)."),
         click.option("--device", type=choice([*DEVICES, "auto"]), default="cpu",
                      show_default=True,
                      help="auto: cpu, and cuda where present (else recorded as skipped)."),
@@ -181,8 +196,10 @@ def selection_options(func):
                      help="Folder with MNIST's IDX files or mnist.npz (for --profile full)."),
         click.option("--fid-inception", is_flag=True,
                      help="Quality suites: also FID on Inception features (needs its weights)."),
-        click.option("--modes", help="Timing suites: comma-separated modes (eager, compiled, "
-                                     "xla) instead of the profile's."),
+        click.option("--modes", help="Timing suites: comma-separated modes instead of the "
+                                     "profile's: a mode (eager, compiled, ...), "
+                                     "FRAMEWORK:MODE, or default (each framework's); "
+                                     "`gan-bench list` shows every framework's modes."),
         click.option("--batch-sizes", help="Throughput: comma-separated batch sizes instead "
                                            "of the profile's."),
     ])

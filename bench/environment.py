@@ -14,7 +14,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("numpy", "torch", "tensorflow", "keras", "torch-fidelity", "gan-bench")
+PACKAGES = ("numpy", "gan-bench")  # and every registered framework's (bench.framework)
 
 
 def git_sha(root: Path | None = None) -> str:
@@ -41,8 +41,11 @@ def cpu_model() -> str:
 
 
 def package_versions() -> str:
+    from bench.registry import framework, frameworks
+
     versions = []
-    for name in PACKAGES:
+    declared = [p for name in frameworks() for p in framework(name).packages]
+    for name in dict.fromkeys((*PACKAGES, *declared)):
         try:
             versions.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:

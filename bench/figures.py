@@ -24,9 +24,6 @@ import pandas as pd
 
 from bench.errors import UsageError
 
-FRAMEWORK_ORDER = ("torch", "tf")
-FRAMEWORK_COLOURS = {"torch": "#d55e00", "tf": "#0072b2"}  # colour-blind safe pair
-OTHER_COLOURS = ("#009e73", "#cc79a7", "#e69f00", "#56b4e9")
 GRID_SIDE = 8  # an 8 x 8 grid of samples per panel
 ARTIFACT_METRIC = "artifact"
 
@@ -58,18 +55,23 @@ def save(fig: Any, out_dir: Path, name: str, title: str, smoke_check: bool = Fal
 
 
 def colour(framework: str) -> str:
-    if framework in FRAMEWORK_COLOURS:
-        return FRAMEWORK_COLOURS[framework]
-    return OTHER_COLOURS[sum(map(ord, framework)) % len(OTHER_COLOURS)]
+    """The framework's declared colour (bench.framework)."""
+    from bench.registry import framework as declaration
+
+    return declaration(framework).colour
 
 
 def line_style(framework: str) -> str:
+    """Solid for the reference framework (the first registered), dashed for the others."""
     return "-" if framework_sort_key(framework)[0] == 0 else "--"
 
 
 def framework_sort_key(framework: str) -> tuple[int, str]:
-    order = FRAMEWORK_ORDER.index(framework) if framework in FRAMEWORK_ORDER else 99
-    return order, framework
+    """Registration order (the reference first); unregistered names after, by name."""
+    from bench.registry import frameworks
+
+    order = frameworks()
+    return (order.index(framework) if framework in order else len(order)), framework
 
 
 def framework_legend(fig: Any, frameworks: Sequence[str], lines: bool = False) -> None:

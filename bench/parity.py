@@ -243,7 +243,7 @@ def compare_variant(model: str, label: str, run: VariantRun, trajectory: int,
     return results
 
 
-def run_parity(models: list[str], frameworks: tuple[str, str] = ("torch", "tf"),
+def run_parity(models: list[str], frameworks: tuple[str, str],
                trajectory: int = 0, seed: int = 0, on_result=None,
                devices: tuple[str, str] = ("cpu", "cpu")) -> list[ParityCheck]:
     results = []

@@ -6,7 +6,10 @@ and third-party packages alike:
 - `gan_bench.families`: `<family> = package.module:FamilyConfigSubclass`, the spec;
 - `gan_bench.adapters`: `<family>.<framework> = package.module:AdapterClass`;
 - `gan_bench.suites`: `<suite> = package.module` (a module or object with the suite protocol,
-  bench.suite).
+  bench.suite);
+- `gan_bench.frameworks`: `<framework> = package.module:FRAMEWORK`, its declaration
+  (bench.framework: modes, default mode, install command, colour), from a module that
+  imports no framework.
 
 A later distribution may replace an earlier name (a plug-in's `dcgan.torch` wins over the
 built-in). A third-party adapter of a built-in family (say `dcgan.jax`) gets that family's
@@ -17,21 +20,19 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.util
 import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 from bench.errors import UsageError
+from bench.framework import Framework, undeclared
 
 FAMILIES_GROUP = "gan_bench.families"
 ADAPTERS_GROUP = "gan_bench.adapters"
 SUITES_GROUP = "gan_bench.suites"
+FRAMEWORKS_GROUP = "gan_bench.frameworks"
 THIS_DISTRIBUTION = "gan-bench"
-
-FRAMEWORK_MODULES = {"torch": "torch", "tf": "tensorflow", "jax": "jax"}
-FRAMEWORK_EXTRAS = {"torch": "pip install 'gan-bench[torch]'", "tf": "pip install 'gan-bench[tf]'"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ class AdapterEntry(Entry):
     framework: str = ""
 
     def installed(self) -> bool:
-        module = FRAMEWORK_MODULES.get(self.framework, self.target.split(".")[0])
-        return importlib.util.find_spec(module) is not None
+        return framework(self.framework).installed()
 
 
 def load_target(target: str) -> Any:
@@ -119,7 +119,21 @@ def adapters() -> list[AdapterEntry]:
 
 
 def frameworks() -> list[str]:
-    return list(dict.fromkeys(e.framework for e in adapters()))
+    """Every framework some adapter implements, in their declared order (the first is the
+    default reference of comparisons), undeclared ones last."""
+    implemented = {e.framework for e in adapters()}
+    return sorted(implemented, key=lambda name: (framework(name).order, name))
+
+
+@functools.lru_cache(maxsize=32)
+def _declaration(name: str, path: tuple[str, ...]) -> Framework:
+    entry = group(FRAMEWORKS_GROUP).get(name)
+    return entry.load() if entry else undeclared(name)
+
+
+def framework(name: str) -> Framework:
+    """A framework's declaration (bench.framework); an undeclared one runs eager only."""
+    return _declaration(name, tuple(sys.path))
 
 
 def find(model: str, framework: str) -> AdapterEntry:
@@ -162,15 +176,25 @@ def parse_models(text: str | None) -> list[str]:
     return names
 
 
+def installed_frameworks() -> list[str]:
+    return [name for name in frameworks() if framework(name).installed()]
+
+
 def parse_frameworks(text: str | None, require_installed: bool = True) -> list[str]:
-    names = list(split_list(text or "torch,tf"))
+    """A comma-separated list of frameworks, checked; None means every installed one."""
+    if not text:
+        names = installed_frameworks()
+        if not names:
+            raise UsageError("no framework is installed; pip install 'gan-bench[torch]' "
+                             "(or [tf], [jax])")
+        return names
+    names = list(split_list(text))
     for name in names:
         if name not in frameworks():
             raise UsageError(
                 f"unknown framework {name!r}; use one of {', '.join(frameworks())}"
             )
-        module = FRAMEWORK_MODULES.get(name, name)
-        if require_installed and importlib.util.find_spec(module) is None:
-            fix = FRAMEWORK_EXTRAS.get(name, f"install {module}")
-            raise UsageError(f"framework {name!r} is not installed; {fix}")
+        if require_installed and not framework(name).installed():
+            raise UsageError(f"framework {name!r} is not installed; "
+                             f"{framework(name).install}")
     return names

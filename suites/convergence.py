@@ -244,7 +244,7 @@ def jobs(request: Request) -> list[Job]:
                     perturbations(base, plan.axes, plan.search), request.frameworks,
                     request.devices, seeds_for(request, plan)):
                 out.append(Job(suite=SUITE, model=model, framework=framework, device=device,
-                               mode=quality.training_mode(framework),
+                               mode=quality.training_mode(framework, device),
                                profile=request.profile, seed=seed, perturbation=p.label,
                                config={"dataset": dataset, **p.overrides}, params=params,
                                **request.runtime()))

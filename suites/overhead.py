@@ -52,12 +52,12 @@ PROFILES = {
 
 
 def jobs(request: Request) -> list[Job]:
-    modes = profile_settings(PROFILES, request.profile).timing.modes
+    compiles_ahead = profile_settings(PROFILES, request.profile).timing.compiles_ahead
     return [Job(suite=SUITE, model=model, framework=framework, device=device, mode=mode,
                 profile=request.profile, **request.runtime())
             for model in request.models for framework in request.frameworks
             for device in request.devices
-            for mode in request.modes or modes.get(framework, ("eager",))]
+            for mode in throughput.job_modes(request, framework, device, compiles_ahead)]
 
 
 def execute(job: Job) -> JobResult:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench import registry
 from bench.adapter import Adapter, FamilyConfig
 from bench.build import build_adapter
 from bench.data import POINT_DATASETS
@@ -160,16 +161,10 @@ PROFILES = {
 
 # --- jobs -----------------------------------------------------------------------------------
 
-# TensorFlow's eager steps dispatch op by op: 2,000 quick MLP GAN steps took minutes, as a
-# tf.function 9 s; a standard MLP GAN fid run 17 minutes eager against torch's 6. Compiled
-# keeps the paired numerics (parity checks it against eager); torch.compile would spend longer
-# compiling than these runs train, and XLA changes the numerics. Every record names its mode.
-TRAINING_MODES = {"tf": "compiled"}
-
-
-def training_mode(framework: str) -> str:
-    """The mode a quality run trains in: each framework's fastest that keeps paired numerics."""
-    return TRAINING_MODES.get(framework, "eager")
+def training_mode(framework: str, device: str) -> str:
+    """The mode a quality run trains in: the framework's default, as its users train (parity
+    holds in every mode, so the paired numerics hold too); every record names it."""
+    return registry.framework(framework).default_for(device)
 
 
 #: The configs a suite trains a family on, as overrides of its profile's config ({}: the
@@ -190,7 +185,7 @@ def quality_jobs(suite: str, request: Request, variants: VariantChoice) -> list[
             dataclasses.replace(settings, fid_inception=request.fid_inception))
         for config in variants(family, request.profile):
             out += [Job(suite=suite, model=model, framework=framework, device=device,
-                        mode=training_mode(framework), profile=request.profile, seed=seed,
+                        mode=training_mode(framework, device), profile=request.profile, seed=seed,
                         config=config, params=params,
                         **request.runtime())
                     for framework in request.frameworks

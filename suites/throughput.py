@@ -46,7 +46,9 @@ from bench.jobs import Job
 from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
-from bench.registry import family_config, find
+from bench import registry
+from bench.framework import modes_to_run
+from bench.registry import find
 from bench.suite import Artifact, JobResult, Request, RoundTimer
 from bench.timing import reference_matmul_flops_per_s, time_steps, warm_step
 
@@ -60,8 +62,6 @@ SAMPLES = 64  # per (model, framework, variant): the grids of the report
 # no more steps than that.
 PROFILED_FRACTION = 4
 
-FRAMEWORK_MODES = {"torch": ("eager", "compiled"), "tf": ("eager", "compiled", "xla")}
-
 
 @dataclass(frozen=True)
 class ThroughputProfile:
@@ -69,37 +69,42 @@ class ThroughputProfile:
     rounds: int
     min_round_s: float
     batch_sizes: tuple[int, ...]
-    modes: dict[str, tuple[str, ...]]  # per framework
+    #: Whether it pays for modes that compile ahead of the first step (torch.compile, XLA:
+    #: minutes on a CPU); without, each framework runs its other modes and its default
+    #: (bench.framework.modes_to_run).
+    compiles_ahead: bool
     max_timed_s: float = math.inf  # a slow model times fewer rounds (bench.timing)
 
 
 PROFILES = {
-    # Quick times 21 rounds: on a shared 2-core VM the fastest of 7 still moved up to 1.86x
-    # between fresh runs, the fastest of 21 at most 1.24x (README, "Timings that hold").
+    # Quick times 21 rounds: on a shared 2-core VM the fastest of 7 moved far more between
+    # fresh runs than the fastest of 21 (docs/methodology.md, "Timing on a noisy machine").
     # Rounds are whole steps, so a slower model's run longer: it times fewer (at least 7),
     # as many as fit in 21 x 0.15 s.
-    "quick": ThroughputProfile(3, 21, 0.15, (64,),
-                               # Eager in both, so the frameworks compare like with like, and
-                               # TF's default way to train (tf.function); XLA and torch.compile
-                               # cost minutes to compile on a CPU: they wait for standard.
-                               {"torch": ("eager",), "tf": ("eager", "compiled")},
+    "quick": ThroughputProfile(3, 21, 0.15, (64,), compiles_ahead=False,
                                max_timed_s=21 * 0.15),
-    "standard": ThroughputProfile(10, 15, 0.5, (16, 64, 256), FRAMEWORK_MODES),
-    "full": ThroughputProfile(20, 30, 1.0, (16, 64, 256, 1024), FRAMEWORK_MODES),
+    "standard": ThroughputProfile(10, 15, 0.5, (16, 64, 256), compiles_ahead=True),
+    "full": ThroughputProfile(20, 30, 1.0, (16, 64, 256, 1024), compiles_ahead=True),
 }
+
+
+def job_modes(request: Request, framework: str, device: str,
+              compiles_ahead: bool) -> tuple[str, ...]:
+    """The modes a timing job runs for this framework and device (the default first)."""
+    return modes_to_run(registry.framework(framework), device, request.modes, compiles_ahead)
 
 
 def jobs(request: Request) -> list[Job]:
     settings = profile_settings(PROFILES, request.profile)
     out = []
     for model in request.models:
-        family = family_config(model)
+        family = registry.family_config(model)
         sweep_sizes = request.batch_sizes or settings.batch_sizes
         sizes = sweep_sizes if family.batch_sweep else sweep_sizes[:1]
         variants = family.for_profile(request.profile).throughput_variants()
         for (variant, overrides), framework, device in product(
                 variants.items(), request.frameworks, request.devices):
-            modes = request.modes or settings.modes.get(framework, ("eager",))
+            modes = job_modes(request, framework, device, settings.compiles_ahead)
             for mode, batch_size in product(modes, sizes):
                 sweep = {"batch_size": batch_size} if family.batch_sweep else {}
                 first = (mode, batch_size) == (modes[0], sizes[0])  # it draws the sample grid

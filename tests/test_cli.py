@@ -23,7 +23,9 @@ def test_list_shows_every_model_and_framework():
 def test_list_table_is_readable():
     done = run_cli("list")
     assert done.returncode == 0
-    assert done.stdout.splitlines()[0].split()[:3] == ["model", "framework", "installed"]
+    blocks = done.stdout.split("\n\n")
+    assert blocks[0].splitlines()[0].split()[:3] == ["framework", "modes", "default"]
+    assert blocks[1].splitlines()[0].split()[:3] == ["model", "framework", "installed"]
 
 
 def test_list_shows_every_suite_and_where_it_comes_from():
@@ -33,7 +35,8 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     assert {name: sources.get(name) for name in builtins} == dict.fromkeys(builtins, "built-in")
     assert sources["faults"] == "gan-bench-testing"  # the test distribution's suite
     lines = run_cli("list").stdout.splitlines()
-    assert lines[lines.index("") + 1].split() == ["suite", "source"]
+    assert lines[[i for i, line in enumerate(lines) if not line][1] + 1].split() == [
+        "suite", "source"]
     assert "faults" in {line.split()[0] for line in lines if line}
 
 

@@ -3,6 +3,7 @@ one-line errors for names it does not know."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from importlib.metadata import entry_points
 
@@ -31,9 +32,27 @@ def test_built_in_pairs_resolve_without_importing_a_framework():
 
 
 def test_a_missing_framework_names_the_extra_to_install(monkeypatch):
-    monkeypatch.setitem(registry.FRAMEWORK_MODULES, "tf", "tensorflow_not_here")
+    declared = registry.framework
+
+    def missing_tf(name: str):
+        fw = declared(name)
+        return dataclasses.replace(fw, module="tensorflow_not_here") if name == "tf" else fw
+
+    monkeypatch.setattr(registry, "framework", missing_tf)
     with pytest.raises(UsageError, match=r"not installed; pip install 'gan-bench\[tf\]'"):
         registry.parse_frameworks("torch,tf")
+    assert registry.parse_frameworks(None) == ["torch"]  # the default: every installed one
+
+
+def test_frameworks_declare_their_modes_and_default_mode_per_device():
+    """Keras' fit turns XLA on only where a GPU is present; PyTorch trains eagerly."""
+    assert registry.frameworks()[:2] == ["torch", "tf"]  # the reference first
+    tf = registry.framework("tf")
+    assert (tf.default_for("cpu"), tf.default_for("cuda")) == ("compiled", "xla")
+    assert registry.framework("torch").default_for("cuda") == "eager"
+    with pytest.raises(UsageError, match="torch has no mode 'xla'; its modes: eager, compiled"):
+        registry.framework("torch").mode("xla")
+    assert registry.framework("caffe").mode_names() == ("eager",)  # undeclared: eager only
 
 
 def test_third_party_adapters_register_by_entry_point(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from bench import registry
 from bench.errors import UsageError
 from bench.figures import artifact_rows
 from bench.jobs import Job
@@ -24,24 +25,49 @@ def modes_and_sizes(jobs) -> set[tuple[str, str, int | None]]:
 
 
 def test_throughput_takes_the_profiles_modes_and_batch_sizes():
+    """Standard pays for compiling ahead: every declared mode. Quick does not: each
+    framework's default and its modes that compile nothing ahead, the default first."""
     jobs = throughput.jobs(Request(models=("dcgan",), frameworks=("torch", "tf"),
                                    profile="standard"))
     assert modes_and_sizes(jobs) == {
-        (framework, mode, size) for framework, modes in throughput.FRAMEWORK_MODES.items()
-        for mode in modes for size in (16, 64, 256)}
+        (framework, mode, size) for framework in ("torch", "tf")
+        for mode in registry.framework(framework).mode_names() for size in (16, 64, 256)}
+    quick = throughput.jobs(Request(models=("dcgan",), frameworks=("torch", "tf")))
+    assert [(j.framework, j.mode) for j in quick] == [("torch", "eager"), ("tf", "compiled"),
+                                                      ("tf", "eager")]
+    on_gpu = throughput.jobs(Request(models=("dcgan",), frameworks=("tf",), devices=("cuda",)))
+    assert [j.mode for j in on_gpu] == ["xla", "eager", "compiled"]  # Keras' fit on a GPU
 
 
 def test_requested_modes_and_batch_sizes_replace_the_profiles():
+    """A mode goes to every framework that declares it; FRAMEWORK:MODE to that one only."""
     request = Request(models=("dcgan",), frameworks=("torch", "tf"), profile="standard",
-                      modes=("xla",), batch_sizes=(32,))
-    assert modes_and_sizes(throughput.jobs(request)) == {("torch", "xla", 32), ("tf", "xla", 32)}
-    assert {(j.framework, j.mode) for j in overhead.jobs(request)} == {("torch", "xla"),
-                                                                       ("tf", "xla")}
+                      modes=("compiled", "tf:xla"), batch_sizes=(32,))
+    assert modes_and_sizes(throughput.jobs(request)) == {
+        ("torch", "compiled", 32), ("tf", "compiled", 32), ("tf", "xla", 32)}
+    assert {(j.framework, j.mode) for j in overhead.jobs(request)} == {
+        ("torch", "compiled"), ("tf", "compiled"), ("tf", "xla")}
+    default = Request(models=("dcgan",), frameworks=("torch", "tf"), modes=("default",))
+    assert [(j.framework, j.mode) for j in throughput.jobs(default)] == [
+        ("torch", "eager"), ("tf", "compiled")]
+
+
+@pytest.mark.parametrize("modes, message", [
+    ("xla,jit", "unknown mode 'jit'; the selected frameworks declare compiled, eager, xla"),
+    ("torch:xla", "torch has no mode 'xla'; its modes: eager, compiled"),
+    ("caffe:eager", "'caffe' is not among the selected frameworks (torch, tf)"),
+])
+def test_a_mode_no_selected_framework_declares_is_one_line_and_exit_2(modes, message):
+    done = run_cli("run", "throughput", "--models", "mlp_gan", "--frameworks", "torch,tf",
+                   "--modes", modes)
+    assert done.returncode == 2
+    assert done.stderr.startswith("gan-bench: error: ") and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_a_family_without_a_batch_sweep_keeps_one_size():
     request = Request(models=("style_transfer",), frameworks=("torch",), profile="standard")
-    assert len(throughput.jobs(request)) == len(throughput.FRAMEWORK_MODES["torch"])
+    assert len(throughput.jobs(request)) == len(registry.framework("torch").modes)
 
 
 def test_overhead_run_pairs_every_round_and_skips_families_without_a_bare_loop(tmp_path):

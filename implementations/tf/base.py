@@ -91,7 +91,6 @@ def tape_watching(variables: list) -> Iterator[tf.GradientTape]:
 
 class TFAdapter(Adapter):
     framework = "tf"
-    modes = ("eager", "compiled", "xla")
 
     @classmethod
     def configure(cls, threads: int) -> None:

@@ -28,7 +28,6 @@ def make_adam(params: Any, lr: float, betas: tuple[float, float],
 
 class TorchAdapter(Adapter):
     framework = "torch"
-    modes = ("eager", "compiled")
 
     @classmethod
     def configure(cls, threads: int) -> None:
