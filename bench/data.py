@@ -163,7 +163,7 @@ def load_mnist_images(data_dir: str | os.PathLike | None, size: int = 28) -> np.
 
 
 def stacked_digits(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Three independently drawn digits on three channels: 1,000 modes (METRICS.md)."""
+    """Three independently drawn digits on three channels: 1,000 modes (docs/metrics.md)."""
     picks = rng.integers(len(images), size=(n, 3))
     return np.concatenate([images[picks[:, i]] for i in range(3)], axis=-1)
 

@@ -56,7 +56,7 @@ def package_versions() -> str:
 def allowed_cpus() -> str:
     """The CPUs this process may run on, as ranges ("0-1", "0,2-3"): `taskset` narrows them,
     every worker inherits them, and the harness itself pins nothing (pinning did not narrow
-    the spread between runs on a shared VM; README, "Timings that hold on a busy machine")."""
+    the spread between runs on a shared VM; docs/methodology/timing.md)."""
     if not hasattr(os, "sched_getaffinity"):
         return ""
     cpus, ranges = sorted(os.sched_getaffinity(0)), []

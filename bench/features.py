@@ -88,9 +88,9 @@ def raw_features(points: np.ndarray) -> np.ndarray:
 def _one_blas_thread() -> threadpool_limits:
     """Matrix products on one BLAS thread.
 
-    Measured on 2 busy cores: training took 7 s on one thread and 70 s on two, and the two
-    gave weights that differ in the last bits; one thread is both faster for these small
-    products and bit-reproducible whatever the machine's thread count.
+    Products this small run no faster on more threads, and on shared cores far slower; and
+    the weights trained on one thread are bit-identical whatever the machine's thread count,
+    where more threads change their last bits (docs/metrics.md#features).
     """
     return threadpool_limits(limits=1, user_api="blas")
 

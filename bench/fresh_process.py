@@ -7,7 +7,8 @@ temporary folder, and returns what the function returned. (bench.round_worker ke
 alive between calls, in the environment built here.) Inputs and the return value travel
 pickled through files in that folder, so numpy arrays and dataclasses cross unchanged. Every
 job, parity probe, feature extractor and device probe goes through here: that is what keeps
-tensorflow and torchvision out of one process (DESIGN.md) and a crash out of the harness.
+tensorflow and torchvision out of one process (docs/design.md#fresh-processes) and a crash
+out of the harness.
 
 Thread counts are pinned in the child's environment before any framework loads. A child that
 exits non-zero, dies of a signal or stalls past its timeout raises FreshProcessError, with a
@@ -46,7 +47,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 #: OpenMP's wait policy: "passive" threads sleep at a barrier, "active" ones spin for a while
 #: first. Spinning wins on an idle machine and collapses on a shared one, where the thread
-#: being waited for holds no core (README, "Timings that hold on a busy machine").
+#: being waited for holds no core (docs/methodology/timing.md).
 WAIT_POLICIES = ("passive", "active")
 
 

@@ -2,7 +2,8 @@
 
 Images here are HWC float32 RGB in [0, 1] (the file convention), not the harness' [-1, 1]
 boundary format. Every image is centre-cropped to a square and then resized once, in numpy,
-so both frameworks see the same pixels (MODELS.md: image resizing differs between libraries).
+so both frameworks see the same pixels (image resizing differs between libraries:
+docs/models.md#parity-pitfalls).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Canonical initialisation, drawn in numpy (MODELS.md "Canonical initialisation").
+"""Canonical initialisation, drawn in numpy (docs/models.md#canonical-initialisation).
 
 A family's spec states its init and draws it here, by canonical weight name in PyTorch's
 layout; both adapters load the result with set_weights before a quality or convergence run,

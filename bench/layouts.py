@@ -1,8 +1,8 @@
 """Weight layout rules between the canonical (PyTorch) layout and Keras', in numpy.
 
 Every rule comes as a pair (to Keras, from Keras) that are exact inverses: pure transposes
-and permutations, so weights cross frameworks bit for bit. MODELS.md lists the rules; each
-has its own unit test.
+and permutations, so weights cross frameworks bit for bit. docs/models.md#parity-pitfalls
+lists them; each has its own unit test.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Quality metrics on numpy features and samples, framework-neutral (METRICS.md).
+"""Quality metrics on numpy features and samples, framework-neutral (docs/metrics.md).
 
 Every function takes plain numpy arrays, so samples from the PyTorch and the TensorFlow
 implementations go through exactly the same code. Statistics are accumulated in float64.
@@ -272,7 +272,9 @@ def kl_from_uniform(counts: np.ndarray) -> float:
 
 
 def mode_stats_2d(samples: np.ndarray, dataset: str) -> dict:
-    """Mode coverage of 2-D samples on ring8 or grid25 (PacGAN's protocol, METRICS.md).
+    """Mode coverage of 2-D samples on ring8 or grid25, by PacGAN's protocol.
+
+    Definitions: docs/metrics.md#modes-2d.
 
     Each sample is assigned to its nearest mean; it is high quality when within 3 sigma of it.
     The KL divergence is of the histogram of high-quality samples over the modes (low-quality

@@ -1,4 +1,5 @@
-"""Cross-framework parity (MODELS.md): the two implementations of a family compute one function.
+"""Cross-framework parity (docs/methodology/parity.md): the implementations of a family compute
+one function.
 
 For every variant a family names (FamilyConfig.parity_configs), with the same weights (the
 reference's initialisation, zero tensors filled with small noise), batch and noise from numpy:
@@ -34,8 +35,9 @@ from bench.registry import family_config
 
 FORWARD_TOL = 1e-5
 STEP_TOL = 1e-4
-#: torch tracks the unbiased batch variance, Keras the biased one (MODELS.md): after one step
-#: with momentum 0.1 they differ by 0.1 * var / (n - 1), n = batch x height x width >= 128 here.
+#: torch tracks the unbiased batch variance, Keras the biased one (docs/models.md#parity-pitfalls):
+#: after one step with momentum 0.1 they differ by 0.1 * var / (n - 1), n = batch x height x
+#: width >= 128 here.
 RUNNING_VAR_TOL = 1e-3
 WORKER_TIMEOUT_S = 1800
 

@@ -1,4 +1,4 @@
-"""Sample quality over training (METRICS.md "FID and friends"): a suite on the quality engine.
+"""Sample quality over training (docs/metrics.md#fid): a suite on the quality engine.
 
 Each model's profile dataset, every framework, device and seed: one job of suites.quality
 (training with an evaluation every K steps). Its tables show the FID family, precision,

@@ -1,4 +1,4 @@
-"""Mode collapse (METRICS.md "Mode collapse"): how many of the data's modes a generator keeps.
+"""Mode collapse (docs/metrics.md#modes-2d): how many of the data's modes a generator keeps.
 
 Families that train on 2-D points (the MLP GAN) run on PacGAN's ring8 and grid25; image
 families run on digits (classes covered, KL from uniform, NDB), and on stacked digits (1,000

@@ -86,7 +86,7 @@ def test_both_frameworks_get_the_same_points_and_seeds_and_every_run_its_own_id(
 
 def test_standard_perturbs_only_the_axes_a_family_has_and_skips_the_base_values():
     jobs = convergence.jobs(request_for("mlp_gan", "dcgan", "progan", profile="standard"))
-    assert {j.seed for j in jobs} == {0, 1, 2}  # --seeds left at 1: METRICS.md's 3
+    assert {j.seed for j in jobs} == {0, 1, 2}  # --seeds left at 1: the profile's 3
     common = {"base", "lr=x0.1", "lr=x0.3", "lr=x3", "lr=x10", "batch_size=x0.5",
               "batch_size=x2", "latent=x0.5", "latent=x2"}
     # beta1 0.5 and d_steps 1 are the BCE families' base; beta1 0 and gp_weight 10 ProGAN's.

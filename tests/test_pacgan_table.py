@@ -92,7 +92,7 @@ def test_the_table_shows_mean_and_standard_error_beside_the_papers():
         assert row["high quality s.e. (%)"] == pytest.approx(shares.std(ddof=1) / math.sqrt(3))
         assert row["reverse KL"] == pytest.approx(kl(modes).mean())
         assert row["reverse KL s.e."] == pytest.approx(kl(modes).std(ddof=1) / math.sqrt(3))
-    # The paper's columns: GAN = m 1, PacGAN2 = m 2 (MODELS.md section 5), blank past m = 4.
+    # The paper's columns: GAN = m 1, PacGAN2 = m 2 (docs/models.md#pacgan), blank past m = 4.
     ring_gan, grid_pac2 = rows.loc[("ring8", "torch", 1)], rows.loc[("grid25", "torch", 2)]
     assert (ring_gan["paper modes"], ring_gan["paper modes s.e."]) == (6.3, 0.5)
     assert (ring_gan["paper high quality (%)"], ring_gan["paper reverse KL"]) == (98.2, 0.45)

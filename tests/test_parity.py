@@ -92,8 +92,8 @@ def test_dcgan_forward_outputs(probed):
 
 def test_dcgan_running_variances_differ_by_bessels_correction_only(probed):
     """PyTorch folds the unbiased batch variance into the running variance, Keras the biased
-    one (MODELS.md pitfalls). From the same start, per element torch - tf is then the sum of
-    the batch-variance terms over n - 1, n the B*H*W values per channel, so
+    one (docs/models.md#parity-pitfalls). From the same start, per element torch - tf is then
+    the sum of the batch-variance terms over n - 1, n the B*H*W values per channel, so
     0 <= torch - tf <= torch / (n - 1), up to float32 rounding.
     """
     config = DCGANConfig.for_profile("quick").parity_configs()["w8"]

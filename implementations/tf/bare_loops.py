@@ -31,7 +31,8 @@ class BareLoop:
 
 def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.ndarray,
                  z: np.ndarray, mode: str) -> BareLoop:
-    """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
+    """The non-saturating GAN iteration: one D update, then one G update
+    (docs/models.md#update-order)."""
     betas = (config.beta1, config.beta2)
     opt_g = make_adam(G.trainable_variables, config.lr, betas, config.eps)
     opt_d = make_adam(D.trainable_variables, config.lr, betas, config.eps)

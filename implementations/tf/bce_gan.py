@@ -1,4 +1,4 @@
-"""The non-saturating GAN iteration shared by the MLP GAN and DCGAN (MODELS.md sections 1-2).
+"""The non-saturating GAN iteration shared by the MLP GAN and DCGAN (docs/models.md#update-order).
 
 Mirror of implementations/torch/bce_gan.py. Per iteration: d_steps D updates, each on a fresh
 fake from G and a real batch, with BCE on logits (real 1, fake 0, two forward passes so

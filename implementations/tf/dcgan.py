@@ -1,4 +1,4 @@
-"""DCGAN in TensorFlow / Keras 3 (MODELS.md section 2). Mirror of implementations/torch/dcgan.py.
+"""DCGAN in TensorFlow / Keras 3 (docs/models.md#dcgan). Mirror of implementations/torch/dcgan.py.
 
 forward() runs both networks in training mode (BatchNorm on batch statistics), as a training
 step does, without touching the moving statistics: those are not comparable across

@@ -1,4 +1,4 @@
-"""MLP GAN in Keras 3 (MODELS.md section 1). Mirror of implementations/torch/mlp_gan.py."""
+"""MLP GAN in Keras 3 (docs/models.md#mlp_gan). Mirror of implementations/torch/mlp_gan.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""PacGAN in TensorFlow / Keras 3 (MODELS.md section 5). Mirror of implementations/torch/pacgan.py.
+"""PacGAN in TensorFlow / Keras 3 (docs/models.md#pacgan).
+
+Mirror of implementations/torch/pacgan.py.
 
 The spec (implementations/spec/pacgan.py) defines the maxout layout and the packing. A step:
 G runs on each of the m noise groups apart, the m outputs are packed side by side, and the

@@ -1,4 +1,4 @@
-"""Progressive GAN in TensorFlow / Keras 3 (MODELS.md section 3).
+"""Progressive GAN in TensorFlow / Keras 3 (docs/models.md#progan).
 
 Mirror of implementations/torch/progan.py.
 
@@ -281,7 +281,8 @@ class ProGANAdapter(TFAdapter):
         return rules
 
     def _reset_optimizers(self) -> None:
-        """Fresh Adam state (MODELS.md: at every resolution change), and a step built for it."""
+        """Fresh Adam state, at every resolution change (docs/models.md#progan), and a step
+        built for it."""
         cfg = self.config
         betas = (cfg.beta1, cfg.beta2)
         with tf.device(self.tf_device):

@@ -1,4 +1,4 @@
-"""Neural style transfer in TensorFlow / Keras 3 (MODELS.md section 4).
+"""Neural style transfer in TensorFlow / Keras 3 (docs/models.md#style_transfer).
 
 Mirror of implementations/torch/style_transfer.py. Not a GAN: a training step is one Adam step
 of the image plus a clip to [0, 1], and a sample is the current image. Inside, images are NHWC
@@ -70,7 +70,7 @@ def total_variation(image: tf.Tensor) -> tf.Tensor:
 def loss_terms(cfg: StyleTransferConfig, image: tf.Tensor, taps: dict[str, tf.Tensor],
                content_target: tf.Tensor,
                style_targets: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """The weighted content, style and TV terms and their sum (MODELS.md's loss)."""
+    """The weighted content, style and TV terms and their sum (docs/models.md#style_transfer)."""
     content = cfg.content_weight * tf.reduce_mean((taps[CONTENT_LAYER] - content_target) ** 2)
     style_per_layer = [tf.reduce_mean((gram(taps[n]) - style_targets[n]) ** 2)
                        for n in STYLE_LAYERS]

@@ -31,7 +31,8 @@ class BareLoop:
 
 def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndarray,
                  z: np.ndarray, mode: str, device: str) -> BareLoop:
-    """The non-saturating GAN iteration of MODELS.md: one D update, then one G update."""
+    """The non-saturating GAN iteration: one D update, then one G update
+    (docs/models.md#update-order)."""
     G, D = G.to(device), D.to(device)
     betas = (config.beta1, config.beta2)
     opt_g = make_adam(G.parameters(), config.lr, betas, config.eps)

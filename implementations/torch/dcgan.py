@@ -1,4 +1,4 @@
-"""DCGAN in PyTorch (MODELS.md section 2). Mirror of implementations/tf/dcgan.py.
+"""DCGAN in PyTorch (docs/models.md#dcgan). Mirror of implementations/tf/dcgan.py.
 
 forward() runs both networks in training mode (BatchNorm on batch statistics), as a training
 step does, without touching the running statistics: those are not comparable across

@@ -1,4 +1,4 @@
-"""MLP GAN in PyTorch (MODELS.md section 1). Mirror of implementations/tf/mlp_gan.py."""
+"""MLP GAN in PyTorch (docs/models.md#mlp_gan). Mirror of implementations/tf/mlp_gan.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PacGAN in PyTorch (MODELS.md section 5). Mirror of implementations/tf/pacgan.py.
+"""PacGAN in PyTorch (docs/models.md#pacgan). Mirror of implementations/tf/pacgan.py.
 
 The spec (implementations/spec/pacgan.py) defines the maxout layout and the packing. A step:
 G runs on each of the m noise groups apart, the m outputs are packed side by side, and the

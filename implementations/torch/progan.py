@@ -1,4 +1,4 @@
-"""Progressive GAN in PyTorch (MODELS.md section 3). Mirror of implementations/tf/progan.py.
+"""Progressive GAN in PyTorch (docs/models.md#progan). Mirror of implementations/tf/progan.py.
 
 Layout NCHW inside; the boundary is NHWC. Every block of every resolution is built up front;
 `resolution` and `fading` (python values) pick the path a call runs, and `alpha` (a device
@@ -243,7 +243,8 @@ class ProGANAdapter(TorchAdapter):
         self._losses: tuple[torch.Tensor, ...] | None = None
 
     def _reset_optimizers(self) -> None:
-        """Fresh Adam state (MODELS.md: at every resolution change), and a step built for it."""
+        """Fresh Adam state, at every resolution change (docs/models.md#progan), and a step
+        built for it."""
         cfg = self.config
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = self.adam(self.G.parameters(), cfg.lr, betas, cfg.eps)

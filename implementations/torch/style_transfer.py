@@ -1,4 +1,4 @@
-"""Neural style transfer in PyTorch (MODELS.md section 4).
+"""Neural style transfer in PyTorch (docs/models.md#style_transfer).
 
 Mirror of implementations/tf/style_transfer.py. Not a GAN: a training step is one Adam step
 of the image plus a clip to [0, 1], and a sample is the current image. Inside, images are NCHW
@@ -77,7 +77,7 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 def loss_terms(cfg: StyleTransferConfig, image: torch.Tensor, taps: dict[str, torch.Tensor],
                content_target: torch.Tensor,
                style_targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The weighted content, style and TV terms and their sum (MODELS.md's loss)."""
+    """The weighted content, style and TV terms and their sum (docs/models.md#style_transfer)."""
     content = cfg.content_weight * torch.mean((taps[CONTENT_LAYER] - content_target) ** 2)
     style_per_layer = [torch.mean((gram(taps[n]) - style_targets[n]) ** 2) for n in STYLE_LAYERS]
     style = cfg.style_weight * torch.stack(style_per_layer).mean()
