@@ -154,7 +154,8 @@ def _request(options: dict[str, Any]) -> Request:
                    devices=devices, profile=options["profile"], seeds=options["seeds"],
                    threads=threads, wait_policy=options["wait_policy"],
                    timeout_s=options["timeout"],
-                   fid_inception=options["fid_inception"], modes=_modes(options["modes"], frameworks),
+                   fid_inception=options["fid_inception"],
+                   modes=_modes(options["modes"], frameworks),
                    batch_sizes=_batch_sizes(options["batch_sizes"]))
 
 
@@ -258,27 +259,72 @@ def run_command(suites: tuple[str, ...], **options: Any) -> int:
 
 
 @cli.command("compare")
-@click.option("--suites", "suite_names", default="throughput", show_default=True)
+@click.option("--suites", "suite_names", default="throughput", show_default=True,
+              help="The suites to run; the first with a round timer is timed side by side.")
+@click.option("--pairs", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Sets of fresh workers per key, timed side by side (the interval is over "
+                   "them).")
 @run_options
-def compare_command(suite_names: str, **options: Any) -> int:
-    """Run the suites for each framework and print them like with like (eager with eager,
-    compiled or XLA with compiled or XLA), with the ratio and its interval."""
-    from bench.records import load_frame
-    from bench.report import markdown_table, write_report
-    from bench.summary import speed_table
+def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
+    """Run the suites for each framework, then time the frameworks side by side and print
+    them as used (each in its default mode), at their fastest, and eager (a diagnostic),
+    each against the first framework, with the ratio's interval over pairs. Writes
+    compare.csv and compare.md in the run folder; its report leads with them."""
+    from bench.compare import comparison_table
+    from bench.report import write_report
 
     run = build_run(registry.split_list(suite_names), **options)
-    frameworks = run.request.frameworks
-    if len(frameworks) != 2:
-        raise UsageError("compare needs two frameworks, e.g. --frameworks torch,tf")
+    frameworks = list(run.request.frameworks)
+    if len(frameworks) < 2:
+        raise UsageError("compare needs two frameworks or more, e.g. --frameworks torch,tf")
+    timing = _timing_suite(run.suites)
     summary = _execute(run)
-    write_report(summary.run_dir, ("md", "html", "csv"))
-    table = speed_table(load_frame(summary.run_dir), (frameworks[0], frameworks[1]))
-    table.to_csv(summary.run_dir / "compare.csv", index=False)
-    text = markdown_table(table) if not table.empty else "(no throughput rows to compare)"
-    (summary.run_dir / "compare.md").write_text(text + "\n")
+    sides = _side_by_side(timing.jobs(run.request), pairs)
+    table = comparison_table(sides, frameworks)
+    table.to_csv(summary.run_dir / COMPARE_FILE, index=False)
+    text = _compare_markdown(table)
+    (summary.run_dir / COMPARE_FILE).with_suffix(".md").write_text(text + "\n")
+    write_report(summary.run_dir, ("md", "html", "csv"))  # the summary leads with the table
     click.echo(text)
     return EXIT_FAILED if summary.errors else 0
+
+
+COMPARE_FILE = "compare.csv"
+
+
+def _timing_suite(names: tuple[str, ...]) -> Any:
+    for name in names:
+        suite = registry.load_suite(name)
+        if hasattr(suite, "round_timer"):
+            return suite
+    raise UsageError(f"none of --suites {','.join(names)} has a round timer to time side by "
+                     "side; include a timing suite (throughput has one)")
+
+
+def _side_by_side(jobs: list, pairs: int) -> dict:
+    import numpy as np
+
+    from bench.side_by_side import time_side_by_side
+
+    def show(index: int, key: tuple, sides: dict) -> None:
+        rates = ", ".join(f"{fw} {mode} {np.median(s.turns[-1]):.3g}" if not s.error
+                          else f"{fw} {mode} failed" for (fw, mode), s in sides.items())
+        click.echo(f"  pair {index + 1}: {'/'.join(map(str, key))}: {rates} steps/s")
+
+    return time_side_by_side(jobs, pairs, on_pair=show)
+
+
+def _compare_markdown(table) -> str:  # noqa: ANN001 - a DataFrame
+    from bench.compare import COMPARISONS
+    from bench.report import markdown_table
+
+    if table.empty:
+        return "(no two frameworks ran the same key: nothing to compare)"
+    parts = []
+    for comparison, meaning in COMPARISONS.items():
+        rows = table[table["comparison"] == comparison].drop(columns="comparison")
+        parts.append(f"{comparison.replace('_', ' ')}: {meaning}\n\n{markdown_table(rows)}")
+    return "\n\n".join(parts)
 
 
 @cli.command("parity")

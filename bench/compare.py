@@ -1,91 +1,214 @@
-"""Frameworks like with like: `gan-bench compare`'s table and the report summary's speed rows.
+"""Frameworks compared: the tables `gan-bench compare` writes and the report's summary leads with.
 
-`like_with_like` compares within a mode class (eager with eager; compiled or XLA with
-compiled or XLA) and says over what its interval runs: over the jobs when a key has several
-per framework (run-to-run drift included), else over one job's timed rounds (narrow: it
-leaves that drift out). A key whose frameworks share no class is compared as "unlike".
+Three comparisons per key (family, variant, device, batch), each framework against the
+reference framework (the first of the run's):
+
+- **as used**: each framework in its default mode, the way its users train
+  (bench.framework: PyTorch eager, TensorFlow what Keras' fit runs);
+- **at its fastest**: each framework in its fastest mode measured, named in the row; a
+  framework with declared modes the profile did not run says so, since its fastest may be
+  among them;
+- **eager**: each framework's eager mode, a diagnostic of dispatch cost.
+
+A side's figures come either from side-by-side timing (bench.side_by_side: the workers of a
+key alive at once, one round each per turn; a pair's ratio is the median of its turns'
+ratios, the interval a bootstrap over pairs) or from a run's sequential jobs (the ratio of two
+jobs' medians, the interval over their rounds: narrow, as it leaves out the drift between
+jobs minutes apart; such rows say so).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
-from bench.figures import text_column
-from bench.stats import bootstrap_ratio_of_medians
+from bench import registry
+from bench.framework import EAGER
+from bench.stats import bootstrap_median, bootstrap_ratio_of_medians
 
 KEYS = ["model", "variant", "device", "batch_size"]
-MODE_CLASSES = {"eager": "eager", "compiled": "graph", "xla": "graph"}
-ROUNDS_NOTE = "timed rounds of 1 job each (narrow)"
+AS_USED, FASTEST = "as_used", "fastest"
+COMPARISONS = {
+    AS_USED: "each framework in its default mode, the way its users train",
+    FASTEST: "each framework in its fastest mode measured (named in the row)",
+    EAGER: "each framework eager: a diagnostic of dispatch cost",
+}
+COLUMNS = ["comparison", "family", "variant", "batch", "device", "framework", "mode",
+           "steps_per_s", "reference_framework", "ratio", "ci_low", "ci_high", "pairs", "note"]
+SEQUENTIAL_NOTE = ("These ratios come from sequential jobs, minutes apart: their intervals "
+                   "cover one job's rounds and leave out the drift between jobs. "
+                   "`gan-bench compare` times the frameworks side by side.")
 
 
-# --- like with like -------------------------------------------------------------------------
+@dataclass
+class Side:
+    """One (framework, mode) of one key: its steps/s and what its ratios are computed from."""
+
+    framework: str
+    mode: str
+    rounds: np.ndarray = field(default_factory=lambda: np.array([]))  # sequential: its rounds
+    turns: list[np.ndarray] | None = None  # side by side: per pair, its rate in each turn
+    error: str = ""
+
+    @property
+    def steps_per_s(self) -> float:
+        """The median over pairs of each pair's median turn, or over the job's rounds."""
+        if self.turns is not None:
+            medians = [np.median(t) for t in self.turns if np.isfinite(t).all() and len(t)]
+            return float(np.median(medians)) if medians else math.nan
+        return float(np.median(self.rounds)) if len(self.rounds) else math.nan
 
 
-def job_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per throughput job: its keys, mode class, median steps/s and timed rounds."""
-    ok = frame[(frame["suite"] == "throughput") & (frame["status"] == "ok")]
-    ok = ok.assign(variant=text_column(ok, "variant", "base"))
-    medians = ok[ok["metric"] == "steps_per_s"]
-    rounds = ok[ok["metric"] == "round_steps_per_s"].groupby("job_id")["value"].apply(
-        lambda v: v.to_numpy(dtype=float))
-    jobs = medians[KEYS + ["framework", "mode", "job_id", "value"]].copy()
-    jobs["rounds"] = jobs["job_id"].map(rounds)
-    jobs["mode_class"] = jobs["mode"].map(MODE_CLASSES).fillna(jobs["mode"])
-    return jobs[jobs["rounds"].notna()]
+def ratio_to(reference: Side, other: Side) -> tuple[float, float, float, int]:
+    """other/reference, its 95% interval, and the pairs it rests on (0: sequential jobs)."""
+    if reference.turns is not None and other.turns is not None:
+        ratios = np.array([np.median(o / r) for r, o in zip(reference.turns, other.turns,
+                                                            strict=True)
+                           if len(r) and np.isfinite(r).all() and np.isfinite(o).all()])
+        if not len(ratios):
+            return math.nan, math.nan, math.nan, 0
+        ratio, low, high = bootstrap_median(ratios)
+        return ratio, low, high, len(ratios)
+    if not (len(reference.rounds) and len(other.rounds)):
+        return math.nan, math.nan, math.nan, 0
+    ratio, low, high = bootstrap_ratio_of_medians(other.rounds, reference.rounds)
+    return ratio, low, high, 0
 
 
-def best_mode(jobs: pd.DataFrame) -> pd.DataFrame:
-    """The jobs of the mode with the highest median steps/s (over its jobs)."""
-    medians = jobs.groupby("mode")["value"].median()
-    return jobs[jobs["mode"] == medians.idxmax()]
+# --- which mode each comparison takes --------------------------------------------------------
 
 
-def compared_side(jobs: pd.DataFrame) -> dict:
-    rounds = np.concatenate(jobs["rounds"].tolist())
-    q25, q75 = np.percentile(rounds, [25, 75])
-    return {"mode": jobs["mode"].iloc[0], "median": float(np.median(jobs["value"])),
-            "iqr": float(q75 - q25), "jobs": jobs["value"].to_numpy(), "rounds": rounds}
+def measured(sides: dict[str, Side]) -> dict[str, Side]:
+    return {mode: s for mode, s in sides.items() if not s.error and
+            math.isfinite(s.steps_per_s)}
 
 
-def ratio_interval(base: dict, other: dict) -> tuple[float, float, float, str]:
-    """other/base with its 95% bootstrap interval, over jobs where both sides have several."""
-    if len(base["jobs"]) > 1 and len(other["jobs"]) > 1:
-        ratio, lo, hi = bootstrap_ratio_of_medians(other["jobs"], base["jobs"])
-        return ratio, lo, hi, f"{len(base['jobs'])} and {len(other['jobs'])} jobs"
-    ratio, lo, hi = bootstrap_ratio_of_medians(other["rounds"], base["rounds"])
-    return ratio, lo, hi, ROUNDS_NOTE
+def as_used_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[str | None, str]:
+    default = registry.framework(framework).default_for(device)
+    if default in sides and sides[default].error:
+        return None, f"default mode {default} failed: {sides[default].error}"
+    return (default, "") if default in measured(sides) else (None, f"{default} not run")
 
 
-def comparison_row(base_jobs: pd.DataFrame, other_jobs: pd.DataFrame, compared: str,
-                   frameworks: tuple[str, str]) -> dict:
-    base, other = compared_side(best_mode(base_jobs)), compared_side(best_mode(other_jobs))
-    ratio, lo, hi, over = ratio_interval(base, other)
-    modes = f"{base['mode']} vs {other['mode']}"
-    row = {"compared": f"{compared}: {modes}" if compared == "unlike" else compared}
-    for name, side in zip(frameworks, (base, other), strict=True):
-        row[f"{name} steps/s"] = side["median"]
-        row[f"{name} IQR (steps/s)"] = side["iqr"]
-    row.update({f"{frameworks[1]}/{frameworks[0]}": ratio, "95% interval": (lo, hi),
-                "interval over": over})
-    return row
+def fastest_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[str | None, str]:
+    ok = measured(sides)
+    if not ok:
+        return None, "no mode measured"
+    best = max(ok, key=lambda mode: ok[mode].steps_per_s)
+    declared = registry.framework(framework)
+    missing = [declared.mode(m).label for m in declared.mode_names() if m not in sides]
+    note = f"{', '.join(missing)} not run in this profile" if missing else ""
+    return best, note
 
 
-def like_with_like(frame: pd.DataFrame, frameworks: tuple[str, str]) -> pd.DataFrame:
-    """Per (model, variant, device, batch) and mode class both frameworks ran: steps/s of each
-    (median, IQR of rounds) and the ratio of the second to the first with its interval."""
-    jobs = job_rates(frame)
+def eager_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[str | None, str]:
+    return (EAGER, "") if EAGER in measured(sides) else (None, f"{EAGER} not run")
+
+
+CHOOSERS: dict[str, Callable[[str, str, dict[str, Side]], tuple[str | None, str]]] = {
+    AS_USED: as_used_mode, FASTEST: fastest_mode, EAGER: eager_mode}
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def key_rows(key: dict, sides: dict[tuple[str, str], Side], frameworks: list[str]
+             ) -> list[dict]:
+    """Every comparison's rows for one key: one per framework, the reference's first."""
+    by_framework = {fw: {mode: s for (f, mode), s in sides.items() if f == fw}
+                    for fw in frameworks}
+    reference = frameworks[0]
     rows = []
-    for key, group in jobs.groupby(KEYS, sort=False):
-        by_fw = {fw: group[group["framework"] == fw] for fw in frameworks}
-        if any(side.empty for side in by_fw.values()):
-            continue
-        base, other = by_fw[frameworks[0]], by_fw[frameworks[1]]
-        shared = [c for c in ("eager", "graph") if c in set(base["mode_class"])
-                  and c in set(other["mode_class"])]
-        pairs = [(c, base[base["mode_class"] == c], other[other["mode_class"] == c])
-                 for c in shared] or [("unlike", base, other)]
-        keys = dict(zip(KEYS, key, strict=True))
-        rows += [{**keys, **comparison_row(b, o, compared, frameworks)}
-                 for compared, b, o in pairs]
-    return pd.DataFrame(rows)
+    for comparison, choose in CHOOSERS.items():
+        chosen = {fw: choose(fw, key["device"], by_framework[fw]) for fw in frameworks}
+        ref_mode = chosen[reference][0]
+        for fw in frameworks:
+            mode, why = chosen[fw]
+            side = by_framework[fw].get(mode) if mode else None
+            ratio = (math.nan,) * 3 + (0,)
+            if side is not None and ref_mode is not None:
+                ratio = ratio_to(by_framework[reference][ref_mode], side)
+            rows.append({
+                "comparison": comparison, "family": key["model"], "variant": key["variant"],
+                "batch": key["batch_size"], "device": key["device"], "framework": fw,
+                "mode": mode or "", "steps_per_s": side.steps_per_s if side else math.nan,
+                "reference_framework": reference, "ratio": ratio[0], "ci_low": ratio[1],
+                "ci_high": ratio[2], "pairs": ratio[3],
+                "note": why})
+    return rows
+
+
+def comparison_table(sides_by_key: dict[tuple, dict[tuple[str, str], Side]],
+                     frameworks: list[str]) -> pd.DataFrame:
+    """compare.csv: every key's as-used, fastest and eager rows, in that order."""
+    rows = []
+    for key, sides in sides_by_key.items():
+        present = [fw for fw in frameworks if any(f == fw for f, _ in sides)]
+        if len(present) >= 2:
+            rows += key_rows(dict(zip(KEYS, key, strict=True)), sides, present)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    order = {name: i for i, name in enumerate(COMPARISONS)}
+    return table.sort_values("comparison", key=lambda c: c.map(order), kind="stable",
+                             ignore_index=True)
+
+
+# --- from a run's sequential jobs -------------------------------------------------------------
+
+
+def sequential_sides(frame: pd.DataFrame, suite: str, key_metric: str,
+                     round_metric: str) -> dict[tuple, dict[tuple[str, str], Side]]:
+    """Per key, each (framework, mode) job of `suite` with its timed rounds."""
+    ok = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
+    if ok.empty:
+        return {}
+    variant = ok["variant"].fillna("base").astype(str) if "variant" in ok else "base"
+    ok = ok.assign(variant=variant)
+    rounds = ok[ok["metric"] == round_metric].groupby("job_id")["value"].apply(
+        lambda v: v.to_numpy(dtype=float))
+    jobs = ok[ok["metric"] == key_metric].drop_duplicates("job_id")
+    out: dict[tuple, dict[tuple[str, str], Side]] = {}
+    for _, job in jobs.iterrows():
+        if job["job_id"] in rounds:
+            key = tuple(job[k] for k in KEYS)
+            out.setdefault(key, {})[(job["framework"], job["mode"])] = Side(
+                job["framework"], job["mode"], rounds=rounds[job["job_id"]])
+    return out
+
+
+# --- for reading ------------------------------------------------------------------------------
+
+
+def wide(table: pd.DataFrame, comparison: str, fmt: Callable[[float], str]) -> pd.DataFrame:
+    """One comparison as one row per key, each framework its own columns: mode and steps/s,
+    and for all but the reference the ratio to it with its interval."""
+    rows = table[table["comparison"] == comparison]
+    out = []
+    keys = ["family", "variant", "batch", "device"]
+    for key, group in rows.groupby(keys, sort=False, dropna=False):
+        row = dict(zip(keys, key, strict=True))
+        notes = []
+        for _, side in group.iterrows():
+            fw = side["framework"]
+            row[f"{fw} mode"] = side["mode"]
+            row[f"{fw} steps/s"] = fmt(side["steps_per_s"])
+            if fw != side["reference_framework"]:
+                ref = side["reference_framework"]
+                row[f"{fw}/{ref}"] = fmt(side["ratio"])
+                row[f"{fw}/{ref} 95% interval"] = (
+                    f"{fmt(side['ci_low'])} to {fmt(side['ci_high'])}"
+                    if math.isfinite(side["ci_low"]) else "")
+            if isinstance(side["note"], str) and side["note"]:
+                notes.append(f"{fw}: {side['note']}")
+        row["pairs"] = int(group["pairs"].max())
+        row["note"] = "; ".join(dict.fromkeys(notes))
+        out.append(row)
+    frame = pd.DataFrame(out)
+    if not frame.empty and frame["device"].nunique() == 1:
+        frame = frame.drop(columns="device")  # the environment says which
+    if not frame.empty and not frame["pairs"].any():
+        frame = frame.drop(columns="pairs")  # sequential jobs: the summary's note says so
+    return frame

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.compare import ROUNDS_NOTE, like_with_like
+from bench import registry
+from bench.compare import (
+    AS_USED,
+    COMPARISONS,
+    EAGER,
+    FASTEST,
+    SEQUENTIAL_NOTE,
+    comparison_table,
+    sequential_sides,
+    wide,
+)
 from bench.figures import framework_sort_key, int_text, ok_rows, text_column
 from bench.formatting import format_value
 from bench.runner import CONTEXT_AT_END, RUN_FILE
@@ -42,25 +52,43 @@ def frameworks_of(frame: pd.DataFrame) -> list[str]:
 
 # --- speed ----------------------------------------------------------------------------------
 
-
-def speed_table(frame: pd.DataFrame, frameworks: tuple[str, str]) -> pd.DataFrame:
-    table = like_with_like(frame, frameworks)
-    if table.empty:
-        return table
-    table["95% interval"] = [f"{format_value(lo)} to {format_value(hi)}"
-                             for lo, hi in table["95% interval"]]
-    if table["device"].nunique() == 1:
-        table = table.drop(columns="device")  # the environment says which
-    return table.rename(columns={"model": "family"})
+COMPARE_FILE = "compare.csv"  # what `gan-bench compare` writes into its run folder
+COMPARISON_TITLES = {AS_USED: "as used", FASTEST: "at its fastest", EAGER: "eager (diagnostic)"}
 
 
-def speed_notes(table: pd.DataFrame, frameworks: tuple[str, str]) -> list[str]:
-    ratio = f"{frameworks[1]}/{frameworks[0]}"
-    notes = [f"{ratio} above 1: {frameworks[1]} is faster. Eager is compared with eager, "
-             "compiled or XLA with compiled or XLA; 'unlike' rows compare the only modes run."]
-    if (table["interval over"] == ROUNDS_NOTE).any():
-        notes.append("Intervals over the timed rounds of one job per framework are narrow: "
-                     "they leave out the drift between runs, which a rerun would show.")
+def speed_comparison(frame: pd.DataFrame, run_dir: Path) -> tuple[pd.DataFrame, bool]:
+    """compare.csv where `gan-bench compare` wrote one (side by side), else the comparison of
+    the run's sequential timing jobs; and whether it is side by side."""
+    path = run_dir / COMPARE_FILE
+    if path.exists():
+        return pd.read_csv(path, keep_default_na=True), True
+    frameworks = frameworks_of(frame)
+    sides = {}
+    for entry in registry.suites().values():
+        suite = entry.load()
+        if hasattr(suite, "round_timer") and hasattr(suite, "ROUND_METRIC"):
+            sides.update(sequential_sides(frame, entry.name, suite.KEY_METRIC,
+                                          suite.ROUND_METRIC))
+    return comparison_table(sides, frameworks) if sides else pd.DataFrame(), False
+
+
+def speed_tables(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    reference = table["reference_framework"].iloc[0]
+    tables = {}
+    for comparison, title in COMPARISON_TITLES.items():
+        shown = wide(table, comparison, format_value)
+        if not shown.empty:
+            tables[f"speed {title}: against {reference}"] = shown
+    return tables
+
+
+def speed_notes(table: pd.DataFrame, side_by_side: bool) -> list[str]:
+    reference = table["reference_framework"].iloc[0]
+    notes = [f"Speed: a ratio above 1 means faster than {reference}. As used: "
+             f"{COMPARISONS[AS_USED]}; at its fastest: {COMPARISONS[FASTEST]}; eager: "
+             f"{COMPARISONS[EAGER]}."]
+    if not side_by_side:
+        notes.append(SEQUENTIAL_NOTE)
     return notes
 
 
@@ -242,15 +270,10 @@ def context_notes(drift: list[tuple[str, float, float]]) -> list[str]:
 def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
     drift = context_drift(run_dir)
     summary = Summary(notes=gate_notes(run_dir) + context_notes(drift))
-    frameworks = frameworks_of(frame[frame["suite"] == "throughput"])
-    if len(frameworks) >= 2:
-        pair = (frameworks[0], frameworks[-1])
-        speed = speed_table(frame, pair)
-        if not speed.empty:
-            summary.tables[f"speed: {pair[0]} and {pair[1]}, like with like"] = speed
-            summary.notes += speed_notes(speed, pair)
-    elif frameworks:
-        summary.notes.append(f"Only {frameworks[0]} ran the throughput suite: no comparison.")
+    speed, side_by_side = speed_comparison(frame, run_dir)
+    if not speed.empty:
+        summary.tables.update(speed_tables(speed))
+        summary.notes += speed_notes(speed, side_by_side)
     for name, table in (("best MFU per framework", best_mfu_table(frame)),
                         ("quality at the last step", quality_table(frame)),
                         ("jobs flagged", flagged_jobs(frame)),

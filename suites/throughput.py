@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench import registry
 from bench.adapter import Adapter, FamilyConfig
 from bench.build import Built, build_adapter, memory_in_use_bytes
 from bench.data import batches
@@ -41,19 +42,19 @@ from bench.figures import (
     save,
     text_column,
 )
+from bench.framework import modes_to_run
 from bench.fresh_process import run_fresh
 from bench.jobs import Job
 from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
-from bench import registry
-from bench.framework import modes_to_run
 from bench.registry import find
 from bench.suite import Artifact, JobResult, Request, RoundTimer
 from bench.timing import reference_matmul_flops_per_s, time_steps, warm_step
 
 SUITE = "throughput"
 KEY_METRIC = "steps_per_s"
+ROUND_METRIC = "round_steps_per_s"  # one per timed round: what comparisons resample
 PEAK = "matmul_peak_flops_per_s"
 PEAK_BF16 = "matmul_peak_bf16_flops_per_s"
 SAMPLES = 64  # per (model, framework, variant): the grids of the report
@@ -264,7 +265,7 @@ def execute(job: Job) -> JobResult:
         steps_taken += profiled_steps
     measurements = [Measurement(name, float(value), unit, tags=tags)
                     for name, value, unit in values]
-    measurements += [Measurement("round_steps_per_s", float(rate), "1/s", step=i, tags=tags)
+    measurements += [Measurement(ROUND_METRIC, float(rate), "1/s", step=i, tags=tags)
                      for i, rate in enumerate(timing.steps_per_s)]
     # Drawn after the timing steps on one staged batch: untrained models, and labelled so.
     samples = [Artifact("samples", adapter.sample(SAMPLES, seed=0),
@@ -342,7 +343,7 @@ def throughput_bars(frame: pd.DataFrame) -> pd.DataFrame:
     """The throughput table's rows as bars: steps/s and MFU from the table, error bars from
     the quartiles of the timed rounds; torch first."""
     rows, keys = keyed_rows(frame)
-    rounds = rows[rows["metric"] == "round_steps_per_s"]
+    rounds = rows[rows["metric"] == ROUND_METRIC]
     if rounds.empty:
         return pd.DataFrame()
     table = throughput_table(rows, keys)

@@ -14,9 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench import registry
+from bench.compare import Side, comparison_table
 from bench.errors import UsageError
 from bench.figures import artifact_rows, image_grid
 from bench.formatting import format_value, natural_order, to_html, to_markdown
+from bench.framework import Framework, Mode
 from bench.jobs import Job
 from bench.profiles import PROFILE_NAMES, profile_settings
 from bench.records import load_frame
@@ -24,7 +27,6 @@ from bench.registry import load_suite
 from bench.report import markdown_table, parse_formats, run_frame, run_tables, write_report
 from gan_bench_testing.runs import (
     PERTURBATIONS,
-    ThroughputJob,
     artifact_records,
     convergence_records,
     error_record,
@@ -266,7 +268,7 @@ def unstable_records(job_row: dict, spread: float) -> list[dict]:
             {**job_row, "metric": "round_spread", "value": spread, "step": None}]
 
 
-def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environment(tmp_path):
+def test_the_report_opens_with_a_summary_of_speed_as_used_and_the_environment(tmp_path):
     records = throughput_records()
     torch_images = next(r for r in records if r["framework"] == "torch"
                         and r["variant"] == "images" and r["metric"] == "steps_per_s")
@@ -292,8 +294,15 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
     (run / "ab-check.csv").write_text("verdict,model\nok,mlp_gan\nREGRESSED,dcgan\n")
     ab = write_report(run, ["md"]).read_text().split("## throughput")[0]
     assert "Gate (A/B check): REGRESSED in 1 comparison." in ab
-    assert re.search(r"\| mlp_gan +\| images +\| +64 \| unlike: eager vs xla +\|", summary)
-    assert "timed rounds of 1 job each (narrow)" in summary
+    as_used = summary[summary.index("### speed as used"):summary.index("### speed at its")]
+    # torch eager 180 against tf's default on a CPU (a tf.function, "compiled") at 120
+    assert re.search(r"\| mlp_gan +\| images +\| +64 \| eager +\| 1[78]\d +\| compiled +\| "
+                     r"1[12]\d +\| 0\.6\d+ +\| 0\.6\d* to 0\.6\d* +\|", as_used)
+    fastest = summary[summary.index("### speed at its fastest"):]
+    assert re.search(r"\| images +\| +64 \| eager +\| 1[78]\d +\| xla +\| 1[45]\d +\| 0\.8\d",
+                     fastest)
+    assert "torch: torch.compile not run in this profile" in fastest
+    assert "These ratios come from sequential jobs" in summary
     assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| rounds spread 1.8x", summary)
     for item, value in (("cores", "16"), ("CPUs allowed \\(affinity\\)", "0-3,8"),
                         ("load at start \\(1 min\\)", "0.42"),
@@ -322,26 +331,62 @@ def test_the_summary_shows_the_machine_measured_at_the_runs_start_and_end(tmp_pa
     assert "at start, at end" not in older and "speed moved" not in older
 
 
-def test_like_with_like_pairs_modes_of_one_class_and_bootstraps_over_jobs(tmp_path):
-    from bench.compare import like_with_like
+def paired_side(framework: str, mode: str, rate: float, machine: np.ndarray) -> Side:
+    """A side timed side by side: its own rate times the machine's speed at each turn."""
+    return Side(framework, mode, turns=[rate * speed for speed in machine])
 
-    jobs = [ThroughputJob("mlp_gan", "images", fw, mode, rate)
-            for fw, mode, rate in (("torch", "eager", 100.0), ("torch", "compiled", 150.0),
-                                   ("tf", "eager", 80.0), ("tf", "xla", 180.0))]
-    one = like_with_like(load_frame(write_run(tmp_path / "one", throughput_records(jobs=jobs))),
-                         ("torch", "tf"))
-    assert one["compared"].tolist() == ["eager", "graph"]
-    assert one["tf/torch"].tolist() == pytest.approx([0.8, 1.2], rel=0.05)
-    assert set(one["interval over"]) == {"timed rounds of 1 job each (narrow)"}
-    # Two runs' jobs in one folder: the interval is over the jobs, and wider than the rounds'.
-    records = throughput_records("r1", jobs=jobs, seed=1) + throughput_records(
-        "r2", jobs=jobs, seed=2, scale=1.1)
-    for i, r in enumerate(records):
-        r["job_id"] = f"{r['job_id']}-{i // (len(records) // 2)}"  # the second run's own jobs
-    two = like_with_like(load_frame(write_run(tmp_path / "two", records)), ("torch", "tf"))
-    assert set(two["interval over"]) == {"2 and 2 jobs"}
-    lo, hi = two["95% interval"].iloc[0]
-    assert lo <= two["tf/torch"].iloc[0] <= hi
+
+def test_side_by_side_ratios_cancel_the_machines_drift_and_name_each_mode(monkeypatch):
+    """The machine's speed swings twofold from turn to turn and pair to pair; each turn's
+    rounds meet the same moment, so every pair's ratio is exact and the interval is tight,
+    where the same rates taken as sequential rounds give a wide one. A third framework
+    (declared here, jit by default) gets its own rows against the reference."""
+    third = Framework("fw3", module="fw3", install="", colour="#000000",
+                      modes=(Mode("eager", "eager"), Mode("jit", "fw3.jit")), default_mode="jit")
+    declared = registry.framework
+    monkeypatch.setattr(registry, "framework",
+                        lambda name: third if name == "fw3" else declared(name))
+    rng = np.random.default_rng(0)
+    machine = [rng.uniform(0.5, 1.0, size=21) for _ in range(5)]
+    sides = {("torch", "eager"): paired_side("torch", "eager", 100.0, machine),
+             ("tf", "eager"): paired_side("tf", "eager", 25.0, machine),
+             ("tf", "compiled"): paired_side("tf", "compiled", 130.0, machine),
+             ("fw3", "jit"): paired_side("fw3", "jit", 150.0, machine),
+             ("fw3", "eager"): paired_side("fw3", "eager", 10.0, machine)}
+    key = ("mlp_gan", "images", "cpu", 64)
+    table = comparison_table({key: sides}, ["torch", "tf", "fw3"])
+    got = {(r.comparison, r.framework): (r.mode, r.ratio, r.ci_low, r.ci_high, r.pairs)
+           for r in table.itertuples()}
+    assert got[("as_used", "tf")][:2] == ("compiled", pytest.approx(1.3))
+    assert got[("as_used", "fw3")][:2] == ("jit", pytest.approx(1.5))
+    assert got[("eager", "tf")][:2] == ("eager", pytest.approx(0.25))
+    assert got[("eager", "fw3")][:2] == ("eager", pytest.approx(0.1))
+    assert got[("as_used", "torch")][:2] == ("eager", pytest.approx(1.0))
+    assert all(v[4] == 5 for v in got.values())
+    assert got[("as_used", "tf")][3] - got[("as_used", "tf")][2] < 1e-9
+    sequential = {k: Side(*k, rounds=np.concatenate(s.turns)) for k, s in sides.items()}
+    loose = comparison_table({key: sequential}, ["torch", "tf"])
+    row = loose[(loose["comparison"] == "as_used") & (loose["framework"] == "tf")].iloc[0]
+    assert row["ci_high"] - row["ci_low"] > 0.1 and row["pairs"] == 0
+    assert table["comparison"].tolist()[:3] == ["as_used"] * 3  # as used leads
+
+
+def test_the_fastest_comparison_says_which_declared_modes_were_not_run():
+    machine = [np.ones(7)] * 5
+    sides = {("torch", "eager"): paired_side("torch", "eager", 100.0, machine),
+             ("tf", "compiled"): paired_side("tf", "compiled", 130.0, machine),
+             ("tf", "eager"): paired_side("tf", "eager", 20.0, machine)}
+    table = comparison_table({("dcgan", "base", "cpu", 64): sides}, ["torch", "tf"])
+    fastest = table[table["comparison"] == "fastest"].set_index("framework")
+    assert fastest.loc["torch", "note"] == "torch.compile not run in this profile"
+    assert fastest.loc["tf", "note"] == "tf.function(jit_compile=True) not run in this profile"
+    assert fastest.loc["tf", "mode"] == "compiled"
+    # A failed default is said, not swapped for another mode.
+    sides[("tf", "compiled")].error = "worker exited with code 1: boom"
+    broken = comparison_table({("dcgan", "base", "cpu", 64): sides}, ["torch", "tf"])
+    as_used = broken[broken["comparison"] == "as_used"].set_index("framework")
+    assert as_used.loc["tf", "note"].startswith("default mode compiled failed: worker exited")
+    assert np.isnan(as_used.loc["tf", "ratio"])
 
 
 def test_progressive_phases_sort_by_resolution_then_alpha():

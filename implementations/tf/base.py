@@ -12,7 +12,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from keras import ops  # noqa: E402
 
 from bench.adapter import Adapter, FamilyConfig, check_weight_keys  # noqa: E402
 from bench.op_profile import OpProfile  # noqa: E402
@@ -28,56 +27,62 @@ def same(x: np.ndarray) -> np.ndarray:
     return x
 
 
-class TorchAdam(keras.optimizers.Optimizer):
-    """Adam with PyTorch's update: bias-corrected moments, eps added after the root.
+#: The optimiser's name scope: the op profile (implementations/tf/profiling.py) counts the
+#: ops under it as the optimiser's.
+ADAM_SCOPE = "torch_adam"
 
-    Keras' Adam adds eps to the uncorrected sqrt(v); where eps is not negligible the two
-    differ, so every TF adapter uses this one and both frameworks follow one formula.
+
+class TorchAdam:
+    """Adam with PyTorch's update, one fused kernel per variable (`ResourceApplyAdam`).
+
+    PyTorch: var -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps), with c1 = 1 - beta1^t and
+    c2 = 1 - beta2^t. TensorFlow's kernel computes var -= lr_t * m / (sqrt(v) + eps),
+    lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power). Multiplying PyTorch's
+    update through by sqrt(c2) gives the kernel's form with lr_t = lr * sqrt(c2) / c1 and
+    eps_t = eps * sqrt(c2). Both are computed once per step, in float64 as PyTorch's Python
+    floats are (float32(0.999) ** 1 alone would shift every first update by 6e-6 relative),
+    and handed to the kernel with powers of 0, so it uses lr_t as given. Keras' Adam instead
+    adds eps to the uncorrected sqrt(v), an eps 1 / sqrt(c2) larger (32x at step 1): with it
+    the parity checks' one-step weights fail (docs/models.md, "Parity pitfalls").
+
+    The moments update as PyTorch's do: m += (g - m)(1 - beta1), v += (g^2 - v)(1 - beta2).
     """
 
-    def __init__(self, learning_rate: float, beta_1: float, beta_2: float, epsilon: float,
-                 name: str = "torch_adam", **kwargs: Any) -> None:
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+    def __init__(self, variables: list, lr: float, betas: tuple[float, float],
+                 eps: float) -> None:
+        self.lr, (self.beta_1, self.beta_2), self.epsilon = lr, betas, eps
+        # Keras or tf variables (both have a handle), found by identity at every step.
+        self._slot = {id(v): i for i, v in enumerate(variables)}
+        with tf.name_scope(ADAM_SCOPE):
+            self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self._m = [tf.Variable(tf.zeros_like(v), trainable=False, name="m")
+                       for v in variables]
+            self._v = [tf.Variable(tf.zeros_like(v), trainable=False, name="v")
+                       for v in variables]
 
-    def build(self, variables: list) -> None:
-        if self.built:
-            return
-        super().build(variables)
-        self._m, self._v = self.add_optimizer_variables(variables, ["m", "v"])
-
-    def update_step(self, gradient, variable, learning_rate) -> None:
-        dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
-        grad = ops.cast(gradient, dtype)
-        m = self._m[self._get_variable_index(variable)]
-        v = self._v[self._get_variable_index(variable)]
-        self.assign_add(m, ops.multiply(ops.subtract(grad, m), 1 - self.beta_1))
-        self.assign(v, ops.add(ops.multiply(v, self.beta_2),
-                               ops.multiply(ops.square(grad), 1 - self.beta_2)))
-        # Bias corrections in float64, like torch's Python floats: float32(0.999) ** 1 alone
-        # would shift every first update by 6e-6 relative.
-        step = ops.cast(self.iterations + 1, "float64")
-        correction1 = 1 - ops.power(ops.convert_to_tensor(self.beta_1, "float64"), step)
-        correction2 = 1 - ops.power(ops.convert_to_tensor(self.beta_2, "float64"), step)
-        step_size = lr / ops.cast(correction1, dtype)
-        correction2_sqrt = ops.cast(ops.sqrt(correction2), dtype)
-        denom = ops.add(ops.divide(ops.sqrt(v), correction2_sqrt), self.epsilon)
-        self.assign_sub(variable, ops.multiply(ops.divide(m, denom), step_size))
+    def apply(self, grads: list, variables: list) -> None:
+        """One step for `variables`, all or some of those it was built for (a progressive
+        GAN's active layers); one step count for all, as Keras' optimisers keep."""
+        slots = [self._slot[id(v)] for v in variables]
+        with tf.name_scope(ADAM_SCOPE):
+            step = tf.cast(self.iterations.assign_add(1), tf.float64)
+            sqrt_c2 = tf.sqrt(1 - tf.pow(tf.constant(self.beta_2, tf.float64), step))
+            c1 = 1 - tf.pow(tf.constant(self.beta_1, tf.float64), step)
+            lr_t = tf.cast(self.lr * sqrt_c2 / c1, tf.float32)
+            eps_t = tf.cast(self.epsilon * sqrt_c2, tf.float32)
+            zero, beta_1, beta_2 = (tf.constant(x, tf.float32)
+                                    for x in (0.0, self.beta_1, self.beta_2))
+            for grad, var, slot in zip(grads, variables, slots, strict=True):
+                tf.raw_ops.ResourceApplyAdam(
+                    var=var.handle, m=self._m[slot].handle, v=self._v[slot].handle,
+                    beta1_power=zero, beta2_power=zero, lr=lr_t, beta1=beta_1, beta2=beta_2,
+                    epsilon=eps_t, grad=grad)
 
 
 def make_adam(variables: list, lr: float, betas: tuple[float, float],
               eps: float) -> TorchAdam:
-    """The optimiser every TF adapter and bare loop uses, built for its variables.
-
-    TorchAdam, not Keras' Adam, for every family: Keras adds eps to sqrt(v) before v's bias
-    correction, an eps 1 / sqrt(1 - beta2^t) larger (32x at step 1). Measured with Keras'
-    Adam, parity check 3 failed even at eps 1e-8: worst weight 1.6e-3 (MLP GAN points),
-    3.9e-3 (images), 8.4e-4 (DCGAN) against 1e-4, from weights with gradients near that eps.
-    """
-    optimizer = TorchAdam(lr, betas[0], betas[1], eps)
-    optimizer.build(variables)
-    return optimizer
+    """The optimiser every TF adapter and bare loop uses, built for its variables."""
+    return TorchAdam(variables, lr, betas, eps)
 
 
 @contextlib.contextmanager

@@ -23,13 +23,15 @@ from bench.timing import timed_round
 
 MATMUL_CONV_TYPES = {"MatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
                      "Conv2D", "_FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}
-OPTIMIZER_SCOPE = "torch_adam"  # implementations.tf.base.TorchAdam's name
+OPTIMIZER_SCOPE = "torch_adam"  # implementations.tf.base.ADAM_SCOPE
+#: The optimiser's fused update: eager events carry no name scope, but their op type says it.
+OPTIMIZER_TYPES = {"ResourceApplyAdam"}
 GRAPH_OP = re.compile(r"^(?P<scope>[^:]+):(?P<type>[A-Za-z_][A-Za-z0-9_]*)$")
 EAGER_OP = "EagerLocalExecute: "
 
 
 def op_category(name: str, op_type: str) -> str:
-    if OPTIMIZER_SCOPE in name:
+    if OPTIMIZER_SCOPE in name or op_type in OPTIMIZER_TYPES:
         return "optimizer"
     if op_type in MATMUL_CONV_TYPES:
         return "matmul_conv"

@@ -41,8 +41,7 @@ def test_torch_adam_matches_the_closed_form_first_step():
 
     var = tf.Variable([1.0, -2.0])
     grad = tf.constant([0.5, 1e-3])
-    opt = TorchAdam(0.1, 0.9, 0.999, 0.1)
-    opt.build([var])
+    opt = TorchAdam([var], 0.1, (0.9, 0.999), 0.1)
     opt.apply([grad], [var])
     # torch: m_hat = g, v_hat = g^2, step = lr * g / (|g| + eps)
     expected = np.array([1.0, -2.0]) - 0.1 * grad.numpy() / (np.abs(grad.numpy()) + 0.1)

@@ -1,0 +1,94 @@
+"""Frameworks timed side by side: how `gan-bench compare` makes its ratios trustworthy.
+
+Jobs run one after the other meet different moments of a shared machine: on a VM whose host
+changes speed by a fifth for minutes at a time, two frameworks timed minutes apart differ by
+that much for no reason of their own. Here every (framework, mode) of a key gets a fresh
+worker (bench.round_worker), all alive at once; once all have built and warmed their step,
+each times one round per turn, back to back, the order rotating from turn to turn. A turn's
+rounds meet the same moment of the machine, so it cancels in their ratio (bench.compare).
+
+A *pair* is one such set of fresh workers. The unit of the interval is the pair, not the
+turn: a worker keeps its own few-percent luck (where its memory landed, which core it got)
+for its whole life, and only a new process draws it anew.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import ExitStack
+
+import numpy as np
+
+from bench.compare import Side
+from bench.fresh_process import PROJECT_ROOT
+from bench.jobs import Job
+from bench.round_worker import RoundWorker, RoundWorkerError
+
+#: Hears each pair of a key as it finishes: (pair index, the key, its sides so far).
+OnPair = Callable[[int, tuple, dict[tuple[str, str], Side]], None]
+
+
+def key_of(job: Job) -> tuple:
+    """What the frameworks share within a comparison: family, variant, device, batch."""
+    batch = job.config.get("batch_size", "")
+    return job.model, str(job.params.get("variant", "base")), job.device, batch
+
+
+def workload_of(job: Job) -> str:
+    """Everything but the framework and mode: jobs alike in it are compared with each other."""
+    fields = {k: v for k, v in job.to_dict().items() if k not in ("framework", "mode")}
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def group_by_key(jobs: list[Job]) -> dict[tuple, list[Job]]:
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(workload_of(job), []).append(job)
+    return {key_of(group[0]): group for group in groups.values()}
+
+
+def time_pair(jobs: list[Job]) -> tuple[np.ndarray, dict[int, str]]:
+    """One pair: a fresh worker per job, all warm before any is timed, then one round of each
+    per turn. Rates per (turn, job), NaN where a worker failed; the failures by job index."""
+    errors: dict[int, str] = {}
+    with ExitStack() as stack:
+        workers = [stack.enter_context(RoundWorker(job, PROJECT_ROOT)) for job in jobs]
+        rounds = []
+        for i, worker in enumerate(workers):
+            try:
+                rounds.append(worker.ready().rounds)
+            except RoundWorkerError as exc:
+                errors[i] = str(exc)
+        turns = min(rounds, default=0)
+        rates = np.full((turns, len(jobs)), np.nan)
+        for turn in range(turns):
+            for i in np.roll(np.arange(len(jobs)), -turn):  # each worker leads in turn
+                if i not in errors:
+                    try:
+                        rates[turn, i] = workers[i].time_round()
+                    except RoundWorkerError as exc:
+                        errors[i] = str(exc)
+    return rates, errors
+
+
+def time_side_by_side(jobs: list[Job], pairs: int, on_pair: OnPair | None = None
+                      ) -> dict[tuple, dict[tuple[str, str], Side]]:
+    """`pairs` pairs of every key's jobs; per key, each (framework, mode)'s turns per pair."""
+    out: dict[tuple, dict[tuple[str, str], Side]] = {}
+    for key, group in group_by_key(jobs).items():
+        sides = out.setdefault(key, {(j.framework, j.mode): Side(j.framework, j.mode, turns=[])
+                                     for j in group})
+        if len(group) < 2:
+            continue  # nothing to compare it with
+        for index in range(pairs):
+            rates, errors = time_pair(group)
+            for i, job in enumerate(group):
+                side = sides[(job.framework, job.mode)]
+                side.turns.append(rates[:, i])
+                if i in errors and not side.error:
+                    side.error = errors[i]
+            if on_pair:
+                on_pair(index, key, sides)
+    return out
+
