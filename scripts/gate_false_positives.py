@@ -39,8 +39,8 @@ Throughput and memory are advisory there, so the script counts their advisory re
 
 A run whose job crashed is counted apart: that is the tree failing, not the gate misjudging.
 
-`collect`: the finished checks of one or more series in two files, for the README and for
-`resample`:
+`collect`: the finished checks of one or more series in two files, for the
+measurements log (docs/measurements.md) and for `resample`:
 
     python scripts/gate_false_positives.py collect "unchanged tree (A/A)" results/gate-ab-same \\
         "10% slower torch step" results/gate-ab-slow --prefix docs/measurements/gate-ab-rounds

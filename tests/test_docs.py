@@ -160,6 +160,8 @@ def unresolved_citations(path: Path) -> list[str]:
             cited = cited.rstrip(".")
             matches = glob.glob(str(ROOT / cited)) if "*" in cited else \
                 [str(ROOT / cited)] if (ROOT / cited).exists() else []
+            if not matches and not Path(cited).suffix:  # a file-name prefix, as a --prefix takes
+                matches = glob.glob(str(ROOT / cited) + "*")
             if not matches:
                 problems.append(f"{where}: {cited} does not exist")
             elif anchor and cited.endswith(".md") and anchor[1:] not in anchors(ROOT / cited):

@@ -4,7 +4,8 @@ Each builds the family's networks with the implementation's builders and runs th
 step written out by hand, with none of the adapter: its own optimisers, criterion and tensors,
 one closure per iteration. It does exactly the adapter's work (noise drawn once, like the
 harness's staged noise; G's backward limited to G's weights), so the overhead suite's ratio of
-the two is the harness's own cost; tests/test_bare_loops.py checks the weights agree step for step.
+the two is the harness's own cost; tests/torch/test_bare_loops.py checks the weights agree step
+for step.
 """
 
 from __future__ import annotations
