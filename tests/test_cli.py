@@ -1,12 +1,28 @@
-"""The command line: listing, exit codes, and one-line errors for bad input."""
+"""The command line: listing, exit codes, and one-line errors for bad input.
+
+Bad input is checked in this process, with click's CliRunner: what is tested is the message
+and the exit status, not a fresh interpreter. A few tests run the real entry point in a fresh
+process (`run_cli`), for the exit status a shell sees and for real runs.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+from click.testing import CliRunner
 
+from bench.cli import cli
 from conftest import run_cli
+
+
+def invoke(*args: str) -> subprocess.CompletedProcess:
+    """`gan-bench ARGS` in this process: the exit status and stdout and stderr apart."""
+    result = CliRunner().invoke(cli, list(args), prog_name="gan-bench")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 def test_list_shows_every_model_and_framework():
@@ -65,17 +81,24 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     (["compare", "--batch-sizes", "big"], "--batch-sizes takes positive integers"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
-    done = run_cli(*args)
+    done = invoke(*args)
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
 
 
+def test_bad_input_from_the_real_entry_point_exits_2_in_one_line():
+    done = run_cli("run", "throughput", "--models", "nosuch")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        done.stderr.strip()] and "unknown model 'nosuch'" in done.stderr
+
+
 def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    done = run_cli("run", "throughput", "--models", "mlp_gan", "--out", str(blocker / "run"))
+    done = invoke("run", "throughput", "--models", "mlp_gan", "--out", str(blocker / "run"))
     assert done.returncode == 2
     assert "cannot write to output folder" in done.stderr
     assert blocker.read_text() == "not a folder"
@@ -83,7 +106,7 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path):
 
 def test_help_on_every_command():
     for command in ("list", "run", "compare", "parity", "report", "check", "baseline"):
-        done = run_cli(command, "--help")
+        done = invoke(command, "--help")
         assert done.returncode == 0
         assert "Usage:" in done.stdout
 
@@ -115,6 +138,7 @@ def fault_run(tmp_path):
     return out, done
 
 
+@pytest.mark.slow
 def test_without_a_terminal_each_finished_job_is_one_line_with_its_key_figure(fault_run):
     _, done = fault_run  # one worker at a time: the jobs finish in order
     assert done.stderr.splitlines() == [
@@ -122,6 +146,7 @@ def test_without_a_terminal_each_finished_job_is_one_line_with_its_key_figure(fa
         "[2/2] faults:mlp_gan/none/cpu/eager/base/seed1 ok answer=43"]
 
 
+@pytest.mark.slow
 def test_resume_with_the_same_options_reruns_nothing(fault_run):
     out, _ = fault_run
     before = (out / "records.jsonl").read_text()
@@ -131,6 +156,7 @@ def test_resume_with_the_same_options_reruns_nothing(fault_run):
     assert (out / "records.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change, named", [
     (["--seeds", "3"], "in seeds;"),
     (["--profile", "standard"], "in profile;"),
