@@ -9,11 +9,16 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bench.environment import allowed_cpus
 from bench.records import load_frame, read_records
 from bench.runner import RunOptions, run
 from bench.suite import Request
 from conftest import ROOT, run_python, subprocess_env
+
+# Real workers, killed and resumed in fresh processes: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
 
 FAULTS = "faults"
 

@@ -18,6 +18,9 @@ from implementations.spec.dcgan import DCGANConfig
 from implementations.spec.pacgan import PacGANConfig
 from implementations.spec.style_transfer import StyleTransferConfig
 
+# Real workers, training or parity probes in fresh processes: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 FRAMEWORKS = ("torch", "tf")
 TRAJECTORY_STEPS = 50
 #: DCGAN's first steps agree far closer than its 50-step bound (see test_dcgan_trajectory).

@@ -21,6 +21,9 @@ from bench.records import read_records
 from bench.suite import Request
 from conftest import TESTS, run_cli
 
+# Real workers, training or parity probes in fresh processes: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 PLUGINS = TESTS / "plugins"
 FAMILY, FAMILY_DIST = "affine_gan", "gan-bench-affine"
 SUITE, SUITE_DIST = "param-count", "gan-bench-param-count"

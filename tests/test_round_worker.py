@@ -16,6 +16,9 @@ from bench.errors import UsageError
 from bench.jobs import Job
 from bench.round_worker import Ready, RoundWorker, RoundWorkerError
 
+# Real workers, training or parity probes in fresh processes: deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 RATES_ROUNDS = 3  # the rates suite's
 
 
