@@ -1,0 +1,21 @@
+"""JAX's declaration (bench.framework). Imports no JAX.
+
+Its default mode is how JAX's users train: the whole training step under `jax.jit`, traced
+once and compiled by XLA at its first call. Eager (no jit: each operation dispatched as the
+code reaches it) is the diagnostic. The jit compile of these models takes seconds on a CPU,
+not the minutes of torch.compile or TF's XLA, so it is not a mode that compiles ahead: every
+profile pays for it, and throughput's first-step time shows it.
+"""
+
+from bench.framework import EAGER, Framework, Mode
+
+FRAMEWORK = Framework(
+    name="jax",
+    module="jax",
+    install="pip install 'gan-bench[jax]'",
+    colour="#009e73",
+    modes=(Mode(EAGER, "eager"), Mode("jit", "jax.jit")),
+    default_mode="jit",
+    default_mode_source="JAX's training loops jit the whole step (jax.jit; Flax NNX's nnx.jit)",
+    packages=("jax", "jaxlib", "flax", "optax"),
+)
