@@ -14,7 +14,6 @@ for its whole life, and only a new process draws it anew.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import ExitStack
 
@@ -35,17 +34,13 @@ def key_of(job: Job) -> tuple:
     return job.model, str(job.params.get("variant", "base")), job.device, batch
 
 
-def workload_of(job: Job) -> str:
-    """Everything but the framework and mode: jobs alike in it are compared with each other."""
-    fields = {k: v for k, v in job.to_dict().items() if k not in ("framework", "mode")}
-    return json.dumps(fields, sort_keys=True, default=str)
-
-
 def group_by_key(jobs: list[Job]) -> dict[tuple, list[Job]]:
-    groups: dict[str, list[Job]] = {}
+    """A suite's jobs by key: one request's jobs differ within a key only in framework and
+    mode."""
+    groups: dict[tuple, list[Job]] = {}
     for job in jobs:
-        groups.setdefault(workload_of(job), []).append(job)
-    return {key_of(group[0]): group for group in groups.values()}
+        groups.setdefault(key_of(job), []).append(job)
+    return groups
 
 
 def time_pair(jobs: list[Job]) -> tuple[np.ndarray, dict[int, str]]:

@@ -76,7 +76,7 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     (["run", "throughput", "--timeout", "0"], "--timeout"),
     (["run", "throughput", "--executor", "spark"], "'spark' is not one of"),
     (["run", "throughput", "--resume", "--out", "/nonexistent/run"], "no run to resume"),
-    (["run", "throughput", "--modes", "jit"], "unknown mode 'jit'"),
+    (["run", "throughput", "--modes", "warp"], "unknown mode 'warp'"),
     (["run", "throughput", "--batch-sizes", "64,0"], "--batch-sizes takes positive integers"),
     (["compare", "--batch-sizes", "big"], "--batch-sizes takes positive integers"),
 ])

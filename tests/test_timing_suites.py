@@ -53,7 +53,7 @@ def test_requested_modes_and_batch_sizes_replace_the_profiles():
 
 
 @pytest.mark.parametrize("modes, message", [
-    ("xla,jit", "unknown mode 'jit'; the selected frameworks declare compiled, eager, xla"),
+    ("xla,warp", "unknown mode 'warp'; the selected frameworks declare compiled, eager, xla"),
     ("torch:xla", "torch has no mode 'xla'; its modes: eager, compiled"),
     ("caffe:eager", "'caffe' is not among the selected frameworks (torch, tf)"),
 ])
