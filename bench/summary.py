@@ -275,5 +275,5 @@ def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
         if not table.empty:
             summary.tables[name] = table
     if "jobs flagged" not in summary.tables:
-        summary.notes.insert(1, "No job failed and none was flagged unstable.")
+        summary.notes.insert(1, "No job failed and none was flagged.")
     return summary

@@ -294,7 +294,8 @@ def test_the_report_opens_with_a_summary_of_like_with_like_speed_and_the_environ
     assert "Gate (A/B check): REGRESSED in 1 comparison." in ab
     assert re.search(r"\| mlp_gan +\| images +\| +64 \| unlike: eager vs xla +\|", summary)
     assert "timed rounds of 1 job each (narrow)" in summary
-    assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| round spread \(max/min\) 1.8", summary)
+    assert re.search(r"\| images +\| torch +\| eager +\| unstable +\| "
+                     r"round spread \(max/min\) 1.8", summary)
     for item, value in (("cores", "16"), ("CPUs allowed \\(affinity\\)", "0-3,8"),
                         ("load at start \\(1 min\\)", "0.42"),
                         ("torch version", "2.5.0"), ("tf version", "tf 2.18"),
