@@ -92,11 +92,21 @@ class JobResult:
 @dataclass(frozen=True)
 class RoundTimer:
     """One job's step, ready in its worker: each call of `time_round` times one more round
-    and returns its steps/s. `rounds` is how many the suite's profile times per job."""
+    and returns its steps/s. `rounds` is how many the suite's profile times per job.
+    `workload` says what the step runs (`workload()`): the A/B check times two trees' steps
+    against each other only where they run the same work."""
 
     time_round: Callable[[], float]
     rounds: int
     batch_size: int | None = None
+    workload: dict[str, Any] = field(default_factory=dict)
+
+
+def workload(config: Any, flops_per_step: float) -> dict[str, Any]:
+    """What a job's step runs: its resolved FamilyConfig (after profile and overrides) as a
+    dict, its batch size and its FLOPs per step, as plain JSON values."""
+    return {"config": config.to_dict(), "batch_size": config.batch_size,
+            "flops_per_step": float(flops_per_step)}
 
 
 # --- metric declarations --------------------------------------------------------------------

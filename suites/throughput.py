@@ -47,7 +47,7 @@ from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config, find
-from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, RoundTimer
+from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, RoundTimer, workload
 from bench.timing import reference_matmul_flops_per_s, time_steps, warm_step
 
 SUITE = "throughput"
@@ -252,7 +252,9 @@ def round_timer(job: Job) -> RoundTimer:
         wall_s, _ = warm.run_round()
         return warm.steps_per_round / wall_s
 
-    return RoundTimer(time_round, warm.rounds, prepared.built.config.batch_size)
+    config = prepared.built.config
+    return RoundTimer(time_round, warm.rounds, config.batch_size,
+                      workload(config, prepared.built.adapter.flops_per_step()))
 
 
 def execute(job: Job) -> JobResult:
