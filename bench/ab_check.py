@@ -31,9 +31,20 @@ processes draw that anew. Per key (one job of the suite) the decision uses the p
 4. Holm's step-down over the suspected keys keeps the family-wise error at alpha: a key is
    REGRESSED when its Holm-adjusted p is below alpha.
 
+Before timing, each side's worker says what its step runs (bench.suite.workload): the
+job's resolved config, its batch size and its FLOPs per step. Each tree builds the job from
+its own code, so a commit that widens a model or changes a batch size times other work on
+each side; such a key is reported as `workload changed`, with both values in its note, and
+gets no speed verdict (it is neither a regression nor a speed-up, and it does not fail the
+check).
+
 A job that fails in the base tree only (a family the base does not have) is reported as
 "new"; one that fails in the head tree only is an error and fails the check. A base whose
 harness predates the round workers cannot take part: bad input, naming it.
+
+What it does not measure: a change of dependencies. Both trees run in this one environment,
+the head's; only the source path differs between them (bench.fresh_process.child_pythonpath),
+so an upgraded framework runs on both sides alike.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,11 +145,13 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class Measured:
-    """One side of one pair: the median of its rounds, steps/s (NaN and why, if it failed)."""
+    """One side of one pair: the median of its rounds, steps/s (NaN and why, if it failed),
+    and what its step ran (bench.suite.workload; {} where the suite says nothing)."""
 
     value: float
     error: str = ""
     batch_size: str = ""
+    workload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,8 @@ class KeySamples:
     head: list[float] = field(default_factory=list)
     ratio: list[float] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # side -> first failure
-    batch_size: str = ""
+    workloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # side -> its first
+    batch_sizes: dict[str, str] = field(default_factory=dict)  # side -> its first
 
     def add(self, pair: Pair) -> None:
         for side in SIDES:
@@ -167,8 +182,22 @@ class KeySamples:
             getattr(self, side).append(measured.value)
             if measured.error:
                 self.errors.setdefault(side, measured.error)
-            self.batch_size = self.batch_size or measured.batch_size
+            if measured.workload:
+                self.workloads.setdefault(side, measured.workload)
+            if measured.batch_size:
+                self.batch_sizes.setdefault(side, measured.batch_size)
         self.ratio.append(pair.ratio)
+
+    @property
+    def batch_size(self) -> str:
+        """The head's batch size (the base's where the head has none)."""
+        return self.batch_sizes.get("head") or self.batch_sizes.get("base", "")
+
+    def workload_changes(self) -> list[str]:
+        """What differs between the sides' workloads; none where a side said nothing."""
+        if len(self.workloads) < len(SIDES):
+            return []
+        return workload_changes(self.workloads["base"], self.workloads["head"])
 
     def ratios(self) -> np.ndarray:
         """The ratio of every pair where both sides measured."""
@@ -205,9 +234,9 @@ def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]) -> Pa
                         rates[turn, SIDES.index(side)] = workers[side].time_round()
                     except RoundWorkerError as exc:
                         errors[side] = str(exc)
-    size = next((r.batch_size for r in ready.values() if r.batch_size), "")
     sides = {side: Measured(math.nan, errors[side]) if side in errors
-             else Measured(float(np.median(rates[:, i])), batch_size=size)
+             else Measured(float(np.median(rates[:, i])), batch_size=ready[side].batch_size,
+                           workload=ready[side].workload)
              for i, side in enumerate(SIDES)}
     ratio = (math.nan if errors or not turns
              else float(np.median(rates[:, SIDES.index("head")] / rates[:, SIDES.index("base")])))
@@ -230,13 +259,35 @@ def measure(jobs: list[Job], trees: Mapping[str, Path], pairs: int,
 # --- deciding (pure) ----------------------------------------------------------------------
 
 
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested workload as dotted keys: {"config": {"width": 64}} -> {"config.width": 64}."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def workload_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[str]:
+    """'config.width 64 -> 128', one per value that differs; [] for the same work."""
+    before, after = flatten(dict(base)), flatten(dict(head))
+    missing = "(none)"
+    return [f"{key} {before.get(key, missing)} -> {after.get(key, missing)}"
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key, missing) != after.get(key, missing)]
+
+
 def is_suspect(ratios: np.ndarray, min_effect: float) -> bool:
     """Worth confirming: the median pair is slower than the margin."""
     return len(ratios) > 0 and float(np.median(ratios)) < 1 - min_effect
 
 
 def suspects(samples: Mapping[str, KeySamples], min_effect: float) -> set[str]:
-    return {key for key, s in samples.items() if is_suspect(s.ratios(), min_effect)}
+    """Keys to confirm: slower than the margin, on the same work (another workload's time
+    says nothing about a regression)."""
+    return {key for key, s in samples.items()
+            if is_suspect(s.ratios(), min_effect) and not s.workload_changes()}
 
 
 def slowdown_p(ratios: np.ndarray, min_effect: float) -> float:
@@ -261,7 +312,8 @@ def holm(p_values: Mapping[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Row:
-    """One key's verdict: REGRESSED, not confirmed, ok, faster, new, error or broken."""
+    """One key's verdict: REGRESSED, not confirmed, ok, faster, workload changed, new, error
+    or broken."""
 
     job: Job
     verdict: str
@@ -282,6 +334,7 @@ class Row:
 
 
 FAILING = ("REGRESSED", "error")
+WORKLOAD_CHANGED = "workload changed"
 
 
 def screen_confirm_decide(samples: dict[str, KeySamples], settings: Settings,
@@ -314,6 +367,11 @@ def verdict(s: KeySamples, p: float, p_holm: float, confirmed: bool, settings: S
                    note=f"{why}: {s.errors.get(side, '')}")
     ratios = s.ratios()
     ratio, low, high = bootstrap_median(ratios)
+    changes = s.workload_changes()
+    if changes:  # not the same work: no speed verdict, and no p
+        return Row(s.job, WORKLOAD_CHANGED, _median(s.base), _median(s.head), ratio, low, high,
+                   pairs=len(ratios), batch_size=s.batch_size,
+                   note="not the same work, no speed verdict: " + "; ".join(changes))
     if confirmed and p_holm < settings.alpha:
         name = "REGRESSED"
     elif confirmed:
@@ -407,7 +465,7 @@ def _key_columns(job: Job, batch_size: str) -> dict[str, str]:
 def table(rows: list[Row]) -> pd.DataFrame:
     """base, head, ratio, interval, p and verdict per key; failures first."""
     order = {v: i for i, v in enumerate(("REGRESSED", "error", "not confirmed", "broken",
-                                         "new", "faster", "ok"))}
+                                         WORKLOAD_CHANGED, "new", "faster", "ok"))}
     rows = sorted(rows, key=lambda r: order[r.verdict])
     return pd.DataFrame([{
         "verdict": r.verdict, **_key_columns(r.job, r.batch_size),

@@ -1,7 +1,8 @@
 """The one formatter of every table gan-bench shows, in Markdown and in HTML alike.
 
-`display_table` gives headers with units ("steps/s", "peak memory (MiB)"), shares as
-percentages, numbers to three significant figures, no index and no columns-name row;
+`display_table` gives each metric's column the header and scale its suite declares
+(bench.suite.MetricSpec: "peak memory (MiB)" over bytes / 2**20, shares as percentages, flags
+as yes/no), numbers to three significant figures, no index and no columns-name row;
 `natural_order` sorts rows as a reader counts (4x4 before 16x16, torch before tf, eager
 before compiled). Markdown comes from DataFrame.to_markdown (tabulate), HTML from pandas'
 Styler; both render the same display table, so report.md and report.html never disagree.
@@ -19,35 +20,11 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from bench.figures import framework_sort_key
+from bench.suite import MetricSpec, metric_spec
 
-HEADERS = {
-    "steps_per_s": "steps/s",
-    "steps_per_s_iqr": "steps/s IQR",
-    "steps_per_s_mad": "steps/s MAD",
-    "best_steps_per_s": "fastest round (steps/s)",
-    "samples_per_s": "samples/s",
-    "first_step_s": "first step (s)",
-    "peak_memory_mib": "peak memory (MiB)",
-    "peak_memory_bytes": "peak memory (bytes)",
-    "memory_increase_mib": "memory over import (MiB)",
-    "gflops_per_s": "GFLOP/s",
-    "framework_matmul_gflops": "framework's own matmul (GFLOP/s)",
-    "achieved_flops_per_s": "FLOP/s",
-    "round_spread": "round spread (max/min)",
-    "batch_size": "batch",
-    "resolution": "resolution (px)",
-    "n_samples": "samples (N)",
-    "matmul_conv_share": "matmul+conv share (%)",
-    "matmul_conv_mfu": "matmul+conv MFU (%)",
-    "harness_over_bare": "harness/bare",
-    "harness_over_bare_lo95": "harness/bare low 95%",
-    "harness_over_bare_hi95": "harness/bare high 95%",
-}
-#: Fractions shown as percentages; their header says so.
-PERCENT_COLUMNS = ("mfu", "matmul_conv_mfu")
-PERCENT_SUFFIX = "_share"
-#: 0/1 flags shown as words.
-FLAG_COLUMNS = ("unstable", "converged", "diverged")
+#: Headers of the columns that identify a row; a metric's header is its declaration's
+#: (bench.suite.MetricSpec): its label and unit.
+HEADERS = {"batch_size": "batch", "resolution": "resolution (px)", "n_samples": "samples (N)"}
 #: Columns that identify a row, in the order rows are sorted by (where a table has them).
 KEY_COLUMNS = ("suite", "model", "dataset", "variant", "resolution", "alpha", "framework",
                "device", "mode", "batch_size", "n_samples", "perturbation", "seed", "metric")
@@ -85,36 +62,34 @@ def format_float(value: float) -> str:
     return f"{value:.2e}"
 
 
+def column_spec(column: Any) -> tuple[str, MetricSpec | None]:
+    """The metric a column shows and its declaration: "torch mfu" is mfu, prefixed by torch."""
+    name = str(column)
+    spec = metric_spec(name)
+    prefix, _, last = name.rpartition(" ")
+    if spec is None and prefix:
+        return last, metric_spec(last)
+    return name, spec
+
+
 def header(column: Any) -> str:
     """The column's name as shown, with its unit; "torch mfu" -> "torch MFU (%)"."""
     name = str(column)
-    prefix, _, last = name.rpartition(" ")
-    if prefix and last in PERCENT_COLUMNS and name not in HEADERS:
-        return f"{prefix} {header(last)}"
     if name in HEADERS:
         return HEADERS[name]
-    if name in PERCENT_COLUMNS:
-        return f"{name.upper()} (%)"
-    if name.endswith(PERCENT_SUFFIX):
-        return f"{name.replace('_', ' ')} (%)"
-    if name.endswith("_per_s"):
-        return name[: -len("_per_s")].replace("_", " ") + "/s"
-    if name.endswith("_s") and "_" in name[:-2]:
-        return name[:-2].replace("_", " ") + " (s)"
-    return name.replace("_", " ")
-
-
-def is_percent(column: Any) -> bool:
-    name = str(column)
-    return name.rpartition(" ")[2] in PERCENT_COLUMNS or name.endswith(PERCENT_SUFFIX)
+    metric, spec = column_spec(name)
+    if spec is None:
+        return name.replace("_", " ")
+    return name.removesuffix(metric) + spec.title(metric)
 
 
 def format_column(column: pd.Series) -> pd.Series:
-    if column.name in FLAG_COLUMNS and is_numeric_dtype(column):
+    _, spec = column_spec(column.name)
+    if spec is None or not is_numeric_dtype(column) or is_bool_dtype(column):
+        return column.map(format_value)
+    if spec.flag:
         return column.map(lambda v: "" if pd.isna(v) else "yes" if v else "no")
-    if is_percent(column.name) and is_numeric_dtype(column) and not is_bool_dtype(column):
-        column = column * 100
-    return column.map(format_value)
+    return (column * spec.scale if spec.scale != 1 else column).map(format_value)
 
 
 @dataclass(frozen=True)
@@ -128,7 +103,7 @@ class DisplayTable:
 def display_table(table: pd.DataFrame) -> DisplayTable:
     table = table.reset_index(drop=True)
     numeric = tuple(is_numeric_dtype(table[c]) and not is_bool_dtype(table[c])
-                    and str(c) not in FLAG_COLUMNS for c in table.columns)
+                    and not getattr(column_spec(c)[1], "flag", False) for c in table.columns)
     shown = pd.DataFrame({header(c): format_column(table[c]) for c in table.columns})
     shown.columns.name = None  # a pivot's columns name would be an extra header row
     return DisplayTable(shown, numeric)

@@ -1,10 +1,12 @@
-"""History: each throughput metric across run folders, in time order, like asv's graphs.
+"""History: each followed metric across run folders, in time order, like asv's graphs.
 
-A run's time is its first record's timestamp; its commit, the git_sha its records carry. Each
-point is one job key's value in one run with an interval: steps/s has the interquartile range
-of its timed rounds, and the metrics proportional to it (samples/s, MFU) that range scaled
-alike; peak memory and first-step time have none. A run whose check (check.csv or
-ab-check.csv in its folder) said REGRESSED is marked in the tables and the figures.
+Which metrics it follows, how it scales and labels them, and where their intervals come from,
+the suites declare (bench.suite.MetricSpec: `history`, `rounds`, `scales_with`). A run's time
+is its first record's timestamp; its commit, the git_sha its records carry. Each point is one
+job key's value in one run (a metric measured along training: at the job's last step) with an
+interval: a rate timed in rounds has the interquartile range of its rounds, and a metric in
+proportion to it that range scaled alike; the others have none. A run whose check (check.csv
+or ab-check.csv in its folder) said REGRESSED is marked in the tables and the figures.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bench.figures import (
     colour,
     framework_legend,
     framework_sort_key,
-    ok_rows,
+    int_text,
     panel_grid,
     pyplot,
     save,
@@ -28,31 +30,64 @@ from bench.figures import (
 )
 from bench.formatting import format_value, header, natural_order
 from bench.report import FIGURES_DIR, Section, html_page, markdown_page, run_frame
+from bench.suite import MetricSpec, metric_spec, metric_specs
 from bench.summary import check_regressions
 
-KEYS = ["model", "variant", "framework", "device", "mode", "batch_size"]
-#: metric -> whether it moves with steps/s (so the rounds' IQR, scaled, is its interval)
-METRICS = {"steps_per_s": True, "samples_per_s": True, "mfu": True,
-           "peak_memory_bytes": False, "first_step_s": False}
+KEYS = ["suite", "model", "variant", "framework", "device", "mode", "batch_size"]
+
+
+def spec_of(metric: str) -> MetricSpec:
+    """The declaration of a metric history follows (every point's metric has one)."""
+    spec = metric_spec(metric)
+    assert spec is not None, metric
+    return spec
+
+
+def followed(ok: pd.DataFrame) -> pd.DataFrame:
+    """The records of metrics their suite declares with history=True, keys as text."""
+    wanted = {m for m in ok["metric"].unique() if getattr(metric_spec(m), "history", False)}
+    rows = ok[ok["metric"].isin(wanted)]
+    keys = {k: rows[k].map(lambda v: "" if pd.isna(v) else int_text(v)) if k in rows else ""
+            for k in KEYS}
+    return rows.assign(**{**keys, "variant": text_column(rows, "variant", "base")})
+
+
+def last_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per job and metric, the median of its values at its last step (or of all, unstepped)."""
+    step = pd.to_numeric(rows["step"], errors="coerce").fillna(-1)
+    last = step == step.groupby([rows["job_id"], rows["metric"]]).transform("max")
+    return rows[last].groupby([*KEYS, "job_id", "metric"], as_index=False)["value"].median()
+
+
+def add_intervals(values: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
+    """q25 and q75: a rate's rounds' quartiles; for a metric in proportion to it, scaled."""
+    values = values.assign(q25=np.nan, q75=np.nan)
+    for metric in values["metric"].unique():
+        spec = spec_of(metric)
+        anchor = metric if spec.rounds else spec.scales_with
+        rounds = getattr(metric_spec(anchor), "rounds", "") if anchor else ""
+        if not rounds:
+            continue
+        quartiles = ok[ok["metric"] == rounds].groupby("job_id")["value"].quantile(
+            [0.25, 0.75]).unstack()
+        anchors = ok[ok["metric"] == anchor].groupby("job_id")["value"].median()
+        at = values["metric"] == metric
+        jobs = values.loc[at, "job_id"]
+        scale = values.loc[at, "value"] / jobs.map(anchors)
+        values.loc[at, "q25"] = jobs.map(quartiles[0.25]) * scale
+        values.loc[at, "q75"] = jobs.map(quartiles[0.75]) * scale
+    return values
 
 
 def run_points(run_dir: Path) -> pd.DataFrame:
     """One row per (job key, metric) of a run: value, q25 and q75, and the run's identity."""
     frame = run_frame(Path(run_dir))
-    rows = ok_rows(frame, "throughput")
+    ok = frame[frame["status"] == "ok"]
+    rows = followed(ok)
     if rows.empty:
-        raise UsageError(f"{run_dir} has no throughput records; history follows the "
-                         "throughput suite's metrics")
-    rows = rows.assign(variant=text_column(rows, "variant", "base"))
-    rounds = rows[rows["metric"] == "round_steps_per_s"].groupby("job_id")["value"]
-    quartiles = rounds.quantile([0.25, 0.75]).unstack()
-    values = rows[rows["metric"].isin(METRICS)].groupby([*KEYS, "job_id", "metric"],
-                                                         as_index=False)["value"].median()
-    steps = values[values["metric"] == "steps_per_s"].set_index("job_id")["value"]
-    scale = values["value"] / values["job_id"].map(steps)
-    moves = values["metric"].map(METRICS).astype(bool)
-    values["q25"] = np.where(moves, values["job_id"].map(quartiles[0.25]) * scale, np.nan)
-    values["q75"] = np.where(moves, values["job_id"].map(quartiles[0.75]) * scale, np.nan)
+        raise UsageError(f"{run_dir} has no records of a metric that history follows; give "
+                         "run folders of suites that declare one (MetricSpec history=True)")
+    values = add_intervals(last_values(rows), ok)
     shas = text_column(frame, "git_sha").replace("", np.nan).dropna()
     regressions = check_regressions(Path(run_dir))
     return values.drop(columns="job_id").assign(
@@ -81,7 +116,7 @@ def run_label(run: pd.Series) -> str:
 def metric_table(points: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per job key, one column per run in order: 'value (q25 to q75)'."""
     rows = points[points["metric"] == metric].copy()
-    scale = 100 if metric == "mfu" else 2**-20 if metric == "peak_memory_bytes" else 1
+    scale = spec_of(metric).scale
     rows["cell"] = [cell_text(v * scale, lo * scale, hi * scale)
                     for v, lo, hi in zip(rows["value"], rows["q25"], rows["q75"], strict=True)]
     rows["label"] = rows.apply(run_label, axis=1)
@@ -97,16 +132,15 @@ def cell_text(value: float, lo: float, hi: float) -> str:
 
 
 def metric_title(metric: str) -> str:
-    unit = {"mfu": "MFU (%)", "peak_memory_bytes": "peak memory (MiB)"}
-    return unit.get(metric, header(metric))
+    return header(metric)
 
 
 # --- figures --------------------------------------------------------------------------------
 
 
-def series_label(key: tuple) -> str:
-    model, variant, framework, device, mode, batch = key
-    parts = [variant if variant != "base" else "", framework, mode, f"b{format_value(batch)}"]
+def series_label(key: dict[str, str]) -> str:
+    parts = [key["variant"] if key["variant"] != "base" else "", key["framework"], key["mode"],
+             f"b{key['batch_size']}" if key["batch_size"] else ""]
     return " ".join(p for p in parts if p)
 
 
@@ -114,21 +148,21 @@ def history_figure(points: pd.DataFrame, metric: str, out_dir: Path) -> Figure:
     """A panel per model: each job key's value per run, error bars over its interval; the
     runs a check called REGRESSED shaded red."""
     rows = points[points["metric"] == metric]
-    scale = 100 if metric == "mfu" else 2**-20 if metric == "peak_memory_bytes" else 1
+    scale = spec_of(metric).scale
     runs = rows[["order", "run", "commit", "regressed"]].drop_duplicates().sort_values("order")
     models = sorted(rows["model"].unique())
     plt = pyplot()
     fig, axes = panel_grid(plt, len(models), 6.5, 3.8, max_columns=2)
     for ax, model in zip(axes, models, strict=True):
         panel = rows[rows["model"] == model]
-        series = sorted(panel.groupby(KEYS), key=lambda item: framework_sort_key(item[0][2]))
-        for key, line in series:
+        series = [(dict(zip(KEYS, key, strict=True)), line) for key, line in panel.groupby(KEYS)]
+        for key, line in sorted(series, key=lambda item: framework_sort_key(item[0]["framework"])):
             line = line.sort_values("order")
             errors = np.abs(np.array([line["value"] - line["q25"], line["q75"] - line["value"]]))
             ax.errorbar(line["order"], line["value"] * scale,
                         yerr=None if np.isnan(errors).all() else errors * scale,
-                        color=colour(key[2]), marker="o", capsize=3, lw=1.2,
-                        ls="-" if key[4] == "eager" else "--", label=series_label(key))
+                        color=colour(key["framework"]), marker="o", capsize=3, lw=1.2,
+                        ls="-" if key["mode"] == "eager" else "--", label=series_label(key))
         for order in runs.loc[runs["regressed"], "order"]:
             ax.axvspan(order - 0.4, order + 0.4, color="#d62728", alpha=0.15, lw=0)
         ax.set_xticks(runs["order"], [f"{o}\n{c[:8]}" for o, c in
@@ -162,10 +196,12 @@ def write_history(run_dirs: list[Path], out: Path) -> Path:
     (out / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
     for stale in (out / FIGURES_DIR).glob("history-*.png"):
         stale.unlink()
-    metrics = [m for m in METRICS if m in set(points["metric"])]
-    notes = ["Runs in time order (first record's timestamp). Cells: the median, and in "
-             "brackets the interquartile range of the timed rounds (scaled alike for "
-             "samples/s and MFU; none for memory and first-step time).",
+    declared = list(metric_specs().values())
+    metrics = sorted(points["metric"].unique(), key=lambda m: declared.index(spec_of(m)))
+    notes = ["Runs in time order (first record's timestamp). Cells: the median (a metric "
+             "measured along training: at the last step), and in brackets the interquartile "
+             "range of the timed rounds of a rate timed in rounds (scaled alike for a metric "
+             "in proportion to it; none for the others).",
              "REGRESSED: the run's check (check.csv or ab-check.csv) said so."]
     sections = [Section("runs", {"runs": runs_table(points)}, notes)]
     sections += [Section(metric_title(m), {metric_title(m): metric_table(points, m)},

@@ -1,25 +1,28 @@
 """The baseline-file check: compare a run with a committed baseline, metric by metric.
 
-Every judged metric has a direction (higher or lower is better) and a tolerance (RULES).
+What it judges, the suites declare (bench.suite.MetricSpec): a metric with a `gate` is
+judged in its direction (`better`) within the gate's tolerance; one without is not.
 
-- Quality metrics come from seeded runs, so the same seed is compared with itself and a
-  tolerance decides: max(relative * |baseline|, absolute floor), in the metric's direction.
-  A seeded TensorFlow run on a CPU is not bit-identical to its rerun (its kernels may sum in
-  another order), and a GAN's training amplifies that; a baseline pooled from MIN_RERUNS or
-  more seeded runs measures it, and the allowed worsening widens to RERUN_Z standard
-  deviations of their values when that is larger than the rule's tolerance. A NaN (a
-  diverged run) counts as the worst possible value. These are the gated verdicts.
-- Throughput (steps_per_s) and peak memory are ADVISORY here: reported with a verdict, never
-  failing the check. A run on another day, under another load, differs by more than the 10%
-  a gate must catch (README, "Regression checks in CI"), and peak memory moved 27% between
-  identical TF runs (it is read after XLA compiles the peak measurement). The gate for speed
-  is the A/B check (bench.ab_check, `gan-bench check --base REF`), which times both trees
-  on one machine, interleaved. The advisory verdict divides each timed round by the float32
-  matmul peak of its job (so a slower machine is not flagged) and asks for a drop past the
-  tolerance AND a one-sided Mann-Whitney U test over the rounds (p < ALPHA); a baseline
-  pooled from three or more runs widens the tolerance to RERUN_Z standard deviations of the
-  drift between them. samples_per_s and mfu are not judged on their own: within one key they
-  are steps_per_s times constants, so they would repeat the same verdict.
+- Values, such as quality metrics, come from seeded runs, so the same seed is compared
+  with itself and a tolerance decides: max(relative * |baseline|, absolute floor), in the
+  metric's direction. A seeded TensorFlow run on a CPU is not bit-identical to its rerun (its
+  kernels may sum in another order), and a GAN's training amplifies that; a baseline pooled
+  from MIN_RERUNS or more seeded runs measures it, and the allowed worsening widens to
+  RERUN_Z standard deviations of their values when that is larger than the gate's
+  tolerance. A NaN (a diverged run) counts as the worst possible value. These are the gated
+  verdicts.
+- Timings (a rate timed in rounds, its spec's `rounds`) and memory are declared ADVISORY:
+  reported with a verdict, never failing the check. A run on another day, under another
+  load, differs by more than the 10% a gate must catch (README, "Regression checks in CI"),
+  and peak memory differs between identical TF runs (it is read after XLA compiles the peak
+  measurement). The gate for speed is the A/B check (bench.ab_check, `gan-bench check --base
+  REF`), which times both trees on one machine, interleaved. The advisory verdict divides
+  each timed round by the job's measurement its spec names as `per` (the float32 matmul
+  peak, so a slower machine is not flagged) and asks for a drop past the tolerance AND a
+  one-sided Mann-Whitney U test over the rounds (p < ALPHA); a baseline pooled from three or
+  more runs widens the tolerance to RERUN_Z standard deviations of the drift between them.
+  A metric in constant proportion to a timed rate within one key (samples/s, MFU) is
+  declared without a gate: it would repeat the same verdict.
 
 A key in the baseline that the run lacks fails the check: a job that crashed or was dropped
 leaves no measurement, and a gate that skipped it would pass the worst regression of all.
@@ -29,7 +32,6 @@ the baseline is regenerated.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 import time
@@ -44,86 +46,45 @@ import pandas as pd
 from bench.errors import UsageError
 from bench.records import RECORDS_FILE, json_number, load_frame
 from bench.stats import bootstrap_ratio_of_medians
+from bench.suite import Gate, MetricSpec, metric_spec, metric_specs
 
 BASELINE_FORMAT = "gan-bench-baseline"
 BASELINE_VERSION = 2  # 2: threads and wait policy joined the key
 ALPHA = 0.01
 MIN_RERUNS = 3  # baseline runs needed before their spread widens the throughput tolerance
 RERUN_Z = 3.0  # how many standard deviations of rerun drift a slowdown must exceed
-THROUGHPUT_METRIC = "steps_per_s"
-ROUND_METRIC = "round_steps_per_s"
-PEAK_METRIC = "matmul_peak_flops_per_s"
-FLOPS_METRIC = "flops_per_step"
 # What identifies a measurement across runs. Not job_id: it hashes the suite's whole config,
 # so any change to a profile would orphan every baseline entry without saying which.
 # Threads and OpenMP's wait policy change a timing as much as the mode does: part of the key.
 KEY_FIELDS = ("suite", "model", "variant", "dataset", "resolution", "framework", "device",
               "mode", "batch_size", "threads", "wait_policy", "perturbation", "seed")
 REGENERATE = "regenerate it with: gan-bench baseline RUN_DIR --out FILE"
-ADVISORY_NOTE = ("advisory (never failing): throughput, a change of steps/s per matmul peak "
-                 "with p of a one-sided Mann-Whitney U over rounds, and peak memory; a run on "
-                 "another day is not comparable within 10%: gate speed with gan-bench check "
-                 "--base REF. Gated: seeded quality metrics, by tolerance.")
+ADVISORY_NOTE = ("advisory (never failing): what the suites declare so, timings (a change of "
+                 "the rate per machine peak, with p of a one-sided Mann-Whitney U over rounds) "
+                 "and memory; a run on another day is not comparable within 10%: gate speed "
+                 "with gan-bench check --base REF. Gated: seeded values, by tolerance.")
 
 
-@dataclass(frozen=True)
-class Rule:
-    """Which way a metric improves and how much worse it may get before the gate fails.
-
-    The allowed change is max(relative * |baseline|, absolute): relative for unbounded metrics,
-    absolute for shares and counts, whose relative change near zero means nothing.
-    """
-
-    pattern: str
-    direction: str  # "higher" or "lower": which is better
-    relative: float = 0.0
-    absolute: float = 0.0
-    advisory: bool = False  # reported with a verdict, never failing the check
-
-    def allowed(self, baseline: float) -> float:
-        return max(self.relative * abs(baseline), self.absolute)
-
-    def worsening(self, baseline: float, current: float) -> float:
-        """How much worse current is than baseline (negative: better); NaN is the worst."""
-        worst = -math.inf if self.direction == "higher" else math.inf
-        current = worst if math.isnan(current) else current
-        baseline = worst if math.isnan(baseline) else baseline
-        if current == baseline:
-            return 0.0
-        return baseline - current if self.direction == "higher" else current - baseline
+def gated_spec(metric: str) -> MetricSpec | None:
+    """The metric's declaration if the check judges it, else None (losses, counts, spreads)."""
+    spec = metric_spec(metric)
+    return spec if spec is not None and spec.gate is not None and spec.better else None
 
 
-# First match wins. Throughput and memory are advisory (see the module's docstring): their
-# tolerances say what is worth a look, not what fails CI.
-RULES = (
-    Rule(THROUGHPUT_METRIC, "higher", relative=0.15, advisory=True),
-    Rule("peak_memory_bytes", "lower", relative=0.25, advisory=True),
-    Rule("*_std", "none"),  # the spread of an estimate (kid_*_std), not a quality
-    Rule("fid_*", "lower", relative=0.20, absolute=0.05),
-    Rule("kid*", "lower", relative=0.25, absolute=0.002),
-    Rule("precision*", "higher", absolute=0.05),
-    Rule("recall*", "higher", absolute=0.05),
-    Rule("density*", "higher", relative=0.10, absolute=0.05),
-    Rule("coverage*", "higher", absolute=0.05),
-    Rule("modes_captured", "higher", relative=0.10, absolute=1),
-    Rule("modes_covered", "higher", relative=0.10, absolute=1),
-    Rule("classes_covered", "higher", absolute=1),
-    Rule("high_quality_share", "higher", absolute=0.10),
-    Rule("*kl_uniform", "lower", relative=0.25, absolute=0.05),
-    Rule("ndb", "lower", relative=0.25, absolute=2),
-    Rule("ndb_share", "lower", relative=0.25, absolute=0.02),
-    Rule("ndb_js", "lower", relative=0.25, absolute=0.01),
-    Rule("diverged", "lower", absolute=0.5),  # 0 or 1: a run that starts diverging fails
-    Rule("success_rate", "higher", absolute=0.20),
-)
+def is_timed(metric: str) -> bool:
+    """A gated rate timed in rounds: its rounds are compared, not one value."""
+    spec = gated_spec(metric)
+    return spec is not None and bool(spec.rounds)
 
 
-def rule_for(metric: str) -> Rule | None:
-    """The metric's rule, or None when the gate does not judge it (losses, counts, timings)."""
-    for rule in RULES:
-        if fnmatch.fnmatchcase(metric, rule.pattern):
-            return None if rule.direction == "none" else rule
-    return None
+def worsening(spec: MetricSpec, baseline: float, current: float) -> float:
+    """How much worse current is than baseline (negative: better); NaN is the worst."""
+    worst = -math.inf if spec.better == "higher" else math.inf
+    current = worst if math.isnan(current) else current
+    baseline = worst if math.isnan(baseline) else baseline
+    if current == baseline:
+        return 0.0
+    return baseline - current if spec.better == "higher" else current - baseline
 
 
 Key = tuple[str, ...]  # values of KEY_FIELDS, as text
@@ -174,30 +135,39 @@ def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
     return ok
 
 
-def throughput_entries(ok: pd.DataFrame) -> list[Entry]:
-    """Per key, the rounds of its jobs divided by each job's own matmul peak, pooled."""
+def timed_entries(ok: pd.DataFrame) -> list[Entry]:
+    """Every gated rate timed in rounds (bench.suite.MetricSpec.rounds)."""
+    return [entry for spec in metric_specs().values() if spec.gate and spec.rounds
+            for entry in rounds_entries(ok, spec)]
+
+
+def rounds_entries(ok: pd.DataFrame, spec: MetricSpec) -> list[Entry]:
+    """Per key, the rounds of its jobs divided by each job's own `per` (its matmul peak, in
+    TFLOP/s), pooled."""
     entries = []
-    for key, rows in ok[ok["metric"] == ROUND_METRIC].groupby("key", sort=True):
+    for key, rows in ok[ok["metric"] == spec.rounds].groupby("key", sort=True):
         jobs = ok[ok["job_id"].isin(rows["job_id"])]
-        peaks = jobs[jobs["metric"] == PEAK_METRIC].groupby("job_id")["value"].median()
-        rounds = rows[rows["job_id"].isin(peaks.index)]
+        peaks = jobs[jobs["metric"] == spec.per].groupby("job_id")["value"].median()
+        rounds = rows[rows["job_id"].isin(peaks.index)] if spec.per else rows
         if rounds.empty:
             continue  # no peak, no normalisation: such a job cannot be compared fairly
-        normalised = rounds["value"] / rounds["job_id"].map(peaks) * 1e12
+        normalised = (rounds["value"] / rounds["job_id"].map(peaks) * 1e12 if spec.per
+                      else rounds["value"])
         run_medians = normalised.groupby(rounds["run_id"]).median()
-        flops = jobs.loc[jobs["metric"] == FLOPS_METRIC, "value"]
+        flops = jobs.loc[jobs["metric"] == spec.work, "value"] if spec.work else pd.Series()
         entries.append(Entry(
-            key=key, metric=THROUGHPUT_METRIC, value=float(rounds["value"].median()),
+            key=key, metric=spec.name, value=float(rounds["value"].median()),
             normalised_rounds=tuple(float(v) for v in normalised),
             run_medians=tuple(float(v) for v in run_medians),
-            peak_flops_per_s=float(peaks.median()),
+            peak_flops_per_s=float(peaks.median()) if len(peaks) else None,
             flops_per_step=float(flops.median()) if not flops.empty else None))
     return entries
 
 
 def value_entries(ok: pd.DataFrame) -> list[Entry]:
     """Per key and gated metric, the value at the last step (the end of training)."""
-    gated = ok[ok["metric"].map(lambda m: m != THROUGHPUT_METRIC and rule_for(m) is not None)]
+    judged = {m for m in ok["metric"].unique() if gated_spec(m) and not is_timed(m)}
+    gated = ok[ok["metric"].isin(judged)]
     entries = []
     for (key, metric), rows in gated.groupby(["key", "metric"], sort=True):
         steps = pd.to_numeric(rows["step"], errors="coerce") if "step" in rows else None
@@ -213,7 +183,7 @@ def value_entries(ok: pd.DataFrame) -> list[Entry]:
 
 def entries_of(frame: pd.DataFrame) -> dict[tuple[Key, str], Entry]:
     ok = _keyed(frame)
-    return {e.label: e for e in throughput_entries(ok) + value_entries(ok)}
+    return {e.label: e for e in timed_entries(ok) + value_entries(ok)}
 
 
 def run_profile(frame: pd.DataFrame, where: str) -> str:
@@ -249,7 +219,8 @@ def make_baseline(run_dirs: Iterable[Path]) -> Baseline:
     frame = pd.concat(frames, ignore_index=True)
     entries = entries_of(frame)
     if not entries:
-        raise UsageError("the runs hold no gated metric; run the throughput or quality suites")
+        raise UsageError("the runs hold no gated metric (none their suites declare with a "
+                         "gate); run a suite that declares one")
     return Baseline(run_profile(frame, "the baseline's runs"), entries, _sources(frame))
 
 
@@ -311,7 +282,7 @@ def _parse_entry(item: dict[str, Any]) -> Entry:
     if not isinstance(metric, str):
         raise TypeError("metric must be text")
     rounds = tuple(float(v) for v in item.get("normalised_rounds", []))
-    if metric == THROUGHPUT_METRIC and len(rounds) < 2:
+    if is_timed(metric) and len(rounds) < 2:
         raise ValueError(f"{metric} needs at least 2 normalised_rounds")
     step = item.get("step")
     return Entry(key=key, metric=metric, value=float(item["value"]),
@@ -358,7 +329,7 @@ def rerun_drop(base: Entry) -> float:
     return 1 - math.exp(-RERUN_Z * sigma)
 
 
-def compare_throughput(base: Entry, run: Entry, rule: Rule) -> Comparison:
+def compare_throughput(base: Entry, run: Entry, gate: Gate) -> Comparison:
     """Normalised rounds: the ratio of medians, its bootstrap interval and a one-sided U test.
 
     The allowed drop is the rule's tolerance, or the baseline's measured rerun noise when
@@ -371,7 +342,7 @@ def compare_throughput(base: Entry, run: Entry, rule: Rule) -> Comparison:
     slower = mannwhitneyu(ours, theirs, alternative="less").pvalue
     faster = mannwhitneyu(ours, theirs, alternative="greater").pvalue
     noise = rerun_drop(base)
-    allowed = max(rule.relative, noise)
+    allowed = max(gate.relative, noise)
     status = "ok"
     if ratio < 1 - allowed and slower < ALPHA:
         status = "REGRESSED"
@@ -379,10 +350,10 @@ def compare_throughput(base: Entry, run: Entry, rule: Rule) -> Comparison:
         status = "improved"
     return Comparison(
         run.key, run.metric, status, base.value, run.value, ratio - 1,
-        allowed=f"-{allowed:.0%}" + (" (rerun noise)" if noise > rule.relative else ""),
+        allowed=f"-{allowed:.0%}" + (" (rerun noise)" if noise > gate.relative else ""),
         p_value=float(slower if ratio <= 1 else faster),
         interval=f"{lo - 1:+.1%} to {hi - 1:+.1%}", note=_throughput_note(base, run),
-        advisory=rule.advisory)
+        advisory=gate.advisory)
 
 
 def _throughput_note(base: Entry, run: Entry) -> str:
@@ -408,28 +379,28 @@ def rerun_spread(base: Entry) -> float:
     return RERUN_Z * float(np.std(finite, ddof=1))
 
 
-def compare_value(base: Entry, run: Entry, rule: Rule) -> Comparison:
-    worse = rule.worsening(base.value, run.value)
+def compare_value(base: Entry, run: Entry, spec: MetricSpec) -> Comparison:
+    gate = spec.gate
+    worse = worsening(spec, base.value, run.value)
     spread = rerun_spread(base)
-    allowed = max(rule.allowed(base.value), spread)
+    allowed = max(gate.allowed(base.value), spread)
     status = "REGRESSED" if worse > allowed else "improved" if -worse > allowed else "ok"
     change = run.value / base.value - 1 if base.value else math.nan
     note = f"at step {base.step}" if base.step is not None else ""
     if run.step != base.step:  # a diverged run stops early; a changed budget ends elsewhere
         note = f"last step: run {run.step}, baseline {base.step}"
-    allowed_text = _allowed_text(rule, base.value)
-    if spread > rule.allowed(base.value):
-        sign = "-" if rule.direction == "higher" else "+"
+    sign = "-" if spec.better == "higher" else "+"
+    allowed_text = _allowed_text(gate, base.value, sign)
+    if spread > gate.allowed(base.value):
         allowed_text = f"{sign}{spread:.3g} (rerun spread)"
     return Comparison(run.key, run.metric, status, base.value, run.value, change,
-                      allowed=allowed_text, note=note, advisory=rule.advisory)
+                      allowed=allowed_text, note=note, advisory=gate.advisory)
 
 
-def _allowed_text(rule: Rule, baseline: float) -> str:
-    sign = "-" if rule.direction == "higher" else "+"
-    if rule.relative and rule.relative * abs(baseline) >= rule.absolute:
-        return f"{sign}{rule.relative:.0%}"
-    return f"{sign}{rule.absolute:g}"
+def _allowed_text(gate: Gate, baseline: float, sign: str) -> str:
+    if gate.relative and gate.relative * abs(baseline) >= gate.absolute:
+        return f"{sign}{gate.relative:.0%}"
+    return f"{sign}{gate.absolute:g}"
 
 
 def compare(baseline: Baseline, frame: pd.DataFrame) -> list[Comparison]:
@@ -442,18 +413,18 @@ def compare(baseline: Baseline, frame: pd.DataFrame) -> list[Comparison]:
     failures = failed_jobs(frame)
     rows = []
     for label, base in sorted(baseline.entries.items()):
-        rule = rule_for(base.metric)
+        spec = gated_spec(base.metric)
         run = current.get(label)
         if run is None:
             rows.append(Comparison(base.key, base.metric, "missing", base.value,
                                    note=failures.get(_job_of(base.key), "no record in the run")))
-        elif rule is None:
+        elif spec is None:
             rows.append(Comparison(base.key, base.metric, "ok", base.value, run.value,
-                                   note="no rule for this metric: not gated"))
-        elif base.metric == THROUGHPUT_METRIC:
-            rows.append(compare_throughput(base, run, rule))
+                                   note="no suite declares a gate for this metric: not gated"))
+        elif spec.rounds:
+            rows.append(compare_throughput(base, run, spec.gate))
         else:
-            rows.append(compare_value(base, run, rule))
+            rows.append(compare_value(base, run, spec))
     rows += [Comparison(e.key, e.metric, "new", current=e.value,
                         note="not in the baseline; regenerate it to gate this")
              for label, e in sorted(current.items()) if label not in baseline.entries]

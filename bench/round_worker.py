@@ -12,8 +12,9 @@ cancels in their ratio; fresh processes run one after the other meet different m
 The child runs `python -m bench.round_worker` with `root` first on its path (that tree's
 harness and suite) and the job's threads and wait policy, set before any framework loads
 (bench.fresh_process.child_environment). It speaks one JSON line each way: the parent writes
-the job; the child answers {"rounds": R, "batch_size": B} once the suite's `round_timer` has
-warmed the step, or {"error": "..."}; every further line the parent writes gets
+the job; the child answers {"rounds": R, "batch_size": B, "workload": {...}} once the suite's
+`round_timer` has warmed the step (the workload: what the step runs, bench.suite.workload),
+or {"error": "..."}; every further line the parent writes gets
 {"steps_per_s": x}. The child's own stdout goes to its log with its stderr, so a library's
 print never breaks the exchange. Closing its stdin ends it.
 """
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +48,7 @@ class RoundWorkerError(RuntimeError):
 class Ready:
     rounds: int  # how many rounds the suite's profile times per job
     batch_size: str
+    workload: dict[str, Any] = field(default_factory=dict)  # {} from a suite that says none
 
 
 class RoundWorker:
@@ -74,7 +76,8 @@ class RoundWorker:
         """Wait until the child's step is built and warm (at most the job's timeout)."""
         reply = self._receive()
         size = reply.get("batch_size")
-        return Ready(int(reply["rounds"]), "" if size is None else str(size))
+        return Ready(int(reply["rounds"]), "" if size is None else str(size),
+                     reply.get("workload") or {})
 
     def time_round(self) -> float:
         """One more timed round in the child: its steps/s."""
@@ -138,7 +141,8 @@ def serve(protocol: IO[str]) -> int:
     job = Job.from_dict(json.loads(sys.stdin.readline()))
     try:
         timer = load_suite(job.suite).round_timer(job)
-        answer(protocol, {"rounds": timer.rounds, "batch_size": timer.batch_size})
+        answer(protocol, {"rounds": timer.rounds, "batch_size": timer.batch_size,
+                          "workload": timer.workload})
         for _ in sys.stdin:
             answer(protocol, {"steps_per_s": timer.time_round()})
     except Exception as exc:

@@ -19,7 +19,10 @@ A suite is any object, usually a module, with:
   step built, staged and warmed up, timing one more round per call; the A/B check
   (bench.ab_check) alternates two source trees' timers round by round;
 - `KEY_METRIC` (optional): a metric name, or candidates of which the first a job measured wins,
-  whose value at the job's last step a progress line shows for a finished job.
+  whose value at the job's last step a progress line shows for a finished job;
+- `METRICS` (optional): a `MetricSpec` per metric it records, the one place that says how a
+  metric is shown, judged and followed. The report, the baseline check and history read
+  them (`metric_specs`, `metric_spec`); a metric nobody declares is shown by its name only.
 
 Suites register under the entry-point group `gan_bench.suites` (bench.registry), built-ins
 included; the harness never imports a suite by name.
@@ -27,18 +30,17 @@ included; the harness never imports a suite by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import fnmatch
+import functools
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Literal
 
+from bench.errors import UsageError
 from bench.records import Measurement
+from bench.registry import load_suite, suites
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from bench.figures import Figure
-    from bench.jobs import Job
 
 @dataclass(frozen=True)
 class Request:
@@ -90,21 +92,112 @@ class JobResult:
 @dataclass(frozen=True)
 class RoundTimer:
     """One job's step, ready in its worker: each call of `time_round` times one more round
-    and returns its steps/s. `rounds` is how many the suite's profile times per job."""
+    and returns its steps/s. `rounds` is how many the suite's profile times per job.
+    `workload` says what the step runs (`workload()`): the A/B check times two trees' steps
+    against each other only where they run the same work."""
 
     time_round: Callable[[], float]
     rounds: int
     batch_size: int | None = None
+    workload: dict[str, Any] = field(default_factory=dict)
 
 
-class Suite(Protocol):
-    PROFILES: Mapping[str, Any]
-    KEY_METRIC: str | tuple[str, ...]  # optional: the harness reads it with a default
+def workload(config: Any, flops_per_step: float) -> dict[str, Any]:
+    """What a job's step runs: its resolved FamilyConfig (after profile and overrides) as a
+    dict, its batch size and its FLOPs per step, as plain JSON values."""
+    return {"config": config.to_dict(), "batch_size": config.batch_size,
+            "flops_per_step": float(flops_per_step)}
 
-    def jobs(self, request: Request) -> list[Job]: ...
 
-    def execute(self, job: Job) -> JobResult: ...
+# --- metric declarations --------------------------------------------------------------------
 
-    def tables(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]: ...
 
-    def figures(self, frame: pd.DataFrame, out_dir: Path) -> list[Figure]: ...
+@dataclass(frozen=True)
+class Gate:
+    """How the baseline check (bench.regression) judges a metric: it may worsen by
+    max(relative * |baseline|, absolute) before it fails. `advisory`: a verdict to read that
+    never fails the check (a timing against a baseline from another day)."""
+
+    relative: float = 0.0
+    absolute: float = 0.0
+    advisory: bool = False
+
+    def allowed(self, baseline: float) -> float:
+        return max(self.relative * abs(baseline), self.absolute)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric as its suite declares it.
+
+    `name` is a metric's name or a glob pattern of names (`fid_*`); an exact name wins over
+    a pattern, and patterns match in declaration order. Records keep the raw value; tables
+    show `value * scale` under "label (unit)".
+    """
+
+    name: str
+    unit: str = ""  # of the shown value, after `scale`
+    better: Literal["higher", "lower"] | None = None
+    label: str = ""  # the shown name without its unit; default: the name, spaced
+    scale: float = 1.0
+    gate: Gate | None = None  # None: the baseline check does not judge it
+    lead: bool = False  # the report's summary leads with it
+    history: bool = False  # `gan-bench history` follows it across runs
+    # A rate timed in rounds: the metric of each round. The baseline check compares the
+    # rounds, and history draws their interquartile range as the interval.
+    rounds: str = ""
+    per: str = ""  # rounds: divided by this measurement of the same job (the machine's peak)
+    work: str = ""  # rounds: the job's work per step; a change means another model
+    scales_with: str = ""  # a constant multiple of this metric within a job: its interval
+    flag: bool = False  # a 0/1 flag, shown as yes/no
+    flags_job: str = ""  # flag: when set, the summary lists the job, with this metric's value
+
+    def matches(self, metric: str) -> bool:
+        return fnmatch.fnmatchcase(metric, self.name)
+
+    def title(self, metric: str | None = None) -> str:
+        """The column header: 'peak memory (MiB)'."""
+        label = self.label or (metric or self.name).replace("_", " ")
+        if "*" in label and metric and self.name.count("*") == 1:  # what the pattern's * matched
+            before, after = self.name.split("*")
+            label = label.replace("*", metric[len(before):len(metric) - len(after)])
+        if not self.unit or label.endswith(self.unit):  # "steps/s" says its unit already
+            return label
+        return f"{label} ({self.unit})"
+
+
+def suite_metrics(suite: Any) -> tuple[MetricSpec, ...]:
+    """A suite's declarations, checked: a wrong entry is named with its fix."""
+    declared = tuple(getattr(suite, "METRICS", ()))
+    for spec in declared:
+        if not isinstance(spec, MetricSpec):
+            raise UsageError(f"suite {getattr(suite, '__name__', suite)} declares METRICS entry "
+                             f"{spec!r}; declare each metric as bench.suite.MetricSpec(...)")
+    return declared
+
+
+@functools.lru_cache(maxsize=8)
+def _specs(path: tuple[str, ...]) -> dict[str, MetricSpec]:
+    found: dict[str, MetricSpec] = {}
+    owner: dict[str, str] = {}
+    for name in suites():
+        for spec in suite_metrics(load_suite(name)):
+            if spec.name in found and found[spec.name] != spec:
+                raise UsageError(f"suites {owner[spec.name]} and {name} declare metric "
+                                 f"{spec.name!r} differently; one of them must use the other's")
+            found.setdefault(spec.name, spec)
+            owner.setdefault(spec.name, name)
+    return found
+
+
+def metric_specs() -> dict[str, MetricSpec]:
+    """Every registered suite's declarations: name (or pattern) -> spec, in declaration order."""
+    return _specs(tuple(sys.path))  # keyed on sys.path, as the registry is: plug-ins join
+
+
+def metric_spec(metric: str) -> MetricSpec | None:
+    """The declaration of a metric: its exact name, else the first pattern that matches."""
+    specs = metric_specs()
+    if metric in specs:
+        return specs[metric]
+    return next((s for s in specs.values() if s.matches(metric)), None)

@@ -9,6 +9,8 @@ the run folder; the jobs flagged unstable or failed; and the machine it all ran 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +28,9 @@ from bench.compare import (
     wide,
 )
 from bench.figures import framework_sort_key, int_text, ok_rows, text_column
-from bench.formatting import format_value
+from bench.formatting import format_value, header
 from bench.runner import CONTEXT_AT_END, RUN_FILE
+from bench.suite import MetricSpec, metric_spec
 
 #: The tables the checks write into a run folder: the check's name and the column holding
 #: each row's verdict. A baseline check's table also has a `gate` column: an advisory
@@ -36,7 +39,6 @@ CHECK_TABLES = {"check.csv": ("baseline check", "status"), "ab-check.csv": ("A/B
 #: A run-context measurement (a suite's reading of the machine, such as its matmul peak) that
 #: moved this much between the run's start and its end: the machine's speed changed meanwhile.
 CONTEXT_DRIFT = 0.10
-HEADLINE_METRICS = ("fid_raw", "fid_digits", "coverage_raw", "coverage_digits")
 ARTIFACT_METRIC = "artifact"
 
 
@@ -115,9 +117,16 @@ def best_mfu_table(frame: pd.DataFrame) -> pd.DataFrame:
 # --- quality --------------------------------------------------------------------------------
 
 
+def specs_where(metrics: pd.Series, wanted: Callable[[MetricSpec], bool]) -> pd.Series:
+    """Per record, whether its metric's declaration (bench.suite) is `wanted`."""
+    verdicts = {m: (spec := metric_spec(m)) is not None and wanted(spec) for m in metrics.unique()}
+    return metrics.map(verdicts).astype(bool)
+
+
 def quality_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Final FID and coverage per (suite, family, dataset) and framework: mean ± sd (seeds)."""
-    ok = frame[(frame["status"] == "ok") & frame["metric"].isin(HEADLINE_METRICS)]
+    """The lead metrics measured along training (declared `lead`: final FID and coverage) per
+    (suite, family, dataset) and framework at the last step: mean ± sd over seeds."""
+    ok = frame[(frame["status"] == "ok") & specs_where(frame["metric"], lambda s: s.lead)]
     ok = ok[pd.to_numeric(ok["step"], errors="coerce").notna()]
     if "perturbation" in ok:
         ok = ok[text_column(ok, "perturbation", "base") == "base"]  # convergence's base runs
@@ -178,16 +187,24 @@ def gate_note(name: str, failing: int, advisory: int) -> str:
     return f"Gate ({name}): passed, no regression{flagged}."
 
 
+def flag_detail(ok: pd.DataFrame, job_id: str, metric: str) -> str:
+    """'round spread (max/min) 1.9': the job's value of the metric that explains its flag."""
+    values = ok[(ok["job_id"] == job_id) & (ok["metric"] == metric)]["value"]
+    spec = metric_spec(metric)
+    value = float(values.median()) * (spec.scale if spec else 1.0) if len(values) else math.nan
+    return f"{header(metric)} {format_value(value)}"
+
+
 def flagged_jobs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Jobs whose timed rounds spread more than the timing allows, and jobs that failed."""
-    ok = ok_rows(frame, "throughput")
-    spread = ok[ok["metric"] == "round_spread"].set_index("job_id")["value"]
-    unstable = ok[(ok["metric"] == "unstable") & (ok["value"] == 1)]
-    unstable = unstable.assign(variant=text_column(unstable, "variant", "base"))
+    """Jobs whose flag that lists a job (declared `flags_job`, as throughput's unstable
+    timing) is set, and jobs that failed."""
+    ok = frame[frame["status"] == "ok"]
+    flagged = ok[specs_where(ok["metric"], lambda s: bool(s.flags_job)) & (ok["value"] == 1)]
+    flagged = flagged.assign(variant=text_column(flagged, "variant", "base"))
     rows = [{"suite": r["suite"], "model": r["model"], "variant": r["variant"],
-             "framework": r["framework"], "mode": r["mode"], "flag": "unstable",
-             "detail": f"rounds spread {format_value(spread.get(r['job_id'], float('nan')))}x "
-                       "(fastest/slowest)"} for _, r in unstable.iterrows()]
+             "framework": r["framework"], "mode": r["mode"], "flag": r["metric"],
+             "detail": flag_detail(ok, r["job_id"], metric_spec(r["metric"]).flags_job)}
+            for _, r in flagged.iterrows()]
     bad = frame[frame["status"].isin(["error", "skipped"])]
     bad = bad.assign(variant=text_column(bad, "variant", "base"))
     rows += [{"suite": r["suite"], "model": r["model"], "variant": r["variant"],
@@ -248,11 +265,11 @@ def context_drift(run_dir: Path) -> list[tuple[str, float, float]]:
 def context_rows(drift: list[tuple[str, float, float]]) -> list[tuple[str, str]]:
     rows = []
     for name, start, end in drift:
-        scale = 1.0
-        if name.endswith("_flops_per_s"):  # rates of the machine's matmul, in GFLOP/s
-            name, scale = name.removesuffix("_flops_per_s") + " (GFLOP/s)", 1e-9
-        rows.append((f"{name} at start, at end", f"{format_value(start * scale)}, "
-                     f"{format_value(end * scale)} ({end / start - 1:+.0%})"))
+        suite, _, metric = name.rpartition(": ")
+        scale = getattr(metric_spec(metric), "scale", 1.0)  # as the suite declares it
+        rows.append((f"{suite}: {header(metric)} at start, at end",
+                     f"{format_value(start * scale)}, {format_value(end * scale)} "
+                     f"({end / start - 1:+.0%})"))
     return rows
 
 
@@ -281,5 +298,5 @@ def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
         if not table.empty:
             summary.tables[name] = table
     if "jobs flagged" not in summary.tables:
-        summary.notes.insert(1, "No job failed and none was flagged unstable.")
+        summary.notes.insert(1, "No job failed and none was flagged.")
     return summary

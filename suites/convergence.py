@@ -84,11 +84,15 @@ from bench.jobs import Job
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
-from bench.suite import JobResult, Request
+from bench.suite import Gate, JobResult, MetricSpec, Request
 from suites import quality
 
 SUITE = "convergence"
 KEY_METRIC = quality.QUALITY_METRICS
+METRICS = (*quality.METRICS,
+           MetricSpec("converged", better="higher", flag=True),
+           MetricSpec("steps_to_threshold", better="lower"),
+           MetricSpec("success_rate", better="higher", gate=Gate(absolute=0.20)))
 SEARCH_SEED = 0  # the random search's configurations: one fixed sequence per family and data
 BUDGET_SEED = 0  # the random orders the budget curve resamples
 BUDGET_RESAMPLES = 500

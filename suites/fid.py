@@ -18,6 +18,7 @@ from bench.suite import Request
 from suites import quality
 
 SUITE = "fid"
+METRICS = quality.METRICS
 PROFILES = quality.PROFILES  # the quality engine's budgets, shared with mode-collapse
 KEY_METRIC = quality.QUALITY_METRICS
 FID_METRICS = ("fid_raw", "fid_digits", "fid_inception", "kid_digits", "precision_raw",

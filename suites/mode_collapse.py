@@ -31,6 +31,7 @@ from bench.suite import Request
 from suites import quality
 
 SUITE = "mode-collapse"
+METRICS = quality.METRICS
 PROFILES = quality.PROFILES  # the quality engine's budgets, shared with fid
 KEY_METRIC = ("modes_captured", "classes_covered")
 IMAGE_DATASETS = ("digits", "stacked_digits")

@@ -25,12 +25,18 @@ from bench.jobs import Job
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.stats import bootstrap_median
-from bench.suite import JobResult, Request
+from bench.suite import JobResult, MetricSpec, Request
 from bench.timing import steps_for, timed_round
 from suites import throughput
 
 SUITE = "overhead"
 KEY_METRIC = "harness_over_bare"
+METRICS = tuple(MetricSpec(f"{side}_steps_per_s", "steps/s", "higher", label=f"{side} steps/s")
+                for side in ("harness", "bare")) + (
+    MetricSpec("harness_over_bare", better="higher", label="harness/bare"),
+    MetricSpec("harness_over_bare_lo95", label="harness/bare low 95%"),
+    MetricSpec("harness_over_bare_hi95", label="harness/bare high 95%"),
+)
 
 
 @dataclass(frozen=True)

@@ -75,13 +75,47 @@ from bench.metrics import (
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
-from bench.suite import Artifact, JobResult, Request
+from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request
 from bench.training import Budget, Diverged, Evaluator, finite_samples, train
 
 UNITS = {"modes_kl_uniform": "nat", "classes_kl_uniform": "nat", "ndb_js": "nat"}
 SHOWN_IMAGES = 64  # the report's sample grid is 8 x 8
 #: A job's headline metric: whichever of these its data gives (points or images).
 QUALITY_METRICS = ("fid_raw", "fid_digits")
+
+
+def judged(name: str, better: str, relative: float = 0.0, absolute: float = 0.0,
+           **shown: object) -> MetricSpec:
+    """A quality metric the baseline check gates: seeded runs compare their last values, and
+    may worsen by max(relative * |baseline|, absolute); absolute alone for shares and counts,
+    whose relative change near zero means nothing."""
+    return MetricSpec(name, better=better, gate=Gate(relative, absolute), **shown)
+
+
+#: The quality engine's metrics; the suites on it declare these (bench.suite). The summary
+#: leads with the final FID and coverage.
+METRICS = (
+    MetricSpec("*_std"),  # the spread of an estimate (kid_*_std), not a quality
+    *(judged(name, "lower", 0.20, 0.05, lead=True) for name in QUALITY_METRICS),
+    judged("fid_*", "lower", 0.20, 0.05),
+    judged("kid*", "lower", 0.25, 0.002),
+    judged("precision*", "higher", absolute=0.05),
+    judged("recall*", "higher", absolute=0.05),
+    judged("density*", "higher", 0.10, 0.05),
+    *(judged(f"coverage_{data}", "higher", absolute=0.05, lead=True)
+      for data in ("raw", "digits")),
+    judged("coverage*", "higher", absolute=0.05),
+    judged("modes_captured", "higher", 0.10, 1),
+    judged("modes_covered", "higher", 0.10, 1),
+    judged("classes_covered", "higher", absolute=1),
+    judged("high_quality_share", "higher", absolute=0.10, unit="%", scale=100,
+           label="high quality share"),
+    judged("*kl_uniform", "lower", 0.25, 0.05, unit="nat"),
+    judged("ndb", "lower", 0.25, 2),
+    judged("ndb_share", "lower", 0.25, 0.02, unit="%", scale=100, label="ndb share"),
+    judged("ndb_js", "lower", 0.25, 0.01, unit="nat"),
+    judged("diverged", "lower", absolute=0.5, flag=True),  # 0 or 1: a run that starts diverging
+)
 #: InceptionV3's pool features: fid_inception on fewer samples is biased (singular covariance).
 INCEPTION_DIM = 2048
 

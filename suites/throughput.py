@@ -49,7 +49,7 @@ from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import find
-from bench.suite import Artifact, JobResult, Request, RoundTimer
+from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, RoundTimer, workload
 from bench.timing import reference_matmul_flops_per_s, time_steps, warm_step
 
 SUITE = "throughput"
@@ -63,6 +63,44 @@ SAMPLES = 64  # per (model, framework, variant): the grids of the report
 # no more steps than that.
 PROFILED_FRACTION = 4
 
+RATE, GFLOPS, MIB = "steps/s", "GFLOP/s", "MiB"
+# Speed and memory against a baseline from another day are advisory (bench.regression says
+# why): their tolerances say what is worth a look. The speed gate is the A/B check.
+METRICS = (
+    MetricSpec("steps_per_s", RATE, "higher", label=RATE, lead=True, history=True,
+               gate=Gate(relative=0.15, advisory=True), rounds=ROUND_METRIC, per=PEAK,
+               work="flops_per_step"),
+    MetricSpec(ROUND_METRIC, RATE, "higher", label="round's steps/s"),
+    MetricSpec("steps_per_s_iqr", RATE, label="IQR of steps/s"),
+    MetricSpec("steps_per_s_mad", RATE, label="MAD of steps/s"),
+    MetricSpec("best_steps_per_s", RATE, "higher", label="fastest round"),
+    MetricSpec("samples_per_s", "samples/s", "higher", label="samples/s", history=True,
+               scales_with="steps_per_s"),
+    MetricSpec("first_step_s", "s", "lower", label="first step", history=True),
+    MetricSpec("peak_memory_bytes", MIB, "lower", label="peak memory", scale=2**-20,
+               history=True, gate=Gate(relative=0.25, advisory=True)),
+    MetricSpec("memory_increase_bytes", MIB, "lower", label="memory over import",
+               scale=2**-20),
+    MetricSpec("flops_per_step", "FLOP", label="FLOPs per step"),
+    MetricSpec("achieved_flops_per_s", GFLOPS, "higher", label=GFLOPS, scale=1e-9),
+    MetricSpec(PEAK, GFLOPS, label="matmul peak", scale=1e-9),
+    MetricSpec(PEAK_BF16, GFLOPS, label="bfloat16 matmul peak", scale=1e-9),
+    MetricSpec("framework_matmul_flops_per_s", GFLOPS, label="framework's own matmul",
+               scale=1e-9),
+    # The run context's matmul rate of each framework: "torch matmul (GFLOP/s)".
+    MetricSpec("*_matmul_flops_per_s", GFLOPS, label="* matmul", scale=1e-9),
+    MetricSpec("mfu", "%", "higher", label="MFU", scale=100, history=True,
+               scales_with="steps_per_s"),
+    MetricSpec("matmul_conv_mfu", "%", "higher", label="matmul+conv MFU", scale=100),
+    MetricSpec("matmul_conv_share", "%", label="matmul+conv share", scale=100),
+    MetricSpec("optimizer_share", "%", label="optimizer share", scale=100),
+    MetricSpec("other_ops_share", "%", label="other ops share", scale=100),
+    MetricSpec("outside_ops_share", "%", label="outside ops share", scale=100),
+    MetricSpec("profiled_step_s", "s", label="profiled step"),
+    MetricSpec("round_spread", "max/min", "lower", label="round spread"),
+    MetricSpec("unstable", flag=True, flags_job="round_spread"),
+    MetricSpec("params", label="parameters"),
+)
 
 @dataclass(frozen=True)
 class ThroughputProfile:
@@ -219,7 +257,9 @@ def round_timer(job: Job) -> RoundTimer:
         wall_s, _ = warm.run_round()
         return warm.steps_per_round / wall_s
 
-    return RoundTimer(time_round, warm.rounds, prepared.built.config.batch_size)
+    config = prepared.built.config
+    return RoundTimer(time_round, warm.rounds, config.batch_size,
+                      workload(config, prepared.built.adapter.flops_per_step()))
 
 
 def execute(job: Job) -> JobResult:
@@ -301,12 +341,7 @@ def throughput_table(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     table = rows[rows["metric"].isin(TABLE_METRICS)].pivot_table(
         index=keys, columns="metric", values="value", aggfunc="median")
     table = table.reindex(columns=[c for c in TABLE_METRICS if c in table.columns])
-    table = table.reset_index()
-    table["peak_memory_mib"] = table.pop("peak_memory_bytes") / 2**20
-    if "memory_increase_bytes" in table:  # runs before it was measured lack it
-        table["memory_increase_mib"] = table.pop("memory_increase_bytes") / 2**20
-    table["gflops_per_s"] = table.pop("achieved_flops_per_s") / 1e9
-    return table
+    return table.reset_index()  # raw values: the declarations (METRICS) say how they show
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -319,9 +354,8 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if profiled["metric"].eq("matmul_conv_share").any():
         where = profiled.pivot_table(index=keys, columns="metric", values="value",
                                      aggfunc="median")
-        where = where.dropna(subset=["matmul_conv_share"]).reindex(columns=BREAKDOWN)
         # The framework's own matmul beside the MFU's reference (runs before it lack it).
-        where["framework_matmul_gflops"] = where.pop("framework_matmul_flops_per_s") / 1e9
+        where = where.dropna(subset=["matmul_conv_share"]).reindex(columns=BREAKDOWN)
         out["where the time goes"] = where.dropna(axis=1, how="all").reset_index()
     return out
 

@@ -25,6 +25,7 @@ from bench.ab_check import (
     screen_confirm_decide,
     slowdown_p,
     table,
+    workload_changes,
     worktree,
     write,
 )
@@ -145,6 +146,29 @@ def test_a_key_the_base_cannot_run_is_new_and_one_the_head_cannot_run_fails():
     assert "status 1" in rows["lost"].note
 
 
+def test_a_key_whose_workload_changed_gets_no_speed_verdict_and_is_not_confirmed():
+    """Head is 20% slower on twice the work: no REGRESSED, no confirmation, both values said."""
+    work = {"config": {"width": 64, "batch_size": 64}, "batch_size": 64, "flops_per_step": 1e6}
+    wider = {**work, "config": {"width": 128, "batch_size": 64}, "flops_per_step": 4e6}
+    changed, same = KeySamples(job("changed")), KeySamples(job("same"))
+    for _ in range(5):
+        changed.add(Pair(Measured(100.0, workload=work), Measured(80.0, workload=wider), 0.8))
+        same.add(Pair(Measured(100.0, workload=work), Measured(80.0, workload=work), 0.8))
+    confirmed = set()
+    rows = {r.job.model: r for r in screen_confirm_decide(
+        {"changed": changed, "same": same}, SETTINGS,
+        lambda keys, pairs: confirmed.update(keys))}
+    assert confirmed == {"same"}  # the same work, slower: confirmed; the other is not
+    row = rows["changed"]
+    assert (row.verdict, row.fails, math.isnan(row.p)) == ("workload changed", False, True)
+    assert "config.width 64 -> 128" in row.note and "flops_per_step 1000000.0 -> 4000000.0" in (
+        row.note)
+    assert workload_changes(work, dict(work)) == []
+    assert workload_changes(work, {}) == [f"{key} {value} -> (none)" for key, value in (
+        ("batch_size", 64), ("config.batch_size", 64), ("config.width", 64),
+        ("flops_per_step", 1e6))]
+
+
 # --- git worktrees, on a tiny repo whose trees differ in one table of rates -----------------
 
 
@@ -181,6 +205,41 @@ def test_a_slower_commit_fails_and_a_family_new_in_it_is_new(repo, tmp_path):
     report = write(result, tmp_path / "out")
     assert "REGRESSED" in report.read_text()
     assert (tmp_path / "out" / "ab-check.csv").read_text().startswith("verdict,model,")
+
+
+FAMILY = """from dataclasses import dataclass
+
+from bench.adapter import FamilyConfig
+
+
+@dataclass(frozen=True)
+class TinyConfig(FamilyConfig):
+    family = "tiny"
+    width: int = {width}
+
+    def flops_per_step(self) -> float:
+        return 6.0 * self.batch_size * self.width**2
+"""
+
+
+def commit_family(repo, width: int, message: str) -> None:
+    (repo / "ab_family.py").write_text(FAMILY.replace("{width}", str(width)))
+    git(repo, "add", "ab_family.py")
+    git(repo, "-c", "user.name=test", "-c", "user.email=t@e.st", "commit", "-q", "-m", message)
+
+
+def test_a_commit_that_widens_a_family_is_a_workload_change_and_passes(repo, tmp_path):
+    commit_family(repo, 64, "a family")
+    commit_family(repo, 128, "wider by default")
+    commit_rates(repo, {"mlp_gan": 70.0}, "and slower, as wider layers are")
+    result = run_check(rates_jobs("mlp_gan"), "main~2", Settings(pairs=3), repo=repo)
+    [row] = result.rows
+    assert (row.verdict, row.pairs) == ("workload changed", 3)  # no confirmation pairs
+    assert "config.width 64 -> 128" in row.note
+    assert f"flops_per_step {6.0 * 64 * 64**2} -> {6.0 * 64 * 128**2}" in row.note
+    assert not result.failed and result.summary().startswith("A/B check passed")
+    write(result, tmp_path / "out")
+    assert "workload changed" in (tmp_path / "out" / "ab-check.csv").read_text()
 
 
 def test_an_unchanged_dirty_tree_against_head_passes_and_says_it_is_dirty(repo):

@@ -85,7 +85,7 @@ def test_history_needs_two_runs_with_throughput_records(tmp_path, three_runs):
         history_frame(three_runs[:1])
     empty = write_run(tmp_path / "empty", [], suites=("fid",))
     (empty / "records.jsonl").write_text("")
-    with pytest.raises(UsageError, match="no throughput records"):
+    with pytest.raises(UsageError, match="no records of a metric that history follows"):
         history_frame([three_runs[0], empty])
 
 

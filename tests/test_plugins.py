@@ -11,15 +11,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 import numpy as np
 import pytest
 
 from bench import registry
 from bench.errors import UsageError
-from bench.records import read_records
-from bench.suite import Request
+from bench.history import write_history
+from bench.jobs import Job
+from bench.records import Measurement, make_record, read_records
+from bench.regression import check, make_baseline, write_baseline
+from bench.report import write_report
+from bench.suite import Request, metric_spec
 from conftest import TESTS, run_cli
+from gan_bench_testing.runs import write_run
 
 # Real workers, training or parity probes in fresh processes: deselect with -m "not slow".
 pytestmark = pytest.mark.slow
@@ -137,7 +143,53 @@ def test_the_plug_in_suite_runs_and_reports_its_table(plugins, tmp_path):
         for framework in ("torch", "tf"):
             found = {r["metric"]: r["value"] for r in records
                      if (r["model"], r["framework"]) == (model, framework)}
-            assert found == {"params": spec.param_count(), "flops_per_step": spec.flops_per_step()}
+            assert found == {"params": spec.param_count(), "flops_per_step": spec.flops_per_step(),
+                             "weights_bytes": 4 * spec.param_count()}
     assert "## parameters" in (tmp_path / "report.md").read_text()
     assert [FAMILY, "tf", str(AFFINE_PARAMS)] in [row[:3] for row in
                                                   report_rows(tmp_path / "report.md")]
+
+
+# --- a plug-in suite's own metric ------------------------------------------------------------
+
+NEW_METRIC = "weights_bytes"  # declared only by the param-count plug-in
+
+
+def param_count_run(path, weights_bytes: float, day: int):
+    """A param-count run of one job whose weights take `weights_bytes`, recorded on `day`."""
+    job = Job(suite=SUITE, model="mlp_gan", framework="torch", profile="quick")
+    records = [make_record(path.name, job, Measurement(name, value, unit), batch_size=64)
+               for name, value, unit in (("params", weights_bytes / 4, ""),
+                                         (NEW_METRIC, weights_bytes, "B"))]
+    return write_run(path, [{**r, "timestamp": f"2024-01-{day:02d}T12:00:00+0000",
+                             "git_sha": f"sha{day}"} for r in records], suites=(SUITE,))
+
+
+def test_a_plug_in_metric_is_shown_with_its_unit_gated_and_followed_by_its_declaration(
+        plugins, tmp_path):
+    assert metric_spec(NEW_METRIC).unit == "MiB"
+    base = param_count_run(tmp_path / "base", 3 * 2**20, day=1)
+    # The report: the suite's table shows the value in the declared unit, under its header.
+    rows = report_rows(write_report(base, ["md"]))
+    header = next(row for row in rows if "parameters" in row)
+    values = dict(zip(header, next(row for row in rows if row[0] == "mlp_gan"), strict=True))
+    assert values["weights (MiB)"] == "3"
+    # The baseline check: 20% more bytes is past the declared 10% and fails (gated, not
+    # advisory); 5% more passes.
+    baseline = write_baseline(make_baseline([base]), tmp_path / "baseline.json")
+    heavier = param_count_run(tmp_path / "heavier", 3.6 * 2**20, day=2)
+    result = check(heavier, baseline)
+    row = next(r for r in result.rows if r.metric == NEW_METRIC)
+    assert (row.status, row.advisory, row.allowed) == ("REGRESSED", False, "+10%")
+    assert result.failed == [row]
+    assert not check(param_count_run(tmp_path / "same", 3.15 * 2**20, day=3), baseline).failed
+    # History: its own section and figure, in MiB.
+    page = write_history([base, heavier], tmp_path / "history").read_text()
+    assert "## weights (MiB)" in page
+    assert (tmp_path / "history" / "figures" / f"history-{NEW_METRIC}.png").exists()
+    cells = [line for line in page.splitlines() if line.startswith("| param-count")]
+    assert cells and cells[0].rstrip(" |").endswith("3.6")
+    # And no line of the harness names it.
+    found = subprocess.run(["grep", "-rn", NEW_METRIC, str(TESTS.parent / "bench")],
+                           capture_output=True, text=True)
+    assert found.returncode == 1, found.stdout

@@ -5,19 +5,23 @@ read in whichever source tree the worker runs (bench.round_worker puts that tree
 path), scattered by up to NOISE with a per-process seed. So a commit that lowers a rate is a
 real slowdown of that tree, and the verdicts depend on no machine's load. A model the tree's
 table lacks makes the job fail there, like a family that a base commit does not have yet.
+Where the tree has a family spec `ab_family.TinyConfig`, the timer reports its workload (the
+config that tree's defaults give, and its FLOPs per step), as the throughput suite does.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import time
+from typing import Any
 
 import numpy as np
 
 from bench.jobs import Job
 from bench.records import Measurement
-from bench.suite import JobResult, Request, RoundTimer
+from bench.suite import JobResult, Request, RoundTimer, workload
 
 PROFILES = {"quick": {}, "standard": {}, "full": {}}
 NOISE = 0.02
@@ -44,7 +48,15 @@ def round_timer(job: Job) -> RoundTimer:
             time.sleep(3600)
         return rate * (1 + NOISE * rng.uniform(-1, 1))
 
-    return RoundTimer(time_round, ROUNDS, batch_size=64)
+    return RoundTimer(time_round, ROUNDS, batch_size=64, workload=tree_workload())
+
+
+def tree_workload() -> dict[str, Any]:
+    """The workload of the tree's `ab_family` spec at its defaults; {} where it has none."""
+    if importlib.util.find_spec("ab_family") is None:
+        return {}
+    config = importlib.import_module("ab_family").TinyConfig()
+    return workload(config, config.flops_per_step())
 
 
 def execute(job: Job) -> JobResult:
