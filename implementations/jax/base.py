@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from bench import layouts
 from bench.adapter import Adapter, FamilyConfig, check_weight_keys
 from bench.timing import best_seconds, matmul_size
 
@@ -76,6 +77,35 @@ def torch_adam(lr: float, betas: tuple[float, float],
         return updates, TorchAdamState(count, mu, nu)
 
     return optax.GradientTransformation(init, update)
+
+
+def batch_norm(features: int, momentum: float, epsilon: float, rngs: nnx.Rngs) -> nnx.BatchNorm:
+    """BatchNorm with PyTorch's settings: `momentum` in PyTorch's convention (the weight of the
+    batch), where NNX's momentum is the weight of the old average; the variance in two passes
+    (NNX's default, E[x^2] - E[x]^2, loses digits where the mean is large)."""
+    return nnx.BatchNorm(features, momentum=1 - momentum, epsilon=epsilon,
+                         use_fast_variance=False, rngs=rngs)
+
+
+def dense_rules(net: str, name: str, bias: bool = True) -> WeightMap:
+    """A Linear's weight (and bias) in network `net`'s state."""
+    path = (net, "params", name)
+    rules = {f"{net}.{name}.weight": (path + ("kernel",), layouts.dense_to_keras,
+                                      layouts.dense_from_keras)}
+    if bias:
+        rules[f"{net}.{name}.bias"] = (path + ("bias",), same, same)
+    return rules
+
+
+def batch_norm_rules(net: str, name: str) -> WeightMap:
+    """A BatchNorm's scale and shift (parameters) and running statistics (batch stats).
+
+    NNX's running variance is the biased one, PyTorch's the unbiased: after a step they differ
+    by Bessel's correction, which the parity checks allow for (bench.parity)."""
+    return {f"{net}.{name}.{stat}": ((net, kind, name, key), same, same)
+            for stat, kind, key in (("weight", "params", "scale"), ("bias", "params", "bias"),
+                                    ("running_mean", "stats", "mean"),
+                                    ("running_var", "stats", "var"))}
 
 
 def split(module: nnx.Module) -> tuple[nnx.GraphDef, dict[str, Any]]:

@@ -9,8 +9,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from bench import layouts
-from implementations.jax.base import WeightMap, same
+from implementations.jax.base import WeightMap, dense_rules
 from implementations.jax.bce_gan import BCEGANAdapter
 from implementations.spec.mlp_gan import MLPGANConfig
 
@@ -58,14 +57,8 @@ class MLPGANAdapter(BCEGANAdapter):
         return batch.reshape(len(batch), self.config.x_dim)
 
     def weight_map(self) -> WeightMap:
-        rules = {}
-        for net in ("G", "D"):
-            for name in ("fc1", "fc2", "fc3"):
-                path = (net, "params", name)
-                rules[f"{net}.{name}.weight"] = (path + ("kernel",), layouts.dense_to_keras,
-                                                 layouts.dense_from_keras)
-                rules[f"{net}.{name}.bias"] = (path + ("bias",), same, same)
-        return rules
+        return {name: rule for net in ("G", "D") for layer in ("fc1", "fc2", "fc3")
+                for name, rule in dense_rules(net, layer).items()}
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged
