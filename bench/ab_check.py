@@ -12,10 +12,9 @@ code; once both have built and warmed the job's step, they time one round each p
 back to back (base head, head base, ...), as many turns as the suite's profile times rounds
 (its `round_timer` hook). Both rounds of a turn meet the same moment of the machine, a
 neighbour's burst or the VM host's slow spell, so it cancels in their ratio, and the pair's
-ratio is the median of its turns' ratios. Measured beside one CPU-bound process on a 2-core
-VM, quick mlp_gan torch: pairs of fresh jobs timed one after the other scattered by 0.07 to
-0.21 (SD of the log ratio, by the hour); pairs timed in turn by 0.04, in an hour when one
-job's rate ranged nearly twofold from pair to pair (README, "Regression checks in CI").
+ratio is the median of its turns' ratios. Pairs timed in turn therefore scatter far less than
+fresh jobs timed one after the other (docs/methodology/ab-check.md; the measurements in
+docs/measurements.md).
 
 The unit is the pair, not the round: two workers of the same tree differ by a few percent
 for their whole life (where their memory landed, which core they got), and only new

@@ -2,7 +2,7 @@
 
 Two halves:
 
-- `FamilyConfig` is the framework-neutral spec of a model family (MODELS.md): its
+- `FamilyConfig` is the framework-neutral spec of a model family (docs/models.md): its
   hyperparameters, data, noise shapes, canonical weight names and shapes, and analytic FLOPs.
   Both frameworks build from the same config, so their numbers are comparable by construction.
 - `Adapter` is one framework's implementation of a family. The harness speaks numpy to it:

@@ -159,10 +159,10 @@ def comparison_table(sides_by_key: dict[tuple, dict[tuple[str, str], Side]],
 # --- from a run's sequential jobs -------------------------------------------------------------
 
 
-def sequential_sides(frame: pd.DataFrame, suite: str, key_metric: str,
-                     round_metric: str) -> dict[tuple, dict[tuple[str, str], Side]]:
-    """Per key, each (framework, mode) job of `suite` with its timed rounds."""
-    ok = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
+def sequential_sides(frame: pd.DataFrame, key_metric: str, round_metric: str
+                     ) -> dict[tuple, dict[tuple[str, str], Side]]:
+    """Per key, each (framework, mode) job that measured `key_metric`, with its rounds."""
+    ok = frame[frame["metric"].isin([key_metric, round_metric]) & (frame["status"] == "ok")]
     if ok.empty:
         return {}
     variant = ok["variant"].fillna("base").astype(str) if "variant" in ok else "base"

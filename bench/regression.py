@@ -13,7 +13,7 @@ judged in its direction (`better`) within the gate's tolerance; one without is n
   verdicts.
 - Timings (a rate timed in rounds, its spec's `rounds`) and memory are declared ADVISORY:
   reported with a verdict, never failing the check. A run on another day, under another
-  load, differs by more than the 10% a gate must catch (README, "Regression checks in CI"),
+  load, differs by more than the 10% a gate must catch (docs/methodology/timing.md),
   and peak memory differs between identical TF runs (it is read after XLA compiles the peak
   measurement). The gate for speed is the A/B check (bench.ab_check, `gan-bench check --base
   REF`), which times both trees on one machine, interleaved. The advisory verdict divides

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import registry
 from bench.compare import (
     AS_USED,
     COMPARISONS,
@@ -30,7 +29,7 @@ from bench.compare import (
 from bench.figures import framework_sort_key, int_text, ok_rows, text_column
 from bench.formatting import format_value, header
 from bench.runner import CONTEXT_AT_END, RUN_FILE
-from bench.suite import MetricSpec, metric_spec
+from bench.suite import MetricSpec, metric_spec, metric_specs
 
 #: The tables the checks write into a run folder: the check's name and the column holding
 #: each row's verdict. A baseline check's table also has a `gate` column: an advisory
@@ -64,14 +63,11 @@ def speed_comparison(frame: pd.DataFrame, run_dir: Path) -> tuple[pd.DataFrame, 
     path = run_dir / COMPARE_FILE
     if path.exists():
         return pd.read_csv(path, keep_default_na=True), True
-    frameworks = frameworks_of(frame)
     sides = {}
-    for entry in registry.suites().values():
-        suite = entry.load()
-        if hasattr(suite, "round_timer") and hasattr(suite, "ROUND_METRIC"):
-            sides.update(sequential_sides(frame, entry.name, suite.KEY_METRIC,
-                                          suite.ROUND_METRIC))
-    return comparison_table(sides, frameworks) if sides else pd.DataFrame(), False
+    for spec in metric_specs().values():
+        if spec.lead and spec.rounds:  # a rate timed in rounds: what comparisons compare
+            sides.update(sequential_sides(frame, spec.name, spec.rounds))
+    return comparison_table(sides, frameworks_of(frame)) if sides else pd.DataFrame(), False
 
 
 def speed_tables(table: pd.DataFrame) -> dict[str, pd.DataFrame]:

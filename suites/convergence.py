@@ -1,4 +1,4 @@
-"""Convergence under hyperparameter perturbations (METRICS.md), after Lucic et al. 2018.
+"""Convergence under hyperparameter perturbations (docs/metrics.md), after Lucic et al. 2018.
 
 Perturbations. Each family's base is its profile's config. One axis at a time, a value either
 scales the base (`lr=x0.1`) or replaces it (`beta1=0.9`); a value equal to the base is left
@@ -7,7 +7,7 @@ progressive GAN has no d_steps; only it, a WGAN-GP, has gp_weight). The random s
 study's own protocol, draws every axis at once per configuration (`random=<i>`), each from the
 base and the same values, from a fixed seed: both frameworks get the same configurations, and
 a longer search extends a shorter one. Every point runs with the same seeds in every
-framework: the request's when it asks for more than one, else the profile's (METRICS.md: 3;
+framework: the request's when it asks for more than one, else the profile's (3;
 quick: 1). Perturbation label, config overrides and seed are part of a job's identity, so
 `--resume` skips exactly the runs that finished.
 
@@ -191,7 +191,7 @@ class ConvergenceProfile:
     evaluations: int  # per run: K = steps / evaluations
     n_samples: int
     ndb_k: int
-    seeds: int  # when the request leaves --seeds at 1 (METRICS.md: 3 by default)
+    seeds: int  # when the request leaves --seeds at 1 (3 by default)
     search: int = 0  # random-search configurations, on top of the one-axis runs
 
     def settings(self, model: str) -> quality.QualitySettings:
@@ -205,11 +205,10 @@ class ConvergenceProfile:
 ALL_FAMILIES = {"mlp_gan": ("ring8", "digits"), "dcgan": ("digits",), "progan": ("digits",)}
 
 # quick: the MLP GAN only, 1 seed, 16 runs for two frameworks: minutes on 2 CPU cores.
-# 2,000 steps take ring8 from a blurry ring to its modes (measured: 6 to 8 modes captured).
+# 2,000 steps take ring8 from a blurry ring to its modes.
 # standard: 13 points x 3 seeds per family and dataset, 78 runs for two frameworks: a GPU or
 # several CPU workers (--jobs, --executor ray). ProGAN's standard schedule reaches 32x32 at
-# step 2,188 (7 phases of 20,000 images, batch 64); 2,000 steps took the quick, narrower
-# DCGAN to fid_digits 17 (measured), under its threshold of 30 from step 750 on.
+# step 2,188 (7 phases of 20,000 images, batch 64).
 PROFILES = {
     "quick": ConvergenceProfile({"mlp_gan": ("ring8", "digits")}, (LR.only(0.1, 10),
                                 BETA1.only(0.9)), {"mlp_gan": 2000}, evaluations=8,
@@ -326,7 +325,8 @@ IMPROVEMENT = 0.9  # G improved when its best late metric is under 90 % of its b
 
 # Calibration: a generator equal to the real distribution, drawn many times at each sample
 # count the profiles evaluate on (scripts/calibrate_outcomes.py prints these lines):
-# scripts/calibrate_outcomes.py, 2026-12-01: 1000 draws per 2-D count, 30 per image count, seed 0
+# scripts/calibrate_outcomes.py (docs/measurements.md): 1000 draws per 2-D count, 30 per
+# image count, seed 0
 # (dataset, N): (high_quality_share q01, mode KL q99, fid_raw real-vs-real q99)
 REAL_POINTS = {
     ("ring8", 1000): (0.9810, 0.0090, 0.0093),

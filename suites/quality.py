@@ -1,6 +1,6 @@
 """The quality engine: training with evaluations along the way, shared by the quality suites.
 
-The fid, mode-collapse and convergence suites are suites on it (METRICS.md "FID and friends").
+The fid, mode-collapse and convergence suites are suites on it (docs/metrics.md).
 A job trains one (model, framework, device, seed) for its step budget with bench.training and
 evaluates every K steps on N samples, drawn as numpy from the adapter, so both frameworks go
 through this one code path:
@@ -171,9 +171,8 @@ class QualityProfile:
 # standard, 10,000 in full; quick's 1,000 keep a CPU run short, and their records say biased.
 # PacGAN evaluates as the paper does, on 2,500 samples. Its full budget is the paper's, 400
 # epochs of 100,000 points (400,000 steps of 100; 10 seeds with --seeds 10: a run for Ray);
-# standard's 8,000 steps (26 to 34 steps/s at one thread here, alone) for m = 1, 2 on ring8
-# and grid25, 3 seeds, both frameworks (24 jobs): 22 of them took 76 minutes on 2 cores
-# (--jobs 2, beside other work; README's PacGAN table), so the run is about an hour and a half.
+# standard's 8,000 steps for m = 1, 2 on ring8 and grid25, 3 seeds per framework: about an
+# hour and a half on 2 cores (docs/measurements.md has the run).
 PACGAN_SAMPLES = {"pacgan": 2500}
 PROFILES = {
     "quick": QualityProfile({"mlp_gan": 300, "dcgan": 150, "progan": 200, "pacgan": 500}, 200,
@@ -357,7 +356,7 @@ def inception_fid(real: np.ndarray, fake: np.ndarray, device: str, threads: int)
     """fid_inception of two image sets; UsageError with the reason when it cannot be computed.
 
     torch-fidelity imports torchvision, which must not share a process with tensorflow
-    (DESIGN.md): the features come from a fresh process, for both frameworks alike.
+    (docs/design.md): the features come from a fresh process, for both frameworks alike.
     """
     try:
         features = [run_fresh("bench.features:inception_features",

@@ -1,4 +1,4 @@
-"""Training-step throughput (METRICS.md): steps/s, samples/s, memory, FLOP/s and MFU.
+"""Training-step throughput (docs/methodology/timing.md): steps/s, memory, FLOP/s and MFU.
 
 A job times one (model, framework, device, mode, batch size, variant) on one staged batch,
 so data loading stays out of the measurement. MFU divides the achieved FLOP/s by a large
@@ -117,7 +117,7 @@ class ThroughputProfile:
 
 PROFILES = {
     # Quick times 21 rounds: on a shared 2-core VM the fastest of 7 moved far more between
-    # fresh runs than the fastest of 21 (docs/methodology.md, "Timing on a noisy machine").
+    # fresh runs than the fastest of 21 (docs/methodology/timing.md).
     # Rounds are whole steps, so a slower model's run longer: it times fewer (at least 7),
     # as many as fit in 21 x 0.15 s.
     "quick": ThroughputProfile(3, 21, 0.15, (64,), compiles_ahead=False,

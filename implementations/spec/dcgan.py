@@ -1,9 +1,9 @@
-"""DCGAN (MODELS.md section 2): the framework-neutral spec both implementations build from.
+"""DCGAN (docs/models.md#dcgan): the framework-neutral spec both implementations build from.
 
 32x32 images with one channel, width w (64 by default). G: z (latent) -> 4x4x4w -> 8x8x2w ->
 16x16xw -> 32x32x1 with transposed convolutions; D mirrors it with strided convolutions down
 to one logit. Every convolution has a 4x4 kernel and no bias; `g_layers` and `d_layers` are
-MODELS.md's table, row by row, and both frameworks build their networks from them.
+docs/models.md's table, row by row, and both frameworks build their networks from them.
 
 Canonical init (the DCGAN paper's, as pytorch/examples draws it): convolution weights
 N(0, 0.02); BatchNorm gamma N(1, 0.02), beta 0; running mean 0, running variance 1.
@@ -25,13 +25,15 @@ DATASETS = ("digits", "mnist")
 IMAGE_SIZE = 32
 CHANNELS = 1
 KERNEL = 4
-BN_MOMENTUM = 0.1  # PyTorch's convention; Keras' momentum is 1 - this (MODELS.md pitfalls)
+#: PyTorch's convention; Keras' momentum is 1 - this (docs/models.md#parity-pitfalls).
+BN_MOMENTUM = 0.1
 BN_EPSILON = 1e-5
 INIT_STD = 0.02
 
 
 class ConvLayer(NamedTuple):
-    """One row of MODELS.md's DCGAN table: a 4x4 convolution, then optional BN and activation."""
+    """One row of the DCGAN table (docs/models.md#dcgan): a 4x4 convolution, then optional BN
+    and activation."""
 
     index: int  # the row number: weights are named conv{index}, bn{index}
     c_in: int
@@ -80,9 +82,8 @@ class DCGANConfig(FamilyConfig):
     d_steps: int = 1
 
     #: Bound on |loss difference| between the frameworks over a 50-step parity trajectory of
-    #: the parity config; measured 3.6e-7 at seed 0 (0.019 before TorchAdam's bias corrections
-    #: moved to float64), and 0.037 for PyTorch against itself with weights one float32 ulp
-    #: apart: training amplifies rounding chaotically (tests/test_parity.py).
+    #: the parity config. Training amplifies rounding chaotically: PyTorch against itself, from
+    #: weights one float32 ulp apart, drifts by the same order (tests/test_parity.py).
     trajectory_tolerance: ClassVar[float] = 0.1
 
     def validate(self) -> None:
@@ -134,7 +135,7 @@ class DCGANConfig(FamilyConfig):
         return self.batch_size * self.d_steps
 
     def noise_shapes(self) -> dict[str, tuple[int, ...]]:
-        # One z per D step; the G step reuses the last D step's fake (MODELS.md update order).
+        # One z per D step; the G step reuses the last D step's fake (docs/models.md#update-order).
         return {"z": (self.d_steps, self.batch_size, self.latent)}
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:

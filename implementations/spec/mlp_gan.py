@@ -1,4 +1,4 @@
-"""MLP GAN (MODELS.md section 1): the framework-neutral spec both implementations build from.
+"""MLP GAN (docs/models.md#mlp_gan): the framework-neutral spec both implementations build from.
 
 Two variants share one network shape: 28x28 images flattened to 784 (digits or MNIST), and
 2-D points (ring8, grid25). G: z -> w -> 2w -> out; D: in -> 2w -> w -> 1 (a logit).
@@ -29,8 +29,8 @@ class MLPGANConfig(FamilyConfig):
         "standard": {},
         "full": {"dataset": "mnist"},
     }
-    # Measured drift over 50 steps: 2.4e-7 (float32 reassociation amplified by training); a
-    # bound far above it still fails a wrong eps, slope or update order within a few steps.
+    # The frameworks drift apart by float32 reassociation amplified by training; a bound far
+    # above that still fails a wrong eps, slope or update order within a few steps.
     trajectory_tolerance = 1e-3
 
     dataset: str = "digits"
@@ -89,7 +89,7 @@ class MLPGANConfig(FamilyConfig):
         return self.batch_size * self.d_steps
 
     def noise_shapes(self) -> dict[str, tuple[int, ...]]:
-        # One z per D step; the G step reuses the last D step's fake (MODELS.md update order).
+        # One z per D step; the G step reuses the last D step's fake (docs/models.md#update-order).
         return {"z": (self.d_steps, self.batch_size, self.z_dim)}
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:

@@ -1,4 +1,4 @@
-"""PacGAN (MODELS.md section 5; Lin et al. 2018): the framework-neutral spec both
+"""PacGAN (docs/models.md#pacgan; Lin et al. 2018): the framework-neutral spec both
 implementations build from. The reference for mode collapse on 2-D data (ring8, grid25).
 
 G: z in R^2, N(0, I) -> 4 x [Linear w (no bias), BatchNorm, ReLU] -> Linear 2 (linear output).
@@ -27,9 +27,9 @@ noise batches with x.shape[0] = batch rows each, builds the decoder's hidden Lin
 use_bias=False (only the output Linear has a bias) and D from LinearMaxout(200, 5 pieces)
 bricks; the configs (config.py) set 400 hidden units, lr 1e-4, beta1 0.8, batch 100, 400
 epochs of 100,000 samples, packing 1 to 4, 10 runs each. Where gan-bench differs from that
-code, by MODELS.md: (1) the update order is MODELS.md's (a D step, then a G step through the
-updated D on the same fake), where the paper's code (ali_algorithm, IshmaelBelghazi/ALI
-ali/algorithms.py) updates D and G simultaneously, from gradients of one graph; (2)
+code: (1) the update order is gan-bench's (docs/models.md#update-order: a D step, then a G
+step through the updated D on the same fake), where the paper's code (ali_algorithm,
+IshmaelBelghazi/ALI ali/algorithms.py) updates D and G simultaneously, from gradients of one graph; (2)
 BatchNorm is PyTorch's default (momentum 0.1, eps 1e-5 in both frameworks), where the
 paper's code averages the running-statistics updates of the m G passes and moves them with
 momentum 0.05; (3) real points come from the shuffled stream without replacement within an
@@ -54,13 +54,14 @@ from bench.data import POINT_DATASETS, DataSpec
 DATASETS = POINT_DATASETS
 Z_DIM = 2
 X_DIM = 2
-BN_MOMENTUM = 0.1  # PyTorch's convention; Keras' momentum is 1 - this (MODELS.md pitfalls)
+#: PyTorch's convention; Keras' momentum is 1 - this (docs/models.md#parity-pitfalls).
+BN_MOMENTUM = 0.1
 BN_EPSILON = 1e-5
 INIT_STD = 0.02
 
 
 class Linear(NamedTuple):
-    """One Linear of MODELS.md's table, fc{index}, and what follows it."""
+    """One Linear of the PacGAN table (docs/models.md#pacgan), fc{index}, and what follows it."""
 
     index: int
     fan_in: int
@@ -96,9 +97,8 @@ class PacGANConfig(FamilyConfig):
         "standard": {},
         "full": {},
     }
-    # Measured drift over 50 steps (`gan-bench parity --models pacgan --trajectory 50`, seed 0):
-    # 2.4e-7 in both variants (ring8 m1, grid25 m2), float32 reassociation; the bound is ~4,000x
-    # that and far below the losses themselves (0.69 and 1.39 at the start).
+    # The frameworks drift apart by float32 reassociation (`gan-bench parity --models pacgan
+    # --trajectory 50`); the bound is far above that and far below the losses themselves.
     trajectory_tolerance: ClassVar[float] = 1e-3
 
     dataset: str = "ring8"

@@ -1,4 +1,4 @@
-"""Progressive GAN (MODELS.md section 3): the framework-neutral spec both implementations build.
+"""Progressive GAN (docs/models.md#progan): the framework-neutral spec both implementations build.
 
 The networks grow 4x4 -> 8 -> 16 -> 32. Every block exists from the start (so get/set_weights
 always covers every weight of every phase); a phase decides which blocks run. A phase is a

@@ -1,4 +1,4 @@
-"""Neural style transfer (Gatys et al., MODELS.md section 4): the framework-neutral spec.
+"""Neural style transfer (Gatys et al., docs/models.md#style_transfer): the framework-neutral spec.
 
 Not a GAN: nothing learns a distribution. One image, started from the content image, is
 optimised so that its VGG19 features match the content image's (relu4_2) and its Gram
@@ -56,8 +56,8 @@ class StyleTransferConfig(FamilyConfig):
     #: |loss_torch - loss_tf| over parity's 50-step trajectory at the quick profile: about 1% of
     #: the first total loss (17,515). The path is chaotic at the float32 level (L1 TV's kinks at
     #: neighbours the uint8 content image made equal, ReLU and max-pool kinks, Adam's near-sign
-    #: steps): measured 44 between the frameworks, and 55 within torch alone when the start
-    #: image moves by 1e-7.
+    #: steps): PyTorch against itself, from a start image moved by 1e-7, drifts by the same
+    #: order as the two frameworks do.
     trajectory_tolerance = 200.0
     profiles = {
         "quick": {"width": 16, "size": 32},

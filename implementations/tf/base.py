@@ -104,7 +104,8 @@ class TFAdapter(Adapter):
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:  # the runtime already started in this process: keep its pools
             pass
-        # TF32 off on both frameworks: parity and comparable FLOP rates (MODELS.md).
+        # TF32 off on both frameworks: parity and comparable FLOP rates
+        # (docs/models.md#parity-pitfalls).
         tf.config.experimental.enable_tensor_float_32_execution(False)
 
     @classmethod

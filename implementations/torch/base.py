@@ -16,7 +16,7 @@ from bench.timing import best_seconds, matmul_size
 from implementations.torch import profiling
 
 #: PyTorch's fused Adam: one kernel for all tensors' updates, the fastest of its three
-#: implementations on CPU and GPU alike (README, "Each framework at its fastest"), with the
+#: implementations on CPU and GPU alike (scripts/torch_adam_variants.py measures them), with the
 #: same formula as the loop and foreach ones, so parity holds.
 TORCH_ADAM = "torch.optim.Adam(fused=True)"
 
@@ -34,7 +34,8 @@ class TorchAdapter(Adapter):
         torch.set_num_threads(threads)
         with contextlib.suppress(RuntimeError):  # set once per process: the first value stays
             torch.set_num_interop_threads(threads)
-        # TF32 off on both frameworks: parity and comparable FLOP rates (MODELS.md).
+        # TF32 off on both frameworks: parity and comparable FLOP rates
+        # (docs/models.md#parity-pitfalls).
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         # Let cuDNN pick its fastest convolution per shape, as TensorFlow autotunes by default.
