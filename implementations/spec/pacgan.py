@@ -29,8 +29,8 @@ bricks; the configs (config.py) set 400 hidden units, lr 1e-4, beta1 0.8, batch 
 epochs of 100,000 samples, packing 1 to 4, 10 runs each. Where gan-bench differs from that
 code: (1) the update order is gan-bench's (docs/models.md#update-order: a D step, then a G
 step through the updated D on the same fake), where the paper's code (ali_algorithm,
-IshmaelBelghazi/ALI ali/algorithms.py) updates D and G simultaneously, from gradients of one graph; (2)
-BatchNorm is PyTorch's default (momentum 0.1, eps 1e-5 in both frameworks), where the
+IshmaelBelghazi/ALI ali/algorithms.py) updates D and G simultaneously, from gradients of one
+graph; (2) BatchNorm is PyTorch's default (momentum 0.1, eps 1e-5 in both frameworks), where the
 paper's code averages the running-statistics updates of the m G passes and moves them with
 momentum 0.05; (3) real points come from the shuffled stream without replacement within an
 epoch, not from m resamplings with replacement (the same distribution of packed inputs up to
