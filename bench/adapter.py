@@ -44,6 +44,9 @@ class FamilyConfig:
     batch_sweep: ClassVar[bool] = True
     #: Bound on |loss_torch - loss_tf| over the parity trajectory (check 4); 0: none stated.
     trajectory_tolerance: ClassVar[float] = 0.0
+    #: Bound on the relative error of samples (check 2) where it must exceed the forward
+    #: outputs' (bench.parity.FORWARD_TOL), with the reason in the family's spec; None: that.
+    sample_tolerance: ClassVar[float | None] = None
 
     batch_size: int = 64
 
