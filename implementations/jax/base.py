@@ -79,6 +79,11 @@ def torch_adam(lr: float, betas: tuple[float, float],
     return optax.GradientTransformation(init, update)
 
 
+def leaky_relu(x: jax.Array) -> jax.Array:
+    """The spec's LeakyReLU, slope 0.2 (jax.nn.leaky_relu's default is 0.01)."""
+    return jax.nn.leaky_relu(x, 0.2)
+
+
 def batch_norm(features: int, momentum: float, epsilon: float, rngs: nnx.Rngs) -> nnx.BatchNorm:
     """BatchNorm with PyTorch's settings: `momentum` in PyTorch's convention (the weight of the
     batch), where NNX's momentum is the weight of the old average; the variance in two passes

@@ -9,13 +9,9 @@ import jax
 import numpy as np
 from flax import nnx
 
-from implementations.jax.base import WeightMap, dense_rules
+from implementations.jax.base import WeightMap, dense_rules, leaky_relu
 from implementations.jax.bce_gan import BCEGANAdapter
 from implementations.spec.mlp_gan import MLPGANConfig
-
-
-def leaky_relu(x: jax.Array) -> jax.Array:
-    return jax.nn.leaky_relu(x, 0.2)  # JAX's default slope is 0.01
 
 
 def identity(x: jax.Array) -> jax.Array:
