@@ -66,7 +66,7 @@ class ProGANConfig(FamilyConfig):
     #: sample passes eight 3x3 convolutions, each followed by a pixel norm: CPU libraries sum a
     #: convolution in an order that depends on the batch and the threads, so samples differ by
     #: more than the forward outputs do, within one framework alike (a batch of 1 against 4:
-    #: tests/adapter_contract.py's SAMPLE_BATCH_ATOL).
+    #: bench/testing/test_contract.py's SAMPLE_BATCH_ATOL).
     sample_tolerance: ClassVar[float] = 1e-4
     fade_images: int = 20_000
     stable_images: int = 20_000
