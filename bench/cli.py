@@ -329,26 +329,28 @@ def _compare_markdown(table) -> str:  # noqa: ANN001 - a DataFrame
 
 @cli.command("parity")
 @click.option("--models", help="Comma-separated models (default: all).")
-@click.option("--frameworks", default="torch,tf", show_default=True,
-              help="Reference framework first, then the one checked against it.")
+@click.option("--frameworks", help="The reference framework first, then the ones checked "
+                                   "against it (default: every installed one).")
 @click.option("--devices", default="cpu,cpu", show_default=True,
               help="The reference's device, then the checked side's: --frameworks torch,torch "
                    "--devices cpu,cuda checks torch's cuda path against its CPU path.")
 @click.option("--trajectory", type=click.IntRange(min=0), default=0,
               help="Also compare the loss curves over this many training steps (check 4).")
 def parity_command(models, frameworks, devices, trajectory) -> int:
-    """Transfer weights between frameworks and compare outputs and training steps."""
+    """Transfer weights from the reference framework to each other one and compare outputs
+    and training steps, for every family both implement."""
     from bench.parity import run_parity
 
     names = registry.parse_models(models)
     fws = registry.parse_frameworks(frameworks)
     sides = registry.split_list(devices)
-    if len(fws) != 2 or len(sides) != 2:
-        raise UsageError("parity compares two sides, e.g. --frameworks torch,tf "
-                         "(and --devices cpu,cuda for a device path)")
     if unknown := [d for d in sides if d not in DEVICES]:
         raise UsageError(f"unknown device {unknown[0]!r}; use {' or '.join(DEVICES)}")
-    if (fws[0], sides[0]) == (fws[1], sides[1]):
+    if len(sides) != 2 or len(fws) < 2 or (len(fws) > 2 and sides[0] != sides[1]):
+        raise UsageError("parity compares a reference with other frameworks, e.g. "
+                         "--frameworks torch,tf,jax, or two devices of two sides "
+                         "(--frameworks torch,torch --devices cpu,cuda)")
+    if len(fws) == 2 and (fws[0], sides[0]) == (fws[1], sides[1]):
         raise UsageError(f"both sides are {fws[0]} on {sides[0]}; give two frameworks "
                          "or two devices")
     click.echo(f"{'model':<16}{'variant':<14}{'check':<38}{'worst':>10}{'tolerance':>11}  "
@@ -358,8 +360,16 @@ def parity_command(models, frameworks, devices, trajectory) -> int:
         click.echo(f"{r.model:<16}{r.variant:<14}{r.check:<38}{r.worst:>10.2e}{r.tolerance:>11.0e}"
                    f"  {'ok' if r.ok else 'FAIL':<6}  ({r.where})")
 
-    results = run_parity(names, (fws[0], fws[1]), trajectory, on_result=show,
-                         devices=(sides[0], sides[1]))
+    results = []
+    for other in fws[1:]:
+        pair = (fws[0], other)
+        both = [m for m in names if all(registry.implements(m, fw) for fw in pair)]
+        if len(fws) > 2 or len(set(pair)) > 1:
+            click.echo(f"-- {other} against {fws[0]}" + (
+                f" (not both implemented: {', '.join(sorted(set(names) - set(both)))})"
+                if set(names) - set(both) else ""))
+        results += run_parity(both, pair, trajectory, on_result=show,
+                              devices=(sides[0], sides[1]))
     failed = [r for r in results if not r.ok]
     click.echo(f"parity: {len(results) - len(failed)} of {len(results)} checks passed")
     return EXIT_FAILED if failed else 0

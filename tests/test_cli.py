@@ -67,7 +67,7 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     (["report", "/nonexistent/run"], "has no records.jsonl"),
     (["report", "results", "--format", "pdf"], "unknown report format 'pdf'"),
     (["parity", "--models", "nosuch"], "unknown model 'nosuch'"),
-    (["parity", "--devices", "cpu"], "parity compares two sides"),
+    (["parity", "--devices", "cpu"], "parity compares a reference with other frameworks"),
     (["parity", "--devices", "cpu,tpu"], "unknown device 'tpu'"),
     (["parity", "--frameworks", "torch,torch"], "both sides are torch on cpu"),
     (["nosuchcommand"], "No such command"),
