@@ -208,7 +208,8 @@ def worst_errors(output: str) -> dict[tuple[str, str], float]:
 
 
 def test_mlp_gan_parity_checks_1_to_4():
-    done = run_cli("parity", "--models", "mlp_gan", "--frameworks", "torch,tf", "--trajectory", "50")
+    done = run_cli("parity", "--models", "mlp_gan", "--frameworks", "torch,tf",
+                   "--trajectory", "50")
     assert done.returncode == 0, done.stdout + done.stderr
     errors = worst_errors(done.stdout)
     for variant in ("points", "images"):
