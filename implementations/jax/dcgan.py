@@ -82,6 +82,17 @@ def conv_rules(net: str, layer: ConvLayer) -> WeightMap:
     return {f"{net}.{name}.weight": ((net, "params", name, "kernel"), to_jax, from_jax)}
 
 
+def weight_map(cfg: DCGANConfig) -> WeightMap:
+    """Every canonical weight's place in the state (paths "G"/"D", "params" or "stats", ...)."""
+    rules = {}
+    for net, rows in (("G", cfg.g_layers()), ("D", cfg.d_layers())):
+        for row in rows:
+            rules |= conv_rules(net, row)
+            if row.batch_norm:
+                rules |= batch_norm_rules(net, f"bn{row.index}")
+    return rules
+
+
 class DCGANAdapter(BCEGANAdapter):
     family = "dcgan"
 
@@ -92,13 +103,7 @@ class DCGANAdapter(BCEGANAdapter):
         return batch
 
     def weight_map(self) -> WeightMap:
-        rules = {}
-        for net, rows in (("G", self.config.g_layers()), ("D", self.config.d_layers())):
-            for row in rows:
-                rules |= conv_rules(net, row)
-                if row.batch_norm:
-                    rules |= batch_norm_rules(net, f"bn{row.index}")
-        return rules
+        return weight_map(self.config)
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged
