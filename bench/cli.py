@@ -101,13 +101,13 @@ def _framework_rows() -> list[dict[str, Any]]:
 def _adapter_note(row: dict[str, Any]) -> str:
     if not row["installed"]:
         return registry.framework(row["framework"]).install
-    return "" if row["quality_suites"] else "not a generator: no fid/mode-collapse suites"
+    return "" if row["quality_suites"] else "declares no quality runs (quality_steps)"
 
 
 def _adapter_rows() -> list[dict[str, Any]]:
     return [{"model": entry.model, "framework": entry.framework,
              "installed": entry.installed(), "source": entry.source,
-             "quality_suites": registry.family_config(entry.model).generates_distribution}
+             "quality_suites": bool(registry.family_config(entry.model).quality_steps)}
             for entry in registry.adapters()]
 
 
