@@ -20,6 +20,10 @@ The unit is the pair, not the round: two workers of the same tree differ by a fe
 for their whole life (where their memory landed, which core they got), and only new
 processes draw that anew. Per key (one job of the suite) the decision uses the pairs' ratios:
 
+0. Power: a key's pair scatter (the SD of its log ratios) gives the smallest slowdown steps
+   1 to 4 catch on it at TARGET_POWER (bench.ab_power). One that cannot see target_effect
+   first gets the pairs that let it, as many as max_seconds_per_key buys; a key still blind
+   says so in its note.
 1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
 2. Confirm: suspected keys, and only they, run `confirm_pairs` more pairs (10 by default).
 3. Test, on all pairs of each suspected key: Wilcoxon's signed-rank test (exact, one-sided)
@@ -452,8 +456,8 @@ def power_note(s: KeySamples, detectable: float, settings: Settings) -> str:
     if not detectable > settings.target_effect:
         return added
     blind = (f"cannot see a {settings.target_effect:.0%} slowdown on this key: its pairs "
-             f"scatter too much for the {s.screened or len(s.ratios())} pairs that "
-             "--max-seconds-per-key allows")
+             f"scatter too much for the {s.screened or len(s.ratios())} pairs it ran; a larger "
+             "--max-seconds-per-key buys more")
     return f"{added}; {blind}" if added else blind
 
 

@@ -293,7 +293,8 @@ def test_the_table_shows_each_keys_scatter_and_power_and_says_when_it_is_blind()
         assert rows[key].detectable > 0.10
         assert frame.loc[key, "note"] == ("10 pairs added for power; cannot see a 10% slowdown "
                                           "on this key: its pairs scatter too much for the 15 "
-                                          "pairs that --max-seconds-per-key allows")
+                                          "pairs it ran; a larger --max-seconds-per-key buys "
+                                          "more")
     result = Result(list(rows.values()), "main", "a" * 40, "b" * 40, False, settings, samples)
     assert "2 key(s) cannot see a 10% slowdown" in result.summary()
     assert "up to 100 s of more pairs" in result.header()
