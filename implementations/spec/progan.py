@@ -56,6 +56,14 @@ class ProGANConfig(FamilyConfig):
         "standard": {},
         "full": {"fade_images": 200_000, "stable_images": 200_000},
     }
+    # The quick schedule reaches 32x32 after 56 steps (fade/stable 512 images); standard's at
+    # step 2,188 (7 phases of 20,000 images, batch 64).
+    quality_steps = {"quick": 200, "standard": 5000, "full": 40_000}
+    convergence_data = {"standard": ("digits",), "full": ("digits",)}
+    convergence_steps = {"standard": 3000, "full": 40_000}
+    # No d_steps (one critic step per G step); gp_weight: a WGAN-GP. Its critic's loss cannot
+    # say that D won, so d_won_loss stays None.
+    convergence_axes = ("lr", "beta1", "batch_size", "latent", "gp_weight")
 
     dataset: str = "digits"
     data_dir: str | None = None
