@@ -118,10 +118,14 @@ def test_progress_counts_images_only_when_growing():
     growing = Progress.start(ProGANConfig(fade_images=64, stable_images=64, phase_resolution=8,
                                           alpha=0.5))
     assert (growing.resolution, growing.alpha, growing.images) == (8, 0.5, 96)
-    assert not growing.advance(32) and growing.alpha == 1.0  # 8x8 stabilises
-    assert growing.advance(64) and (growing.resolution, growing.alpha) == (16, 0.0)
+    growing.count(32)
+    assert growing.alpha == 0.5  # the phase moves on only at the next step
+    assert not growing.catch_up() and growing.alpha == 1.0  # 8x8 stabilises
+    growing.count(64)
+    assert growing.catch_up() and (growing.resolution, growing.alpha) == (16, 0.0)
     pinned = Progress.start(ProGANConfig(grow=False, phase_resolution=16, alpha=0.25))
-    assert not pinned.advance(10**6)
+    pinned.count(10**6)
+    assert not pinned.catch_up() and pinned.images == pinned.config.images_at(16, 0.25)
     assert pinned.tags() == {"resolution": "16", "alpha": "0.25"}
 
 

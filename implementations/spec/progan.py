@@ -330,11 +330,18 @@ class Progress:
         self.images = self.config.images_at(resolution, alpha)
         return changed
 
-    def advance(self, images: int) -> bool:
-        """Count one step's real images (when growing); True when that reached a new resolution."""
+    def count(self, images: int) -> None:
+        """Count one step's real images (when growing). The phase moves on only at the next
+        step (catch_up): between steps the progress names the phase the last step trained
+        at, so an evaluation at a phase's last step is tagged and sampled at that phase."""
+        if self.config.grow:
+            self.images += images
+
+    def catch_up(self) -> bool:
+        """Move to the phase the images counted so far reach; True when the resolution
+        changed (the optimisers restart)."""
         if not self.config.grow:
             return False
-        self.images += images
         resolution, self.alpha = self.config.phase_at(self.images)
         changed = resolution != self.resolution
         self.resolution = resolution
