@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from bench.adapter import FamilyConfig, require_choice
-from bench.data import DataSpec, load_digits_images, sample_mixture
+from bench.data import DataSpec, load_digits_images, sample_mixture, upsample_nearest
 from bench.errors import UsageError
 from bench.features import CACHE_ENV, INCEPTION_WEIGHTS_ENV, digits_classifier
 from bench.figures import artifact_rows, load_samples
@@ -192,17 +192,17 @@ def test_lower_resolution_samples_are_upsampled_nearest_and_say_so(classifier8):
     result = evaluate(coarse)
     assert {m.tags["upsampled"] for m in result} == {"nearest 4x4->8x8"}
     # An adapter that upsampled inside (the progressive GAN's) is tagged just the same.
-    inside = Sampler(lambda n, rng: quality.upsample_nearest(coarse.sample(n, 0), 8), 4)
+    inside = Sampler(lambda n, rng: upsample_nearest(coarse.sample(n, 0), 8), 4)
     assert {m.tags["upsampled"] for m in evaluate(inside)} == {"nearest 4x4->8x8"}
 
 
 def test_upsample_nearest_repeats_each_pixel():
     image = np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1)
-    out = quality.upsample_nearest(image, 4)
+    out = upsample_nearest(image, 4)
     assert out[0, :, :, 0].tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
-    assert quality.upsample_nearest(image, 2).shape == (1, 2, 2, 1)
+    assert upsample_nearest(image, 2).shape == (1, 2, 2, 1)
     with pytest.raises(UsageError, match="integer factor"):
-        quality.upsample_nearest(image, 3)
+        upsample_nearest(image, 3)
 
 
 def test_stacked_digits_count_a_thousand_modes(classifier8):

@@ -16,13 +16,14 @@ multiply by their gain at run time), every bias 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
-from bench.data import DataSpec
+from bench.data import DataSpec, average_pool, upsample_nearest
 from bench.errors import UsageError
 
 DATASETS = ("digits", "mnist")
@@ -53,16 +54,19 @@ class ProGANConfig(FamilyConfig):
     profiles = {
         "quick": {"channels": 16, "fade_images": 512, "stable_images": 512},
         "standard": {},
-        "full": {"fade_images": 200_000, "stable_images": 200_000},
+        # Wider, with phases of 200,000 images: a GPU run.
+        "full": {"channels": 128, "fade_images": 200_000, "stable_images": 200_000},
     }
 
     dataset: str = "digits"
     data_dir: str | None = None
-    channels: int = 128
+    # standard: a growing job fits on one CPU core, 500 steps of 64 per phase
+    # (docs/measurements.md has the step costs it was chosen from).
+    channels: int = 32
     latent: int = 128
     resolution: int = 32  # the target: the schedule ends here
-    fade_images: int = 20_000
-    stable_images: int = 20_000
+    fade_images: int = 32_000
+    stable_images: int = 32_000
     grow: bool = True  # False pins the network at (phase_resolution, alpha)
     phase_resolution: int = 4  # where training starts (grow) or stays (not grow)
     alpha: float = 1.0
@@ -165,6 +169,23 @@ class ProGANConfig(FamilyConfig):
         for r in self.resolutions()[1:]:
             phases += [Phase(r, True, self.fade_images), Phase(r, False, self.stable_images)]
         return phases
+
+    def phase_end_steps(self) -> tuple[int, ...]:
+        """The step that completes each phase of the schedule (none when pinned)."""
+        if not self.grow:
+            return ()
+        ends = np.cumsum([phase.images for phase in self.schedule()])
+        return tuple(int(step) for step in -(-ends // self.batch_size))
+
+    def real_at_phase(self, real: np.ndarray, phase: Mapping[str, str]) -> np.ndarray:
+        """Real images as D sees them at the phase (average-pooled to its resolution and, in a
+        fade, cross-faded with the previous one's), then upsampled to the target by nearest
+        neighbour, as `sample` upsamples G's output: the same resize for real and fake."""
+        resolution, alpha = int(phase["resolution"]), float(phase["alpha"])
+        x = average_pool(real, real.shape[1] // resolution)
+        if self.fading(resolution, alpha):
+            x = alpha * x + (1 - alpha) * upsample_nearest(average_pool(x, 2), resolution)
+        return upsample_nearest(x, real.shape[1]).astype(real.dtype)
 
     def phase_at(self, images: int) -> tuple[int, float]:
         """(resolution, alpha) once `images` real images were trained on, counted from 4x4."""
