@@ -29,6 +29,7 @@ from bench.training import Diverged
 from conftest import run_python
 from gan_bench_testing.runs import artifact_records, write_run
 from implementations.spec.mlp_gan import MLPGANConfig
+from implementations.spec.progan import ProGANConfig
 from suites import fid, mode_collapse, quality
 
 TINY = quality.QualityProfile({}, 20, eval_every=10, n_samples=200, kid_subsets=2,
@@ -102,6 +103,17 @@ def test_mode_collapse_runs_points_on_rings_and_grids_and_images_on_digits(famil
                         ("stacked", "digits"), ("stacked", "stacked_digits")}
     assert len(jobs) == len(datasets) * 2
     assert {j.suite for j in jobs} == {"mode-collapse"}
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard", "full"])
+def test_the_progressive_gans_budget_completes_its_schedule(profile):
+    settings = quality.PROFILES[profile].settings("progan")
+    ends = ProGANConfig.for_profile(profile).phase_end_steps()
+    assert len(ends) == 7 and settings.steps >= ends[-1]  # it reaches 32x32 and stabilises
+    if profile == "standard":  # the budget ends with the schedule, evaluated inside phases
+        assert settings.steps == ends[-1]
+        assert all(end % settings.eval_every == 0 for end in ends)
+        assert settings.budget(ends).eval_steps() == list(range(125, 3501, 125))
 
 
 def test_quality_suites_are_registered_and_import_no_framework():
