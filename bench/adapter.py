@@ -119,6 +119,17 @@ class FamilyConfig:
         """Label -> config for every variant the parity checks must cover."""
         return {"default": self}
 
+    def phase_end_steps(self) -> tuple[int, ...]:
+        """Steps at which a phase of the family's training schedule ends (a model that grows):
+        quality runs evaluate there as well as every K steps. None by default."""
+        return ()
+
+    def real_at_phase(self, real: np.ndarray, phase: Mapping[str, str]) -> np.ndarray:
+        """The real examples as the model, at the phase its adapter's tags() describe, is
+        trained to produce them, in the shape its samples take; quality metrics compare the
+        samples with these. By default the data as it is."""
+        return real
+
     def examples_per_step(self) -> int:
         """Real examples one training step consumes (more than a batch when D steps repeat)."""
         return self.batch_size

@@ -77,6 +77,24 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def average_pool(images: np.ndarray, factor: int) -> np.ndarray:
+    """NHWC images shrunk by an integer factor, each output pixel the mean of a block."""
+    n, h, w, c = images.shape
+    if h % factor or w % factor:
+        raise UsageError(f"images of {h}x{w} cannot be pooled by a factor of {factor}")
+    return images.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+
+
+def upsample_nearest(images: np.ndarray, resolution: int) -> np.ndarray:
+    """NHWC images at `resolution` (an integer multiple of theirs), each pixel repeated."""
+    size = images.shape[1]
+    if resolution % size:
+        raise UsageError(f"samples of {size}x{size} cannot be upsampled to "
+                         f"{resolution}x{resolution} by an integer factor")
+    factor = resolution // size
+    return images.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
 def load_digits_images(size: int) -> np.ndarray:
     """scikit-learn's 1,797 8x8 digits as NHWC float32 in [-1, 1], resized to size x size."""
     from sklearn.datasets import load_digits

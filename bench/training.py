@@ -2,7 +2,8 @@
 
 Runs inside a worker on an adapter that is already built; framework-neutral, numpy only.
 Runs are paired across frameworks: same initial weights, batches and noise for one seed.
-Every `eval_every` steps (and at the last step) the loop fetches the losses (a device sync,
+Every `eval_every` steps (and at the last step, and where the budget asks, e.g. at the
+ends of a growing model's phases) the loop fetches the losses (a device sync,
 so only there) and calls an evaluator that samples the model and returns its metrics.
 
 What comes back is a list of Measurements, each with its step: per evaluation point the
@@ -43,14 +44,18 @@ class Budget:
 
     steps: int
     eval_every: int
+    #: Further steps to evaluate at, within the budget (where a training schedule's phases end).
+    also_at: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         require_positive_int("steps", self.steps)
         require_positive_int("eval_every", self.eval_every)
 
     def eval_steps(self) -> list[int]:
-        """Every eval_every steps, and the last step even when it is not a multiple."""
-        return sorted({*range(self.eval_every, self.steps + 1, self.eval_every), self.steps})
+        """Every eval_every steps, the `also_at` steps up to the last, and the last step."""
+        within = {step for step in self.also_at if 0 < step <= self.steps}
+        return sorted({*range(self.eval_every, self.steps + 1, self.eval_every), *within,
+                       self.steps})
 
 
 def finite_samples(adapter: Adapter, n: int, seed: int) -> np.ndarray:

@@ -13,7 +13,11 @@ through this one code path:
   classes_kl_uniform from its predictions (stacked digits: one digit per channel, 1,000
   classes); NDB on pixels (ndb, ndb_share, ndb_js). The classifier's held-out accuracy is
   recorded once per job. A progressive GAN's samples from an earlier, lower resolution are
-  upsampled to the data's by nearest neighbour first, and tagged `upsampled`.
+  upsampled to the data's by nearest neighbour first, and tagged `upsampled`; the real
+  images it is compared with are taken to its phase the same way (FamilyConfig.real_at_phase:
+  pooled to its resolution, upsampled back), so the classifier and its features stay one.
+  Such a model is evaluated at the end of every phase too, and its samples at the end of each
+  resolution come back for the growth figure (suites.growth).
 - fid_inception, only when a job asks (param fid_inception), at the last step only (minutes on
   a CPU), on its own sample count (inception_samples: 2,048, the feature dimension, from
   standard on; 10,000 in full). Without the Inception weights it is a `skipped` record that
@@ -35,7 +39,7 @@ Figures: loss and metric curves against step, and the last samples (caption: see
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +50,7 @@ import pandas as pd
 from bench import registry
 from bench.adapter import Adapter, FamilyConfig
 from bench.build import build_adapter
-from bench.data import POINT_DATASETS
+from bench.data import POINT_DATASETS, upsample_nearest
 from bench.errors import UsageError
 from bench.features import DigitsClassifier, digits_classifier, raw_features
 from bench.figures import (
@@ -78,6 +82,7 @@ from bench.records import Measurement
 from bench.registry import family_config
 from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, served
 from bench.training import Budget, Diverged, Evaluator, finite_samples, train
+from suites import growth
 
 UNITS = {"modes_kl_uniform": "nat", "classes_kl_uniform": "nat", "ndb_js": "nat"}
 SHOWN_IMAGES = 64  # the report's sample grid is 8 x 8
@@ -134,8 +139,8 @@ class QualitySettings:
     fid_inception: bool = False
     inception_samples: int = INCEPTION_DIM
 
-    def budget(self) -> Budget:
-        return Budget(self.steps, self.eval_every)
+    def budget(self, also_at: tuple[int, ...] = ()) -> Budget:
+        return Budget(self.steps, self.eval_every, also_at)
 
 
 @dataclass(frozen=True)
@@ -253,16 +258,6 @@ class PointQuality:
         })
 
 
-def upsample_nearest(images: np.ndarray, resolution: int) -> np.ndarray:
-    """NHWC images at `resolution` (an integer multiple of theirs), each pixel repeated."""
-    size = images.shape[1]
-    if resolution % size:
-        raise UsageError(f"samples of {size}x{size} cannot be upsampled to "
-                         f"{resolution}x{resolution} by an integer factor")
-    factor = resolution // size
-    return images.repeat(factor, axis=1).repeat(factor, axis=2)
-
-
 def upsampling_note(adapter: Adapter, samples: np.ndarray, resolution: int) -> str:
     """'nearest RxR->SxS' when the model generates below the data's resolution, else ''.
 
@@ -273,37 +268,53 @@ def upsampling_note(adapter: Adapter, samples: np.ndarray, resolution: int) -> s
         generated < resolution) else ""
 
 
+def data_as_it_is(real: np.ndarray, phase: Mapping[str, str]) -> np.ndarray:
+    return real
+
+
 @dataclass
 class ImageQuality:
-    """The evaluator for digit images: classifier features, predictions, and pixel bins."""
+    """The evaluator for digit images: classifier features, predictions, and pixel bins.
+
+    The samples are compared with `phase_target(real, adapter.tags())`: for a model that
+    grows, the real images at its current resolution (FamilyConfig.real_at_phase).
+    """
 
     classifier: DigitsClassifier
     real: np.ndarray
     settings: QualitySettings
     seed: int
-    real_features: np.ndarray = field(init=False)
+    phase_target: Callable[[np.ndarray, Mapping[str, str]], np.ndarray] = data_as_it_is
+    # The last phase's target images and their features: a phase lasts many evaluations.
+    _target: tuple[dict[str, str], np.ndarray, np.ndarray] | None = field(default=None,
+                                                                          init=False)
 
-    def __post_init__(self) -> None:
-        self.real_features = self.classifier.features(self.real)
+    def target(self, phase: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """The real images to compare with at `phase`, and their features."""
+        if self._target is None or self._target[0] != phase:
+            real = self.phase_target(self.real, phase)
+            self._target = (phase, real, self.classifier.features(real))
+        return self._target[1], self._target[2]
 
     def __call__(self, adapter: Adapter) -> list[Measurement]:
-        fake = finite_samples(adapter, len(self.real), self.seed)
+        real, real_features = self.target(adapter.tags())
+        fake = finite_samples(adapter, len(real), self.seed)
         resolution = self.classifier.resolution
         note = upsampling_note(adapter, fake, resolution)
         fake = upsample_nearest(fake, resolution)
         features = self.classifier.features(fake)
-        kid, kid_std = kid_from_features(self.real_features, features,
+        kid, kid_std = kid_from_features(real_features, features,
                                          subsets=self.settings.kid_subsets,
                                          subset_size=self.settings.kid_subset_size,
                                          seed=self.seed)
         classes = self.class_stats(fake)
-        bins = ndb(self.real.reshape(len(self.real), -1), fake.reshape(len(fake), -1),
+        bins = ndb(real.reshape(len(real), -1), fake.reshape(len(fake), -1),
                    k=self.settings.ndb_k, seed=self.seed)
         values = {
-            "fid_digits": fid_from_features(self.real_features, features),
+            "fid_digits": fid_from_features(real_features, features),
             "kid_digits": kid,
             "kid_digits_std": kid_std,
-            **neighbour_metrics(self.real_features, features, "digits"),
+            **neighbour_metrics(real_features, features, "digits"),
             "classes_covered": classes["classes_covered"],
             "classes_kl_uniform": classes["kl_uniform"],
             "ndb": bins["ndb"],
@@ -336,7 +347,7 @@ def make_evaluator(config: FamilyConfig, real: np.ndarray, settings: QualitySett
     classifier = digits_classifier(spec.resolution, seed=0)
     accuracy = Measurement("classifier_test_accuracy", classifier.test_accuracy,
                            tags={"classifier": f"digits {spec.resolution}x{spec.resolution}"})
-    return ImageQuality(classifier, real, settings, seed), [accuracy]
+    return ImageQuality(classifier, real, settings, seed, config.real_at_phase), [accuracy]
 
 
 # --- fid_inception --------------------------------------------------------------------------
@@ -395,7 +406,9 @@ def execute(job: Job) -> JobResult:
     data = config.load_data(job.seed)
     real = reference_sample(data, settings.n_samples, job.seed)
     evaluate, once = make_evaluator(config, real, settings, job.seed)
-    measurements = once + train(built.adapter, data, settings.budget(), evaluate, job.seed)
+    snapshots = growth.PhaseSamples(evaluate, SHOWN_IMAGES, job.seed)
+    measurements = once + train(built.adapter, data, settings.budget(config.phase_end_steps()),
+                                snapshots, job.seed)
     if settings.fid_inception:
         last_step = measurements[-1].step
         inception_real = reference_sample(data, settings.inception_samples, job.seed)
@@ -404,7 +417,7 @@ def execute(job: Job) -> JobResult:
     measurements = [dataclasses.replace(m, tags={**job_tags, **m.tags}) for m in measurements]
     samples = final_samples(built.adapter, job, {**job_tags, "step": measurements[-1].step})
     return JobResult(measurements, batch_size=config.batch_size, env=built.env,
-                     artifacts=samples)
+                     artifacts=samples + snapshots.artifacts(measurements, job_tags))
 
 
 # --- summary tables -------------------------------------------------------------------------
@@ -498,6 +511,7 @@ def sample_caption(row: pd.Series, many_devices: bool) -> str:
 def sample_figures(frame: pd.DataFrame, out_dir: Path, suite: str) -> list[Figure]:
     """Per (model, dataset): each job's last samples, captioned with its seed and step."""
     rows = artifact_rows(frame, suite)
+    rows = rows[~growth.is_phase_end(rows)]  # those are the growth figure's
     if rows.empty:
         return []
     rows = rows.assign(dataset=text_column(rows, "dataset"),
@@ -515,8 +529,9 @@ def sample_figures(frame: pd.DataFrame, out_dir: Path, suite: str) -> list[Figur
 
 
 def quality_figures(frame: pd.DataFrame, out_dir: Path, suite: str) -> list[Figure]:
-    """Loss curves, metric curves and samples of one quality suite's jobs."""
+    """Loss curves, metric curves, samples, and the growth of models that grow."""
     return [*curves_figures(frame, out_dir, suite, "losses", "Loss curves", is_loss),
             *curves_figures(frame, out_dir, suite, "metrics", "Metrics against step",
                             is_step_metric),
-            *sample_figures(frame, out_dir, suite)]
+            *sample_figures(frame, out_dir, suite),
+            *growth.growth_figures(frame, out_dir, suite, QUALITY_METRICS)]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from bench.adapter import FamilyConfig, require_choice
-from bench.data import DataSpec, load_digits_images, sample_mixture
+from bench.data import DataSpec, load_digits_images, sample_mixture, upsample_nearest
 from bench.errors import UsageError
 from bench.features import CACHE_ENV, INCEPTION_WEIGHTS_ENV, digits_classifier
 from bench.figures import artifact_rows, load_samples
@@ -29,6 +29,7 @@ from bench.training import Diverged
 from conftest import run_python
 from gan_bench_testing.runs import artifact_records, write_run
 from implementations.spec.mlp_gan import MLPGANConfig
+from implementations.spec.progan import ProGANConfig
 from suites import fid, mode_collapse, quality
 
 TINY = quality.QualityProfile(eval_every=10, n_samples=200, kid_subsets=2, kid_subset_size=100,
@@ -152,6 +153,17 @@ def test_mode_collapse_runs_points_on_rings_and_grids_and_images_on_digits(famil
     assert {j.suite for j in jobs} == {"mode-collapse"}
 
 
+@pytest.mark.parametrize("profile", ["quick", "standard", "full"])
+def test_the_progressive_gans_budget_completes_its_schedule(profile):
+    settings = quality.PROFILES[profile].settings("progan")
+    ends = ProGANConfig.for_profile(profile).phase_end_steps()
+    assert len(ends) == 7 and settings.steps >= ends[-1]  # it reaches 32x32 and stabilises
+    if profile == "standard":  # the budget ends with the schedule, evaluated inside phases
+        assert settings.steps == ends[-1]
+        assert all(end % settings.eval_every == 0 for end in ends)
+        assert settings.budget(ends).eval_steps() == list(range(125, 3501, 125))
+
+
 def test_quality_suites_are_registered_and_import_no_framework():
     assert load_suite("fid") is fid and load_suite("mode-collapse") is mode_collapse
     assert fid.PROFILES is mode_collapse.PROFILES is quality.PROFILES  # one table, shared
@@ -240,17 +252,17 @@ def test_lower_resolution_samples_are_upsampled_nearest_and_say_so(classifier8):
     result = evaluate(coarse)
     assert {m.tags["upsampled"] for m in result} == {"nearest 4x4->8x8"}
     # An adapter that upsampled inside (the progressive GAN's) is tagged just the same.
-    inside = Sampler(lambda n, rng: quality.upsample_nearest(coarse.sample(n, 0), 8), 4)
+    inside = Sampler(lambda n, rng: upsample_nearest(coarse.sample(n, 0), 8), 4)
     assert {m.tags["upsampled"] for m in evaluate(inside)} == {"nearest 4x4->8x8"}
 
 
 def test_upsample_nearest_repeats_each_pixel():
     image = np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1)
-    out = quality.upsample_nearest(image, 4)
+    out = upsample_nearest(image, 4)
     assert out[0, :, :, 0].tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]
-    assert quality.upsample_nearest(image, 2).shape == (1, 2, 2, 1)
+    assert upsample_nearest(image, 2).shape == (1, 2, 2, 1)
     with pytest.raises(UsageError, match="integer factor"):
-        quality.upsample_nearest(image, 3)
+        upsample_nearest(image, 3)
 
 
 def test_stacked_digits_count_a_thousand_modes(classifier8):

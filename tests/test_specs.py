@@ -118,11 +118,40 @@ def test_progress_counts_images_only_when_growing():
     growing = Progress.start(ProGANConfig(fade_images=64, stable_images=64, phase_resolution=8,
                                           alpha=0.5))
     assert (growing.resolution, growing.alpha, growing.images) == (8, 0.5, 96)
-    assert not growing.advance(32) and growing.alpha == 1.0  # 8x8 stabilises
-    assert growing.advance(64) and (growing.resolution, growing.alpha) == (16, 0.0)
+    growing.count(32)
+    assert growing.alpha == 0.5  # the phase moves on only at the next step
+    assert not growing.catch_up() and growing.alpha == 1.0  # 8x8 stabilises
+    growing.count(64)
+    assert growing.catch_up() and (growing.resolution, growing.alpha) == (16, 0.0)
     pinned = Progress.start(ProGANConfig(grow=False, phase_resolution=16, alpha=0.25))
-    assert not pinned.advance(10**6)
+    pinned.count(10**6)
+    assert not pinned.catch_up() and pinned.images == pinned.config.images_at(16, 0.25)
     assert pinned.tags() == {"resolution": "16", "alpha": "0.25"}
+
+
+def test_phase_ends_are_the_steps_that_complete_each_phase():
+    cfg = ProGANConfig(fade_images=100, stable_images=200, batch_size=64)
+    # Phases end after 200, 300, 500, 600, 800, 900 and 1,100 images: a step of 64 each.
+    assert cfg.phase_end_steps() == (4, 5, 8, 10, 13, 15, 18)
+    assert cfg.replace(grow=False).phase_end_steps() == ()
+    assert ProGANConfig(resolution=8, fade_images=64, stable_images=128,
+                        batch_size=64).phase_end_steps() == (2, 3, 5)
+
+
+def test_real_images_at_a_phase_are_pooled_faded_and_upsampled_back():
+    cfg = ProGANConfig()
+    real = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype(np.float32)
+    x8 = real.reshape(3, 8, 4, 8, 4, 1).mean(axis=(2, 4))
+    x4 = x8.reshape(3, 4, 2, 4, 2, 1).mean(axis=(2, 4))
+    def up(x):
+        return x.repeat(32 // x.shape[1], axis=1).repeat(32 // x.shape[1], axis=2)
+    def at(resolution, alpha):
+        return cfg.real_at_phase(real, {"resolution": str(resolution), "alpha": f"{alpha:g}"})
+    np.testing.assert_array_equal(at(32, 1.0), real)
+    np.testing.assert_allclose(at(8, 1.0), up(x8), atol=1e-6)
+    np.testing.assert_allclose(at(8, 0.0), up(x4), atol=1e-6)  # a fade starts where 4x4 ends
+    np.testing.assert_allclose(at(8, 0.25), 0.75 * up(x4) + 0.25 * up(x8), atol=1e-6)
+    assert at(8, 0.25).dtype == np.float32
 
 
 def test_parity_configs_cover_every_resolution_and_alpha():

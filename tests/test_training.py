@@ -100,6 +100,11 @@ def test_evaluations_every_k_steps_and_at_the_end(steps, every, expected):
     assert Budget(steps, every).eval_steps() == expected
 
 
+def test_evaluations_also_where_asked_within_the_budget():
+    # A growing model's phases end at steps 3, 4 and 12: only those within 10 are added.
+    assert Budget(10, 4, also_at=(3, 4, 12)).eval_steps() == [3, 4, 8, 10]
+
+
 @pytest.mark.parametrize("bad", [{"steps": 0, "eval_every": 10}, {"steps": 10, "eval_every": 0},
                                  {"steps": 2.5, "eval_every": 1}])
 def test_a_budget_that_cannot_work_is_a_usage_error(bad):

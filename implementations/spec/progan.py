@@ -16,6 +16,7 @@ multiply by their gain at run time), every bias 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
-from bench.data import DataSpec
+from bench.data import DataSpec, average_pool, upsample_nearest
 from bench.errors import UsageError
 
 DATASETS = ("digits", "mnist")
@@ -54,20 +55,24 @@ class ProGANConfig(FamilyConfig):
     profiles = {
         "quick": {"channels": 16, "fade_images": 512, "stable_images": 512},
         "standard": {},
-        "full": {"fade_images": 200_000, "stable_images": 200_000},
+        # Wider, with phases of 200,000 images: a GPU run.
+        "full": {"channels": 128, "fade_images": 200_000, "stable_images": 200_000},
     }
-    # The quick schedule reaches 32x32 after 56 steps (fade/stable 512 images); standard's at
-    # step 2,188 (7 phases of 20,000 images, batch 64).
-    quality_steps = {"quick": 200, "standard": 5000, "full": 40_000}
+    # The quick schedule reaches 32x32 after 56 steps (fade/stable 512 images); standard's
+    # training ends with its schedule, 7 phases of 500 steps, evaluated 4 times a phase.
+    quality_steps = {"quick": 200, "standard": 3500, "full": 40_000}
+    quality_eval_every = {"standard": 125}
     convergence_data = {"standard": ("digits",), "full": ("digits",)}
-    convergence_steps = {"standard": 3000, "full": 40_000}
+    convergence_steps = {"standard": 3500, "full": 40_000}
     # No d_steps (one critic step per G step); gp_weight: a WGAN-GP. Its critic's loss cannot
     # say that D won, so d_won_loss stays None.
     convergence_axes = ("lr", "beta1", "batch_size", "latent", "gp_weight")
 
     dataset: str = "digits"
     data_dir: str | None = None
-    channels: int = 128
+    # standard: a growing job fits on one CPU core, 500 steps of 64 per phase
+    # (docs/measurements.md has the step costs it was chosen from).
+    channels: int = 32
     latent: int = 128
     resolution: int = 32  # the target: the schedule ends here
     #: Samples come from a batch of another size than the forward check's, and at 32x32 each
@@ -76,8 +81,8 @@ class ProGANConfig(FamilyConfig):
     #: more than the forward outputs do, within one framework alike (a batch of 1 against 4:
     #: bench/testing/test_contract.py's SAMPLE_BATCH_ATOL).
     sample_tolerance: ClassVar[float] = 1e-4
-    fade_images: int = 20_000
-    stable_images: int = 20_000
+    fade_images: int = 32_000
+    stable_images: int = 32_000
     grow: bool = True  # False pins the network at (phase_resolution, alpha)
     phase_resolution: int = 4  # where training starts (grow) or stays (not grow)
     alpha: float = 1.0
@@ -180,6 +185,23 @@ class ProGANConfig(FamilyConfig):
         for r in self.resolutions()[1:]:
             phases += [Phase(r, True, self.fade_images), Phase(r, False, self.stable_images)]
         return phases
+
+    def phase_end_steps(self) -> tuple[int, ...]:
+        """The step that completes each phase of the schedule (none when pinned)."""
+        if not self.grow:
+            return ()
+        ends = np.cumsum([phase.images for phase in self.schedule()])
+        return tuple(int(step) for step in -(-ends // self.batch_size))
+
+    def real_at_phase(self, real: np.ndarray, phase: Mapping[str, str]) -> np.ndarray:
+        """Real images as D sees them at the phase (average-pooled to its resolution and, in a
+        fade, cross-faded with the previous one's), then upsampled to the target by nearest
+        neighbour, as `sample` upsamples G's output: the same resize for real and fake."""
+        resolution, alpha = int(phase["resolution"]), float(phase["alpha"])
+        x = average_pool(real, real.shape[1] // resolution)
+        if self.fading(resolution, alpha):
+            x = alpha * x + (1 - alpha) * upsample_nearest(average_pool(x, 2), resolution)
+        return upsample_nearest(x, real.shape[1]).astype(real.dtype)
 
     def phase_at(self, images: int) -> tuple[int, float]:
         """(resolution, alpha) once `images` real images were trained on, counted from 4x4."""
@@ -345,11 +367,18 @@ class Progress:
         self.images = self.config.images_at(resolution, alpha)
         return changed
 
-    def advance(self, images: int) -> bool:
-        """Count one step's real images (when growing); True when that reached a new resolution."""
+    def count(self, images: int) -> None:
+        """Count one step's real images (when growing). The phase moves on only at the next
+        step (catch_up): between steps the progress names the phase the last step trained
+        at, so an evaluation at a phase's last step is tagged and sampled at that phase."""
+        if self.config.grow:
+            self.images += images
+
+    def catch_up(self) -> bool:
+        """Move to the phase the images counted so far reach; True when the resolution
+        changed (the optimisers restart)."""
         if not self.config.grow:
             return False
-        self.images += images
         resolution, self.alpha = self.config.phase_at(self.images)
         changed = resolution != self.resolution
         self.resolution = resolution

@@ -344,10 +344,11 @@ class ProGANAdapter(TFAdapter):
         return loss_d, penalty
 
     def train_step(self, staged) -> None:
+        if self.progress.catch_up():
+            self._reset_optimizers()
         with tf.device(self.tf_device):
             self._losses = self._step(*staged, *self.phase())
-        if self.progress.advance(self.config.batch_size):
-            self._reset_optimizers()
+        self.progress.count(self.config.batch_size)
 
     def losses(self) -> dict[str, float]:
         loss_d, loss_g, penalty = self._losses

@@ -303,9 +303,10 @@ class ProGANAdapter(TorchAdapter):
         return loss_d, penalty
 
     def train_step(self, staged) -> None:
-        self._losses = self._step(*staged, *self.phase())
-        if self.progress.advance(self.config.batch_size):
+        if self.progress.catch_up():
             self._reset_optimizers()
+        self._losses = self._step(*staged, *self.phase())
+        self.progress.count(self.config.batch_size)
 
     def losses(self) -> dict[str, float]:
         loss_d, loss_g, penalty = self._losses

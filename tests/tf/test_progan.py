@@ -16,8 +16,10 @@ import tensorflow as tf
 from bench import layouts
 from bench.data import noise
 from bench.errors import UsageError
+from bench.training import Budget, train
 from implementations.spec.progan import ProGANConfig
 from implementations.tf import progan
+from suites import growth
 
 TINY = {"channels": 4, "latent": 8, "batch_size": 4}
 
@@ -142,9 +144,9 @@ def test_fade_at_alpha_zero_computes_the_previous_network():
 def test_growing_keeps_trained_weights():
     adapter = progan.ProGANAdapter(tiny(fade_images=4, stable_images=4))
     initial = adapter.get_weights()
-    while adapter.progress.resolution < 16:
+    while adapter.progress.images < adapter.config.images_at(16, 0.0):
         adapter.train_step(staged(adapter))
-    grown = adapter.get_weights()  # right after the step that grew the networks to 16
+    grown = adapter.get_weights()  # after the last step at 8x8: the next one grows to 16
     old = [k for k in grown if ("4x4" in k or "8x8" in k) and "rgb" not in k]
     new = [k for k in grown if "16x16" in k]
     assert all(not np.array_equal(grown[k], initial[k]) for k in old)
@@ -164,13 +166,39 @@ def test_schedule_fades_then_stabilises_and_resets_the_optimisers():
     adapter = progan.ProGANAdapter(tiny(fade_images=8, stable_images=8))
     seen = []
     for _ in range(7):
-        seen.append((adapter.progress.resolution, adapter.progress.alpha))
+        before, optimisers = adapter.progress.resolution, (adapter.opt_d, adapter.opt_g)
         adapter.train_step(staged(adapter))
-        grew = adapter.progress.resolution != seen[-1][0]
-        assert (int(adapter.opt_d.iterations) == 0) == grew
-        assert (int(adapter.opt_g.iterations) == 0) == grew
+        seen.append((adapter.progress.resolution, adapter.progress.alpha))  # trained at
+        grew = adapter.progress.resolution != before
+        assert all((new is not old) == grew
+                   for new, old in zip((adapter.opt_d, adapter.opt_g), optimisers, strict=True))
     assert seen == [(4, 1.0), (4, 1.0), (8, 0.0), (8, 0.5), (8, 1.0), (8, 1.0), (16, 0.0)]
-    assert adapter.tags() == {"resolution": "16", "alpha": "0.5"}
+    # Between steps the tags name the phase the last step trained at.
+    assert adapter.tags() == {"resolution": "16", "alpha": "0"}
+
+
+def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase():
+    cfg = tiny(fade_images=8, stable_images=8)
+    seen = {}
+
+    def evaluate(adapter):
+        seen[len(seen)] = adapter.tags()
+        return []
+
+    kept = growth.PhaseSamples(evaluate, n=2, seed=0)
+    train(progan.ProGANAdapter(cfg), digits(), Budget(20, 5, cfg.phase_end_steps()), kept, 0)
+    steps = Budget(20, 5, cfg.phase_end_steps()).eval_steps()
+    assert steps == [2, 4, 5, 6, 8, 10, 12, 14, 15, 20]
+    tags = {step: (t["resolution"], t["alpha"]) for step, t in zip(steps, seen.values(),
+                                                                    strict=True)}
+    # Each phase's last step, tagged with that phase (a fade's last alpha is 1 - 4/8).
+    assert [tags[s] for s in cfg.phase_end_steps()] == [
+        ("4", "1"), ("8", "0.5"), ("8", "1"), ("16", "0.5"), ("16", "1"), ("32", "0.5"),
+        ("32", "1")]
+    assert sorted(kept.samples, key=int) == ["4", "8", "16", "32"]
+    four = kept.samples["4"]  # 4x4 samples at the target size: blocks of 8x8 equal pixels
+    np.testing.assert_array_equal(four, four[:, ::8, ::8].repeat(8, 1).repeat(8, 2))
+    assert len(np.unique(kept.samples["32"][0])) > 16
 
 
 def test_set_phase_moves_and_validates():
