@@ -155,7 +155,7 @@ def test_mode_collapse_runs_points_on_rings_and_grids_and_images_on_digits(famil
 
 @pytest.mark.parametrize("profile", ["quick", "standard", "full"])
 def test_the_progressive_gans_budget_completes_its_schedule(profile):
-    settings = quality.PROFILES[profile].settings("progan")
+    settings = quality.PROFILES[profile].settings(ProGANConfig, profile)
     ends = ProGANConfig.for_profile(profile).phase_end_steps()
     assert len(ends) == 7 and settings.steps >= ends[-1]  # it reaches 32x32 and stabilises
     if profile == "standard":  # the budget ends with the schedule, evaluated inside phases
