@@ -31,9 +31,10 @@ class Mode:
 
     name: str  # what --modes and every record say
     label: str  # what the framework's users call it: "tf.function", "torch.compile"
-    #: Compiles ahead of the first step, which can cost minutes on a CPU: a profile that
-    #: cannot pay for that leaves the mode out unless it is the framework's default.
-    compiles_ahead: bool = False
+    #: Its first steps cost minutes on a CPU (a compile ahead of the first step, or one per
+    #: primitive on first use): a profile that cannot pay for that leaves the mode out unless
+    #: it is the framework's default.
+    slow_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,11 @@ def check_requested_modes(requested: tuple[str, ...], frameworks: list[Framework
 
 
 def modes_to_run(fw: Framework, device: str, requested: tuple[str, ...],
-                 compiles_ahead: bool) -> tuple[str, ...]:
+                 pays_slow_starts: bool) -> tuple[str, ...]:
     """The modes a timing suite runs for `fw` on `device`, its default first.
 
-    Without `requested`: every declared mode, or, where the profile cannot pay for compiling
-    ahead (`compiles_ahead` False), those that need no such compile and the default. With
+    Without `requested`: every declared mode, or, where the profile cannot pay for slow
+    starts (`pays_slow_starts` False), the modes that start quickly and the default. With
     it: the requested modes this framework declares (checked by check_requested_modes).
     """
     default = fw.default_for(device)
@@ -122,6 +123,6 @@ def modes_to_run(fw: Framework, device: str, requested: tuple[str, ...],
                 chosen.append(mode)
     else:
         chosen = [m.name for m in fw.modes
-                  if compiles_ahead or not m.compiles_ahead or m.name == default]
+                  if pays_slow_starts or not m.slow_start or m.name == default]
     ordered = sorted(dict.fromkeys(chosen), key=lambda m: m != default)
     return tuple(ordered)

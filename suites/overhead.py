@@ -58,12 +58,12 @@ PROFILES = {
 
 
 def jobs(request: Request) -> list[Job]:
-    compiles_ahead = profile_settings(PROFILES, request.profile).timing.compiles_ahead
+    pays = profile_settings(PROFILES, request.profile).timing.pays_slow_starts
     return [Job(suite=SUITE, model=model, framework=framework, device=device, mode=mode,
                 profile=request.profile, **request.runtime())
             for model in request.models for framework in request.frameworks
             for device in request.devices
-            for mode in throughput.job_modes(request, framework, device, compiles_ahead)]
+            for mode in throughput.job_modes(request, framework, device, pays)]
 
 
 def execute(job: Job) -> JobResult:
@@ -82,7 +82,10 @@ def execute(job: Job) -> JobResult:
         adapter.train_step(staged)
 
     settings = profile_settings(PROFILES, job.profile)
-    rates = paired_rates({"harness": harness_step, "bare": bare.step}, adapter.sync,
+    # A bare loop whose queued work the device-wide sync does not wait for (JAX has none)
+    # brings its own sync.
+    bare_sync = getattr(bare, "sync", adapter.sync)
+    rates = paired_rates({"harness": (harness_step, adapter.sync), "bare": (bare.step, bare_sync)},
                          settings.timing.warmup_steps, settings.rounds, settings.round_s)
     ratios = rates["harness"] / rates["bare"]
     ratio, lo, hi = bootstrap_median(ratios)
@@ -97,17 +100,17 @@ def execute(job: Job) -> JobResult:
     return JobResult(measurements, batch_size=config.batch_size, env=built.env)
 
 
-def paired_rates(steps: dict[str, Callable[[], None]], sync: Callable[[], None],
+def paired_rates(steps: dict[str, tuple[Callable[[], None], Callable[[], None]]],
                  warmup_steps: int, rounds: int, round_s: float) -> dict[str, np.ndarray]:
-    """Steps/s of each step function per round; round r runs them forward, r+1 backward."""
+    """Steps/s of each (step, its sync) per round; round r runs them forward, r+1 backward."""
     names = list(steps)
     warm_steps = max(warmup_steps, 1)
-    slowest = max(timed_round(steps[name], sync, warm_steps) / warm_steps for name in names)
+    slowest = max(timed_round(*steps[name], warm_steps) / warm_steps for name in names)
     count = steps_for(round_s, slowest)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            rates[name].append(count / timed_round(steps[name], sync, count))
+            rates[name].append(count / timed_round(*steps[name], count))
     return {name: np.array(values) for name, values in rates.items()}
 
 

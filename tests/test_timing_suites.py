@@ -26,15 +26,15 @@ def modes_and_sizes(jobs) -> set[tuple[str, str, int | None]]:
 
 def test_throughput_takes_the_profiles_modes_and_batch_sizes():
     """Standard pays for compiling ahead: every declared mode. Quick does not: each
-    framework's default and its modes that compile nothing ahead, the default first."""
+    framework's default and its modes that start quickly, the default first."""
     jobs = throughput.jobs(Request(models=("dcgan",), frameworks=("torch", "tf"),
                                    profile="standard"))
     assert modes_and_sizes(jobs) == {
         (framework, mode, size) for framework in ("torch", "tf")
         for mode in registry.framework(framework).mode_names() for size in (16, 64, 256)}
-    quick = throughput.jobs(Request(models=("dcgan",), frameworks=("torch", "tf")))
+    quick = throughput.jobs(Request(models=("dcgan",), frameworks=("torch", "tf", "jax")))
     assert [(j.framework, j.mode) for j in quick] == [("torch", "eager"), ("tf", "compiled"),
-                                                      ("tf", "eager")]
+                                                      ("tf", "eager"), ("jax", "jit")]
     on_gpu = throughput.jobs(Request(models=("dcgan",), frameworks=("tf",), devices=("cuda",)))
     assert [j.mode for j in on_gpu] == ["xla", "eager", "compiled"]  # Keras' fit on a GPU
 
