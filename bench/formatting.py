@@ -20,6 +20,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from bench.figures import framework_sort_key
+from bench.framework import EAGER
 from bench.suite import MetricSpec, metric_spec
 
 #: Headers of the columns that identify a row; a metric's header is its declaration's
@@ -28,7 +29,6 @@ HEADERS = {"batch_size": "batch", "resolution": "resolution (px)", "n_samples": 
 #: Columns that identify a row, in the order rows are sorted by (where a table has them).
 KEY_COLUMNS = ("suite", "model", "dataset", "variant", "resolution", "alpha", "framework",
                "device", "mode", "batch_size", "n_samples", "perturbation", "seed", "metric")
-MODE_ORDER = ("eager", "compiled", "xla")
 NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
 
 
@@ -143,8 +143,8 @@ def natural_key(value: Any) -> tuple:
 def cell_key(column: str, value: Any) -> tuple:
     if column == "framework":
         return framework_sort_key(str(value))
-    if column == "mode" and value in MODE_ORDER:
-        return (MODE_ORDER.index(value), "")
+    if column == "mode":  # eager first, a framework's other modes by name
+        return (str(value) != EAGER, str(value))
     return natural_key(value)
 
 
