@@ -270,7 +270,7 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     them as used (each in its default mode), at their fastest, and eager (a diagnostic),
     each against the first framework, with the ratio's interval over pairs. Writes
     compare.csv and compare.md in the run folder; its report leads with them."""
-    from bench.compare import comparison_table
+    from bench.compare import AS_USED, comparison_table, ratio_figure
     from bench.report import write_report
 
     run = build_run(registry.split_list(suite_names), **options)
@@ -284,6 +284,7 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     table.to_csv(summary.run_dir / COMPARE_FILE, index=False)
     text = _compare_markdown(table)
     (summary.run_dir / COMPARE_FILE).with_suffix(".md").write_text(text + "\n")
+    ratio_figure(table, AS_USED, summary.run_dir / "figures")
     write_report(summary.run_dir, ("md", "html", "csv"))  # the summary leads with the table
     click.echo(text)
     return EXIT_FAILED if summary.errors else 0

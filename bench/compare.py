@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,9 @@ def as_used_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[s
     default = registry.framework(framework).default_for(device)
     if default in sides and sides[default].error:
         return None, f"default mode {default} failed: {sides[default].error}"
-    return (default, "") if default in measured(sides) else (None, f"{default} not run")
+    if default in measured(sides):
+        return default, ""
+    return None, f"{default} not run in this profile"
 
 
 def fastest_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[str | None, str]:
@@ -106,7 +109,9 @@ def fastest_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[s
 
 
 def eager_mode(framework: str, device: str, sides: dict[str, Side]) -> tuple[str | None, str]:
-    return (EAGER, "") if EAGER in measured(sides) else (None, f"{EAGER} not run")
+    if EAGER in measured(sides):
+        return EAGER, ""
+    return None, f"{EAGER} not run in this profile"
 
 
 CHOOSERS: dict[str, Callable[[str, str, dict[str, Side]], tuple[str | None, str]]] = {
@@ -212,3 +217,37 @@ def wide(table: pd.DataFrame, comparison: str, fmt: Callable[[float], str]) -> p
     if not frame.empty and not frame["pairs"].any():
         frame = frame.drop(columns="pairs")  # sequential jobs: the summary's note says so
     return frame
+
+
+def ratio_figure(table: pd.DataFrame, comparison: str, out_dir: Path) -> Path | None:
+    """One panel per family: each framework's ratio to the reference per variant, with its
+    interval, in the framework's colour; the reference's line at 1."""
+    from bench.figures import colour, framework_legend, pyplot, save
+
+    rows = table[(table["comparison"] == comparison) & table["ratio"].notna()]
+    if rows.empty:
+        return None
+    plt = pyplot()
+    families = list(dict.fromkeys(rows["family"]))
+    fig, axes = plt.subplots(1, len(families), squeeze=False, figsize=(4.5 * len(families), 3.6))
+    frameworks = list(dict.fromkeys(rows["framework"]))
+    width = 0.8 / len(frameworks)
+    for ax, family in zip(axes[0], families, strict=True):
+        shown = rows[rows["family"] == family]
+        variants = list(dict.fromkeys(shown["variant"].astype(str)))
+        for i, fw in enumerate(frameworks):
+            side = shown[shown["framework"] == fw]
+            side = side.set_index(side["variant"].astype(str)).reindex(variants)
+            x = np.arange(len(variants)) + (i - (len(frameworks) - 1) / 2) * width
+            errors = [side["ratio"] - side["ci_low"], side["ci_high"] - side["ratio"]]
+            ax.bar(x, side["ratio"], width, yerr=np.nan_to_num(errors), capsize=3,
+                   color=colour(fw), label=f"{fw} ({side['mode'].dropna().iloc[0]})")
+        ax.axhline(1, color="black", linewidth=0.8)
+        ax.set_xticks(np.arange(len(variants)), variants)
+        ax.set_title(family)
+        ax.set_ylabel(f"steps/s against {rows['reference_framework'].iloc[0]}")
+        ax.grid(axis="y", alpha=0.3)
+    framework_legend(fig, frameworks)
+    fig.tight_layout()
+    title = f"{comparison.replace('_', ' ')}: {COMPARISONS[comparison]}"
+    return save(fig, out_dir, f"compare-{comparison.replace('_', '-')}", title).path

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from bench import registry
-from bench.compare import Side, comparison_table
+from bench.compare import Side, comparison_table, ratio_figure
 from bench.errors import UsageError
 from bench.figures import artifact_rows, image_grid
 from bench.formatting import format_value, natural_order, to_html, to_markdown
@@ -370,6 +370,16 @@ def test_side_by_side_ratios_cancel_the_machines_drift_and_name_each_mode(monkey
     row = loose[(loose["comparison"] == "as_used") & (loose["framework"] == "tf")].iloc[0]
     assert row["ci_high"] - row["ci_low"] > 0.1 and row["pairs"] == 0
     assert table["comparison"].tolist()[:3] == ["as_used"] * 3  # as used leads
+
+
+def test_the_as_used_figure_draws_every_framework_against_the_reference(tmp_path):
+    machine = [np.ones(7)] * 5
+    sides = {("torch", "eager"): paired_side("torch", "eager", 100.0, machine),
+             ("tf", "compiled"): paired_side("tf", "compiled", 130.0, machine)}
+    table = comparison_table({("dcgan", "base", "cpu", 64): sides}, ["torch", "tf"])
+    path = ratio_figure(table, "as_used", tmp_path)
+    assert path == tmp_path / "compare-as-used.png" and path.stat().st_size > 5000
+    assert ratio_figure(table.iloc[0:0], "as_used", tmp_path / "none") is None
 
 
 def test_the_fastest_comparison_says_which_declared_modes_were_not_run():
