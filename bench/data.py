@@ -77,6 +77,10 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+#: scikit-learn's digits: an evaluation on digits compares at most this many samples.
+DIGITS_COUNT = 1797
+
+
 def load_digits_images(size: int) -> np.ndarray:
     """scikit-learn's 1,797 8x8 digits as NHWC float32 in [-1, 1], resized to size x size."""
     from sklearn.datasets import load_digits
