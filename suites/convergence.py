@@ -27,8 +27,11 @@ classifies the run, in this order (`classify`):
   evaluations, is under BCE_D_WON while G's metric did not improve by 10 % from the first
   half to the second. A WGAN-GP critic has no such state (its loss is an unbounded estimate
   of a distance), so the progressive GAN never gets this outcome;
-- collapsed: the last coverage is under its collapse limit (on 2-D data, with enough
-  high-quality samples: a blurry G is not converged, not collapsed);
+- undetermined: on 2-D data, fewer than JUDGED_PER_MODE high-quality samples per mode at the
+  last evaluation: the mode statistics cannot tell a collapse from a blur;
+- collapsed: the last coverage is under its collapse limit, with evidence of a trained
+  generator (2-D data: the high-quality samples above; digits: fid under the noisy-digits
+  anchor, so an untrained G's one class is not a collapse);
 - not_converged: none of these within the step budget.
 
 steps_to_threshold is the first evaluation step at which the convergence criterion held
