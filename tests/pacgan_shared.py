@@ -1,10 +1,11 @@
 """What the PacGAN adapters must do alike: packing, maxout, both steps and the BatchNorm's
 population statistics, against numpy.
 
-tests/torch/test_pacgan.py, tests/tf/test_pacgan.py and tests/jax/test_pacgan.py import these tests and define the
-`pacgan` fixture (their framework's adapter class): each framework runs them in its own pytest
-process. The numpy reference below is the spec (implementations/spec/pacgan.py) written out:
-G in training mode (BatchNorm on each group's batch statistics), the packing, D's maxouts.
+tests/torch/test_pacgan.py, tests/tf/test_pacgan.py and tests/jax/test_pacgan.py import these
+tests and define the `pacgan` fixture (their framework's adapter class): each framework runs
+them in its own pytest process. The numpy reference below is the spec
+(implementations/spec/pacgan.py) written out: G in training mode (BatchNorm on each group's
+batch statistics), the packing, D's maxouts.
 """
 
 from __future__ import annotations
