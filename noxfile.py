@@ -4,15 +4,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv" if shutil.which("uv") else "virtualenv"
 nox.options.sessions = ["lint", "tests"]
 
-ALL = ".[torch,tf,ray,dev]"
+ALL = ".[torch,tf,jax,ray,dev]"
 
 
 def install_all(session: nox.Session) -> None:
@@ -22,22 +24,41 @@ def install_all(session: nox.Session) -> None:
     session.install("-e", ALL, env={"UV_COMPILE_BYTECODE": "1"})
 
 
+CONTRACT = "bench/testing"  # the adapter contract and parity tests (pytest plug-in bench.testing)
+
+
+def installed_frameworks(session: nox.Session) -> list[str]:
+    """The registered frameworks that are installed, the reference first (`gan-bench list`)."""
+    listing = session.run("gan-bench", "list", "--json", silent=True, log=False)
+    return [row["framework"] for row in json.loads(listing)["frameworks"] if row["installed"]]
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite. PyTorch and TensorFlow tests run in separate pytest processes.
+    """The test suite: one framework-free pytest process, then one per registered framework
+    (its tests/<framework>/ and the contract and parity tests of bench.testing), since two
+    frameworks never share a process.
 
     `nox -s tests -- -m "not slow"` skips the tests that train, run parity, spawn many
     workers or the CLI end to end: the quick loop for local work."""
     install_all(session)
     args = session.posargs or []
+    frameworks = installed_frameworks(session)
+    own = {fw: [f"tests/{fw}"] if Path("tests", fw).is_dir() else [] for fw in frameworks}
+    processes = [["tests", *(f"--ignore={d}" for d in sum(own.values(), [])),
+                  "--ignore=tests/benchmarks"]]
+    processes += [[CONTRACT, *own[fw], "--gan-bench-framework", fw] for fw in frameworks]
     fast = "not slow" in " ".join(args)
-    session.log("will run: pytest tests (without tests/tf, tests/benchmarks), then pytest tests/tf"
-                + (f", with {' '.join(args)}" if args else ""))
-    session.log("about " + ("5 min" if fast else "13.5 min, then 5.5 min for tests/tf")
-                + " on 2 cores after the install"
+    session.log("will run, one pytest process each:\n  " + "\n  ".join(
+        "pytest " + " ".join(p + args) for p in processes))
+    session.log(f"about {TESTS_MINUTES['fast' if fast else 'all']} on 2 cores after the install"
                 + ("" if fast else "; the quick subset: nox -s tests -- -m 'not slow'"))
-    session.run("pytest", "tests", "--ignore=tests/tf", "--ignore=tests/benchmarks", *args)
-    session.run("pytest", "tests/tf", *args)
+    for process in processes:
+        session.run("pytest", *process, *args)
+
+
+#: Measured on an idle 2-core machine (docs/measurements.md, "The test suite").
+TESTS_MINUTES = {"all": "35 min", "fast": "5 min"}
 
 
 BENCH_RUN = "results/nox-bench"

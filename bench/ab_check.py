@@ -20,6 +20,10 @@ The unit is the pair, not the round: two workers of the same tree differ by a fe
 for their whole life (where their memory landed, which core they got), and only new
 processes draw that anew. Per key (one job of the suite) the decision uses the pairs' ratios:
 
+0. Power: a key's pair scatter (the SD of its log ratios) gives the smallest slowdown steps
+   1 to 4 catch on it at TARGET_POWER (bench.ab_power). One that cannot see target_effect
+   first gets the pairs that let it, as many as max_seconds_per_key buys; a key still blind
+   says so in its note.
 1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
 2. Confirm: suspected keys, and only they, run `confirm_pairs` more pairs (10 by default).
 3. Test, on all pairs of each suspected key: Wilcoxon's signed-rank test (exact, one-sided)
@@ -52,6 +56,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.ab_power import MAX_SLOWDOWN, Rule, detectable_slowdown, pairs_to_see
 from bench.errors import UsageError
 from bench.fresh_process import PROJECT_ROOT
 from bench.jobs import Job
@@ -70,6 +76,7 @@ from bench.stats import bootstrap_median
 SIDES = ("base", "head")
 MAIN_BRANCHES = ("main", "origin/main")  # the default base is the merge base with the first
 REPORT = "ab-check"
+TARGET_POWER = 0.9  # a key "can see" a slowdown its rule catches 9 times in 10
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,14 @@ class Settings:
     confirm_pairs: int = 10  # more pairs for each suspected key before it may fail
     min_effect: float = 0.05  # the smallest slowdown worth failing CI for
     alpha: float = 0.05  # family-wise, over the suspected keys (Holm)
+    # A key whose pair scatter hides a slowdown of target_effect (at TARGET_POWER) gets more
+    # pairs before the screen, as many as this many seconds of its pairs allow.
+    max_seconds_per_key: float = 120.0
+    target_effect: float = 0.10
+
+    def rule(self, pairs: int) -> Rule:
+        """The rule as bench.ab_power simulates it, for a key screened on `pairs` pairs."""
+        return Rule(pairs, self.confirm_pairs, self.min_effect, self.alpha)
 
 
 # --- git ----------------------------------------------------------------------------------
@@ -161,6 +176,7 @@ class Pair:
     base: Measured
     head: Measured
     ratio: float
+    seconds: float = math.nan  # wall time of the whole pair, workers' start included
 
 
 @dataclass
@@ -174,6 +190,9 @@ class KeySamples:
     errors: dict[str, str] = field(default_factory=dict)  # side -> first failure
     workloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # side -> its first
     batch_sizes: dict[str, str] = field(default_factory=dict)  # side -> its first
+    seconds: list[float] = field(default_factory=list)
+    added: int = 0  # pairs added before the screen, for power
+    screened: int = 0  # the pairs the screen saw (0: not screened)
 
     def add(self, pair: Pair) -> None:
         for side in SIDES:
@@ -186,6 +205,7 @@ class KeySamples:
             if measured.batch_size:
                 self.batch_sizes.setdefault(side, measured.batch_size)
         self.ratio.append(pair.ratio)
+        self.seconds.append(pair.seconds)
 
     @property
     def batch_size(self) -> str:
@@ -216,6 +236,7 @@ def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]) -> Pa
     each per turn (order, reversed, order, ...), so both rounds of a turn meet the same
     moment of the machine."""
     errors: dict[str, str] = {}
+    started = time.monotonic()
     with ExitStack() as stack:
         workers = {side: stack.enter_context(RoundWorker(job, trees[side])) for side in SIDES}
         ready = {}
@@ -239,7 +260,7 @@ def time_pair(job: Job, trees: Mapping[str, Path], order: tuple[str, str]) -> Pa
              for i, side in enumerate(SIDES)}
     ratio = (math.nan if errors or not turns
              else float(np.median(rates[:, SIDES.index("head")] / rates[:, SIDES.index("base")])))
-    return Pair(sides["base"], sides["head"], ratio)
+    return Pair(sides["base"], sides["head"], ratio, time.monotonic() - started)
 
 
 def measure(jobs: list[Job], trees: Mapping[str, Path], pairs: int,
@@ -275,6 +296,38 @@ def workload_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[s
     return [f"{key} {before.get(key, missing)} -> {after.get(key, missing)}"
             for key in sorted(before.keys() | after.keys())
             if before.get(key, missing) != after.get(key, missing)]
+
+
+def pair_sd(ratios: np.ndarray) -> float:
+    """A key's pair scatter: the SD of its pairs' log ratios (NaN under two pairs)."""
+    return float(np.std(np.log(ratios), ddof=1)) if len(ratios) > 1 else math.nan
+
+
+def extra_pairs(s: KeySamples, settings: Settings) -> int:
+    """Pairs to add before the screen to a key whose scatter hides a target_effect slowdown:
+    the fewest with which it would see one, at most what max_seconds_per_key allows at its
+    pairs' median duration. 0 where it sees one already, where the sides run other work (no
+    speed verdict to power), or where its pairs' duration is unknown."""
+    ratios = s.ratios()
+    sd, seconds = pair_sd(ratios), _median(s.seconds)
+    if not (math.isfinite(sd) and seconds > 0) or s.workload_changes():
+        return 0
+    rule = settings.rule(len(ratios))
+    if detectable_slowdown(sd, rule, TARGET_POWER) <= settings.target_effect:
+        return 0
+    most = len(ratios) + int(settings.max_seconds_per_key // seconds)
+    needed = pairs_to_see(settings.target_effect, sd, rule, most, TARGET_POWER)
+    return (most if needed is None else needed) - len(ratios)
+
+
+def add_power_pairs(samples: Mapping[str, KeySamples], settings: Settings,
+                    add_pairs: Callable[[set[str], int], None]) -> None:
+    """Step 0: every key that cannot see a target_effect slowdown gets its extra pairs."""
+    for key, s in samples.items():
+        extra = extra_pairs(s, settings)
+        if extra:
+            add_pairs({key}, extra)
+            s.added += extra
 
 
 def is_suspect(ratios: np.ndarray, min_effect: float) -> bool:
@@ -326,6 +379,8 @@ class Row:
     pairs: int = 0
     batch_size: str = ""
     note: str = ""
+    pair_sd: float = math.nan  # SD of the key's log pair ratios
+    detectable: float = math.nan  # the smallest slowdown its rule catches at TARGET_POWER
 
     @property
     def fails(self) -> bool:
@@ -337,11 +392,15 @@ WORKLOAD_CHANGED = "workload changed"
 
 
 def screen_confirm_decide(samples: dict[str, KeySamples], settings: Settings,
-                          confirm: Callable[[set[str], int], None]) -> list[Row]:
-    """Steps 1 to 4 on the pairs measured so far; `confirm(keys, n)` adds n pairs per key."""
+                          add_pairs: Callable[[set[str], int], None]) -> list[Row]:
+    """Steps 0 (pairs for power) to 4 on the pairs measured so far; `add_pairs(keys, n)`
+    measures n more pairs of each key."""
+    add_power_pairs(samples, settings, add_pairs)
+    for s in samples.values():
+        s.screened = len(s.ratios())
     suspected = suspects(samples, settings.min_effect)
     if suspected:
-        confirm(suspected, settings.confirm_pairs)
+        add_pairs(suspected, settings.confirm_pairs)
     return decide(samples, suspected, settings)
 
 
@@ -366,11 +425,13 @@ def verdict(s: KeySamples, p: float, p_holm: float, confirmed: bool, settings: S
                    note=f"{why}: {s.errors.get(side, '')}")
     ratios = s.ratios()
     ratio, low, high = bootstrap_median(ratios)
+    sd = pair_sd(ratios)
     changes = s.workload_changes()
     if changes:  # not the same work: no speed verdict, and no p
         return Row(s.job, WORKLOAD_CHANGED, _median(s.base), _median(s.head), ratio, low, high,
                    pairs=len(ratios), batch_size=s.batch_size,
-                   note="not the same work, no speed verdict: " + "; ".join(changes))
+                   note="not the same work, no speed verdict: " + "; ".join(changes),
+                   pair_sd=sd)
     if confirmed and p_holm < settings.alpha:
         name = "REGRESSED"
     elif confirmed:
@@ -381,8 +442,23 @@ def verdict(s: KeySamples, p: float, p_holm: float, confirmed: bool, settings: S
         name = "ok"
     if math.isnan(p):
         p = slowdown_p(ratios, settings.min_effect)
+    seen = detectable_slowdown(sd, settings.rule(s.screened or len(ratios)),
+                               TARGET_POWER)
+    notes = ["confirmation pairs run" if confirmed else "", power_note(s, seen, settings)]
     return Row(s.job, name, _median(s.base), _median(s.head), ratio, low, high, p, p_holm,
-               len(ratios), s.batch_size, "confirmation pairs run" if confirmed else "")
+               len(ratios), s.batch_size, "; ".join(filter(None, notes)), sd, seen)
+
+
+def power_note(s: KeySamples, detectable: float, settings: Settings) -> str:
+    """What the row must say about its power: the pairs added for it, and plainly when the key
+    still cannot see a target_effect slowdown."""
+    added = f"{s.added} pairs added for power" if s.added else ""
+    if not detectable > settings.target_effect:
+        return added
+    blind = (f"cannot see a {settings.target_effect:.0%} slowdown on this key: its pairs "
+             f"scatter too much for the {s.screened or len(s.ratios())} pairs it ran; a larger "
+             "--max-seconds-per-key buys more")
+    return f"{added}; {blind}" if added else blind
 
 
 def _median(values: list[float]) -> float:
@@ -414,7 +490,8 @@ class Result:
         return (f"A/B check: base {self.base_ref} = {self.base_commit[:12]}, head {head}\n"
                 f"{s.pairs} pairs per key (+{s.confirm_pairs} for suspected keys), minimum "
                 f"effect {s.min_effect:.0%}, family-wise alpha {s.alpha:g} (Holm over suspected "
-                "keys)")
+                f"keys); a key that cannot see a {s.target_effect:.0%} slowdown at "
+                f"{TARGET_POWER:.0%} power gets up to {s.max_seconds_per_key:g} s of more pairs")
 
     def summary(self) -> str:
         counts = {}
@@ -424,9 +501,13 @@ class Result:
         ratios = [r.ratio for r in self.rows if math.isfinite(r.ratio)]
         overall = (f"; geometric mean ratio over keys {math.exp(np.mean(np.log(ratios))):.3f}"
                    if ratios else "")
+        blind = sum(r.detectable > self.settings.target_effect for r in self.rows)
+        blind_text = (f"; {blind} key(s) cannot see a {self.settings.target_effect:.0%} "
+                      "slowdown (see their notes)" if blind else "")
         nothing = ("; the base tree ran no job, so nothing was compared (is REF too old for "
                    "this harness?)" if all(r.verdict == "new" for r in self.rows) else "")
-        return f"A/B check {'FAILED' if self.failed else 'passed'}: {text}{overall}{nothing}"
+        return (f"A/B check {'FAILED' if self.failed else 'passed'}: {text}{overall}"
+                f"{blind_text}{nothing}")
 
 
 def run_check(jobs: list[Job], base_ref: str | None, settings: Settings,
@@ -442,11 +523,13 @@ def run_check(jobs: list[Job], base_ref: str | None, settings: Settings,
         trees = {"base": base_tree, "head": repo}
         measure(jobs, trees, settings.pairs, samples, on_measured=on_measured)
 
-        def confirm(keys: set[str], pairs: int) -> None:
-            measure([j for j in jobs if j.job_id in keys], trees, pairs, samples,
-                    first_pair=settings.pairs, on_measured=on_measured)
+        def add_pairs(keys: set[str], pairs: int) -> None:
+            done = {key: len(samples[key].ratio) for key in keys}
+            for first in sorted(set(done.values())):  # keys level with each other, in turn
+                measure([j for j in jobs if done.get(j.job_id) == first], trees, pairs,
+                        samples, first_pair=first, on_measured=on_measured)
 
-        rows = screen_confirm_decide(samples, settings, confirm)
+        rows = screen_confirm_decide(samples, settings, add_pairs)
     return Result(rows, base_ref or "merge base with main", commit, head, dirty, settings,
                   samples)
 
@@ -472,7 +555,16 @@ def table(rows: list[Row]) -> pd.DataFrame:
         "ratio": _rounded(r.ratio, 3),
         "95% interval": "" if math.isnan(r.low) else f"{r.low:.3f} to {r.high:.3f}",
         "p": _rounded(r.p, 4), "p (Holm)": _rounded(r.p_holm, 4), "pairs": r.pairs,
+        "pair sd": _rounded(r.pair_sd, 3),
+        f"detectable slowdown ({TARGET_POWER:.0%} power)": _share(r.detectable),
         "note": r.note} for r in rows])
+
+
+def _share(value: float) -> str:
+    """A slowdown as a percentage; '> 100%' past the largest the power search tries."""
+    if math.isnan(value):
+        return ""
+    return f"> {MAX_SLOWDOWN:.0%}" if math.isinf(value) else f"{value:.1%}"
 
 
 def _rounded(value: float, digits: int = 2) -> float | str:

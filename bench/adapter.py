@@ -44,6 +44,30 @@ class FamilyConfig:
     batch_sweep: ClassVar[bool] = True
     #: Bound on |loss_torch - loss_tf| over the parity trajectory (check 4); 0: none stated.
     trajectory_tolerance: ClassVar[float] = 0.0
+    #: Bound on the relative error of samples (check 2) where it must exceed the forward
+    #: outputs' (bench.parity.FORWARD_TOL), with the reason in the family's spec; None: that.
+    sample_tolerance: ClassVar[float | None] = None
+
+    # What the family can do in the suites that train it and judge its samples
+    # (docs/extending.md#what-a-family-can-do). A mapping is per profile: a profile it leaves
+    # out is one the family does not run there, and a request that needs it is refused.
+    #: Training steps of a quality run (fid, mode-collapse); a step costs very different
+    #: amounts per family. Empty: no quality runs.
+    quality_steps: ClassVar[Mapping[str, int]] = {}
+    #: Steps between evaluations where the family's differ from the profile's (a long budget
+    #: evaluates less often).
+    quality_eval_every: ClassVar[Mapping[str, int]] = {}
+    #: Samples per evaluation where the family's reference count differs from the profile's.
+    quality_samples: ClassVar[int | None] = None
+    #: The datasets a convergence study trains on. Empty: no convergence runs.
+    convergence_data: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: Training steps of each convergence run.
+    convergence_steps: ClassVar[Mapping[str, int]] = {}
+    #: The config fields a convergence study perturbs (of the axes the suite defines).
+    convergence_axes: ClassVar[tuple[str, ...]] = ()
+    #: D's late loss under which a run that stopped improving counts as won by D; None where
+    #: the loss cannot tell (a WGAN critic's estimates a distance, unbounded).
+    d_won_loss: ClassVar[float | None] = None
 
     batch_size: int = 64
 
@@ -52,6 +76,19 @@ class FamilyConfig:
         config = cls(**{**profile_settings(cls.profiles, profile), **overrides})
         config.validate()
         return config
+
+    @classmethod
+    def declared(cls, capability: str, profile: str) -> Any:
+        """A per-profile capability's value at `profile`; UsageError, one line with the fix,
+        where the family declares none there."""
+        table = getattr(cls, capability)
+        if profile in table:
+            return table[profile]
+        fix = (f"use --profile {' or '.join(table)}" if table else
+               "choose a family that does (gan-bench list) or declare it on its FamilyConfig "
+               "(docs/extending.md)")
+        raise UsageError(f"{cls.family} declares no {capability} for the {profile} profile; "
+                         f"{fix}")
 
     def replace(self, **changes: Any) -> FamilyConfig:
         config = dataclasses.replace(self, **changes)

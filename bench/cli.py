@@ -101,13 +101,13 @@ def _framework_rows() -> list[dict[str, Any]]:
 def _adapter_note(row: dict[str, Any]) -> str:
     if not row["installed"]:
         return registry.framework(row["framework"]).install
-    return "" if row["quality_suites"] else "not a generator: no fid/mode-collapse suites"
+    return "" if row["quality_suites"] else "declares no quality runs (quality_steps)"
 
 
 def _adapter_rows() -> list[dict[str, Any]]:
     return [{"model": entry.model, "framework": entry.framework,
              "installed": entry.installed(), "source": entry.source,
-             "quality_suites": registry.family_config(entry.model).generates_distribution}
+             "quality_suites": bool(registry.family_config(entry.model).quality_steps)}
             for entry in registry.adapters()]
 
 
@@ -329,26 +329,28 @@ def _compare_markdown(table) -> str:  # noqa: ANN001 - a DataFrame
 
 @cli.command("parity")
 @click.option("--models", help="Comma-separated models (default: all).")
-@click.option("--frameworks", default="torch,tf", show_default=True,
-              help="Reference framework first, then the one checked against it.")
+@click.option("--frameworks", help="The reference framework first, then the ones checked "
+                                   "against it (default: every installed one).")
 @click.option("--devices", default="cpu,cpu", show_default=True,
               help="The reference's device, then the checked side's: --frameworks torch,torch "
                    "--devices cpu,cuda checks torch's cuda path against its CPU path.")
 @click.option("--trajectory", type=click.IntRange(min=0), default=0,
               help="Also compare the loss curves over this many training steps (check 4).")
 def parity_command(models, frameworks, devices, trajectory) -> int:
-    """Transfer weights between frameworks and compare outputs and training steps."""
+    """Transfer weights from the reference framework to each other one and compare outputs
+    and training steps, for every family both implement."""
     from bench.parity import run_parity
 
     names = registry.parse_models(models)
     fws = registry.parse_frameworks(frameworks)
     sides = registry.split_list(devices)
-    if len(fws) != 2 or len(sides) != 2:
-        raise UsageError("parity compares two sides, e.g. --frameworks torch,tf "
-                         "(and --devices cpu,cuda for a device path)")
     if unknown := [d for d in sides if d not in DEVICES]:
         raise UsageError(f"unknown device {unknown[0]!r}; use {' or '.join(DEVICES)}")
-    if (fws[0], sides[0]) == (fws[1], sides[1]):
+    if len(sides) != 2 or len(fws) < 2 or (len(fws) > 2 and sides[0] != sides[1]):
+        raise UsageError("parity compares a reference with other frameworks, e.g. "
+                         "--frameworks torch,tf,jax, or two devices of two sides "
+                         "(--frameworks torch,torch --devices cpu,cuda)")
+    if len(fws) == 2 and (fws[0], sides[0]) == (fws[1], sides[1]):
         raise UsageError(f"both sides are {fws[0]} on {sides[0]}; give two frameworks "
                          "or two devices")
     click.echo(f"{'model':<16}{'variant':<14}{'check':<38}{'worst':>10}{'tolerance':>11}  "
@@ -358,8 +360,16 @@ def parity_command(models, frameworks, devices, trajectory) -> int:
         click.echo(f"{r.model:<16}{r.variant:<14}{r.check:<38}{r.worst:>10.2e}{r.tolerance:>11.0e}"
                    f"  {'ok' if r.ok else 'FAIL':<6}  ({r.where})")
 
-    results = run_parity(names, (fws[0], fws[1]), trajectory, on_result=show,
-                         devices=(sides[0], sides[1]))
+    results = []
+    for other in fws[1:]:
+        pair = (fws[0], other)
+        both = [m for m in names if all(registry.implements(m, fw) for fw in pair)]
+        if len(fws) > 2 or len(set(pair)) > 1:
+            click.echo(f"-- {other} against {fws[0]}" + (
+                f" (not both implemented: {', '.join(sorted(set(names) - set(both)))})"
+                if set(names) - set(both) else ""))
+        results += run_parity(both, pair, trajectory, on_result=show,
+                              devices=(sides[0], sides[1]))
     failed = [r for r in results if not r.ok]
     click.echo(f"parity: {len(results) - len(failed)} of {len(results)} checks passed")
     return EXIT_FAILED if failed else 0
@@ -421,6 +431,10 @@ def _write_history(run_dirs: tuple[Path, ...], out: Path | None) -> None:
               show_default=True, help="A/B: the smallest slowdown that may fail (0.05 = 5%).")
 @click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05,
               show_default=True, help="A/B: family-wise error over the keys (Holm).")
+@click.option("--max-seconds-per-key", type=click.FloatRange(min=0), default=120.0,
+              show_default=True,
+              help="A/B: the most seconds of extra pairs for a key whose pair scatter hides a "
+                   "10% slowdown (0: none; the report then says which keys cannot see it).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="A/B: report folder (default: results/ab-<run-id>).")
 @selection_options
@@ -432,7 +446,9 @@ def check_command(run_dir: Path | None, baseline_path: Path | None, show_all: bo
     out in a temporary git worktree. Per pair, each job runs in a fresh worker per tree, both
     alive, timing one round each in turn; the pair's ratio is the median of the turns' ratios
     head/base. A key fails only when its pairs' ratios are significantly below 1 - min-effect
-    after a confirmation rerun, Holm-corrected over keys. A dirty tree is fine: the head side
+    after a confirmation rerun, Holm-corrected over keys. Each key reports its pair scatter
+    and the smallest slowdown it can see at 90% power; one that cannot see 10% gets more
+    pairs, up to --max-seconds-per-key, or says so. A dirty tree is fine: the head side
     runs the working tree as it is. Report: OUT/ab-check.md and .csv.
 
     With RUN_DIR --baseline FILE: seeded quality metrics are gated by their tolerances;
@@ -480,7 +496,8 @@ def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
 
 
 def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: int,
-              min_effect: float, alpha: float, out_dir: Path | None, **selection: Any) -> int:
+              min_effect: float, alpha: float, max_seconds_per_key: float, out_dir: Path | None,
+              **selection: Any) -> int:
     from bench import ab_check
     from bench.report import markdown_table
     from bench.runner import DEFAULT_RESULTS, new_run_id
@@ -493,7 +510,7 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
         raise UsageError(f"suite {ab_suite!r} offers no round_timer, which the A/B check times; "
                          "give a timing suite with --suite (throughput has one)")
     jobs = suite.jobs(request)
-    settings = ab_check.Settings(pairs, confirm_pairs, min_effect, alpha)
+    settings = ab_check.Settings(pairs, confirm_pairs, min_effect, alpha, max_seconds_per_key)
 
     def show(index: int, job, pair) -> None:  # noqa: ANN001 - the callback's
         sides = [f"{side} " + (f"{m.value:.3g}" if not m.error else m.error)

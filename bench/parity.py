@@ -225,8 +225,9 @@ def compare_variant(model: str, label: str, run: VariantRun, trajectory: int,
                            exact[0] if exact else "all weights")]
     results.append(_worst(model, label, "2 forward", _section(ref, "fwd/"),
                           _section(other, "fwd/"), FORWARD_TOL))
+    sample_tol = family_config(model).sample_tolerance or FORWARD_TOL
     results.append(_worst(model, label, "2 samples (eval mode)", _section(ref, "sample/"),
-                          _section(other, "sample/"), FORWARD_TOL))
+                          _section(other, "sample/"), sample_tol))
     w1_ref, w1_other = _section(ref, "w1/"), _section(other, "w1/")
     variances = [k for k in w1_ref if k.endswith("running_var")]
     results.append(_worst(model, label, "3 one step: weights", _without(w1_ref, variances),

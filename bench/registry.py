@@ -136,6 +136,10 @@ def framework(name: str) -> Framework:
     return _declaration(name, tuple(sys.path))
 
 
+def implements(model: str, framework: str) -> bool:
+    return any(e.model == model and e.framework == framework for e in adapters())
+
+
 def find(model: str, framework: str) -> AdapterEntry:
     for entry in adapters():
         if entry.model == model and entry.framework == framework:

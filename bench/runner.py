@@ -107,7 +107,9 @@ def expand_jobs(options: RunOptions) -> list[Job]:
 
 
 def prepare(options: RunOptions) -> PreparedRun:
-    """The run folder (checked against run.json on resume) and its jobs, expanded once."""
+    """The run folder (checked against run.json on resume) and its jobs, expanded once: first,
+    so that a request no suite can serve leaves no folder behind."""
+    jobs = expand_jobs(options)
     run_dir = prepare_run_dir(options.out, options.resume)
     if options.resume:
         check_same_run(run_dir, options)
@@ -115,7 +117,6 @@ def prepare(options: RunOptions) -> PreparedRun:
         (run_dir / RUN_FILE).write_text(json.dumps(
             {"run_id": run_dir.name, "suites": list(options.suites),
              "request": asdict(options.request)}, indent=2))
-    jobs = expand_jobs(options)
     done = finished_job_ids(run_dir) if options.resume else set()
     contexts = run_contexts(run_dir, options) if options.executor == "local" else {}
     todo = [dataclasses.replace(job, context=contexts.get(job.suite, {}))

@@ -33,9 +33,9 @@ from __future__ import annotations
 import fnmatch
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from bench.errors import UsageError
 from bench.records import Measurement
@@ -63,6 +63,28 @@ class Request:
         """How every job of this request runs: the Job fields a suite passes on unchanged."""
         return {"threads": self.threads, "wait_policy": self.wait_policy,
                 "timeout_s": self.timeout_s}
+
+
+Plan = TypeVar("Plan")
+
+
+def served(suite: str, models: Sequence[str], plan: Callable[[str], Plan]) -> dict[str, Plan]:
+    """Each requested model the suite can run, with what it runs. `plan(model)` raises
+    UsageError, one line with its fix, for a model it cannot serve: none served is that
+    error (exit 2); some left out are named on one line on stderr, never dropped silently."""
+    plans: dict[str, Plan] = {}
+    refused: dict[str, str] = {}
+    for model in models:
+        try:
+            plans[model] = plan(model)
+        except UsageError as exc:
+            refused[model] = str(exc)
+    named = f"{', '.join(refused)}: {'; '.join(refused.values())}"
+    if refused and not plans:
+        raise UsageError(f"the {suite} suite cannot run {named}")
+    if refused:
+        print(f"the {suite} suite leaves out {named}", file=sys.stderr)
+    return plans
 
 
 @dataclass

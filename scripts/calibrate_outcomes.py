@@ -11,9 +11,9 @@ as the Python lines to paste there (REAL_POINTS, REAL_DIGITS):
 - digits: fid_digits of samples drawn from the data against the evaluation's reference sample
   (99th percentile), of uniform pixel noise against it (median) and of every digit under
   N(0, 0.5) pixel noise (median: the evidence of a trained generator that `collapsed`
-  needs), at the resolutions the families evaluate on (28: the MLP GAN, 32: DCGAN and the
-  progressive GAN) and at the counts they evaluate on (min(N, 1,797)). One more anchor for a
-  sense of scale: only five of the ten classes (median).
+  needs), at the resolutions the families' convergence data evaluates on (28: the MLP GAN,
+  32: DCGAN and the progressive GAN) and at the counts they evaluate on (min(N, 1,797)). One
+  more anchor for a sense of scale: only five of the ten classes (median).
 
     python scripts/calibrate_outcomes.py                # about a minute on one core
     python scripts/calibrate_outcomes.py --draws 200 --image-draws 10   # a quick look
@@ -31,8 +31,8 @@ import numpy as np
 from bench.data import POINT_DATASETS, load_digits_images, load_digits_labels, sample_mixture
 from bench.features import digits_classifier, raw_features
 from bench.metrics import fid_from_features, mode_stats_2d
-from bench.registry import family_config
-from suites.convergence import CALIBRATED_COUNTS, DIGITS_COUNTS, PROFILES
+from bench.registry import family_config, models
+from suites.convergence import CALIBRATED_COUNTS, DIGITS_COUNTS
 from suites.quality import reference_sample
 
 
@@ -78,10 +78,10 @@ def digits_quantiles(resolution: int, n: int, draws: int, rng: np.random.Generat
 
 
 def image_resolutions() -> list[int]:
-    """The resolutions the profiles' image runs evaluate at (their classifier's)."""
-    return sorted({family_config(model).for_profile(name, dataset=dataset).data_spec().resolution
-                   for name, plan in PROFILES.items()
-                   for model, datasets in plan.datasets.items()
+    """The resolutions the families' convergence image runs evaluate at (their classifier's)."""
+    return sorted({family.for_profile(profile, dataset=dataset).data_spec().resolution
+                   for family in map(family_config, models())
+                   for profile, datasets in family.convergence_data.items()
                    for dataset in datasets if dataset not in POINT_DATASETS})
 
 

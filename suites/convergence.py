@@ -2,11 +2,13 @@
 
 Perturbations. Each family's base is its profile's config. One axis at a time, a value either
 scales the base (`lr=x0.1`) or replaces it (`beta1=0.9`); a value equal to the base is left
-out, since the base run is that run. Axes a family's config lacks are left out too (the
-progressive GAN has no d_steps; only it, a WGAN-GP, has gp_weight). The random search, the
-study's own protocol, draws every axis at once per configuration (`random=<i>`), each from the
-base and the same values, from a fixed seed: both frameworks get the same configurations, and
-a longer search extends a shorter one. Every point runs with the same seeds in every
+out, since the base run is that run. A family perturbs the axes it declares
+(FamilyConfig.convergence_axes: the progressive GAN has no d_steps; only it, a WGAN-GP, has
+gp_weight) and runs on the data and for the steps it declares per profile (convergence_data,
+convergence_steps); a family without them is left out (bench.suite.served). The random search,
+the study's own protocol, draws every axis at once per configuration (`random=<i>`), each from
+the base and the same values, from a fixed seed: both frameworks get the same configurations,
+and a longer search extends a shorter one. Every point runs with the same seeds in every
 framework: the request's when it asks for more than one, else the profile's (3;
 quick: 1). Perturbation label, config overrides and seed are part of a job's identity, so
 `--resume` skips exactly the runs that finished.
@@ -24,9 +26,9 @@ classifies the run, in this order (`classify`):
   distribution at the run's sample count (scripts/calibrate_outcomes.py; numbers and
   reasons at REAL_POINTS);
 - discriminator_won: a saturating (BCE) D's loss, median over the last half of the
-  evaluations, is under BCE_D_WON while G's metric did not improve by 10 % from the first
-  half to the second. A WGAN-GP critic has no such state (its loss is an unbounded estimate
-  of a distance), so the progressive GAN never gets this outcome;
+  evaluations, is under the family's `d_won_loss` while G's metric did not improve by 10 %
+  from the first half to the second. A WGAN-GP critic has no such state (its loss is an
+  unbounded estimate of a distance), so the progressive GAN never gets this outcome;
 - undetermined: on 2-D data, fewer than JUDGED_PER_MODE high-quality samples per mode at the
   last evaluation: the mode statistics cannot tell a collapse from a blur;
 - collapsed: the last coverage is under its collapse limit, with evidence of a trained
@@ -72,7 +74,7 @@ import pandas as pd
 
 from bench.adapter import FamilyConfig
 from bench.build import job_config
-from bench.data import DIGITS_COUNT, POINT_DATASETS, DataSpec, mixture_params
+from bench.data import DIGITS_COUNT, DataSpec, mixture_params
 from bench.errors import UsageError
 from bench.figures import (
     Figure,
@@ -87,7 +89,7 @@ from bench.jobs import Job
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
-from bench.suite import Gate, JobResult, MetricSpec, Request
+from bench.suite import Gate, JobResult, MetricSpec, Request, served
 from suites import quality
 
 SUITE = "convergence"
@@ -118,9 +120,6 @@ class Axis:
 
     def only(self, *values: float) -> Axis:
         return dataclasses.replace(self, values=values)
-
-    def applies(self, config: FamilyConfig) -> bool:
-        return self.name in {f.name for f in dataclasses.fields(config)}
 
     def base(self, config: FamilyConfig) -> Any:
         value = getattr(config, self.name)
@@ -178,8 +177,21 @@ def random_search(base: FamilyConfig, axes: Sequence[Axis], count: int) -> list[
 
 
 def perturbations(base: FamilyConfig, axes: Sequence[Axis], search: int) -> list[Perturbation]:
-    applicable = [axis for axis in axes if axis.applies(base)]
-    return one_at_a_time(base, applicable) + random_search(base, applicable, search)
+    return one_at_a_time(base, axes) + random_search(base, axes, search)
+
+
+def family_axes(family: type[FamilyConfig], axes: Sequence[Axis]) -> tuple[Axis, ...]:
+    """Those of `axes` the family declares (`convergence_axes`), checked: a name the suite has
+    no axis for, or the config no field for, is a UsageError naming it."""
+    fields = {f.name for f in dataclasses.fields(family)}
+    for name in family.convergence_axes:
+        if name not in {axis.name for axis in AXES}:
+            raise UsageError(f"{family.family} declares convergence axis {name!r}; the suite "
+                             f"perturbs {', '.join(axis.name for axis in AXES)}")
+        if name not in fields:
+            raise UsageError(f"{family.family} declares convergence axis {name!r}, which its "
+                             "config has no field for; declare only its own fields")
+    return tuple(axis for axis in axes if axis.name in family.convergence_axes)
 
 
 # --- profiles -------------------------------------------------------------------------------
@@ -187,42 +199,33 @@ def perturbations(base: FamilyConfig, axes: Sequence[Axis], search: int) -> list
 
 @dataclass(frozen=True)
 class ConvergenceProfile:
-    """What a profile runs: families and their data, axes, budgets, seeds, search size."""
+    """What a profile runs: the axes' values, evaluations, seeds, search size. Each family
+    declares its own data, steps and axes (FamilyConfig.convergence_*)."""
 
-    datasets: Mapping[str, tuple[str, ...]]  # model -> datasets; models not named are left out
     axes: tuple[Axis, ...]
-    steps: Mapping[str, int]  # per model: a step costs very different amounts
     evaluations: int  # per run: K = steps / evaluations
     n_samples: int
     ndb_k: int
     seeds: int  # when the request leaves --seeds at 1 (3 by default)
     search: int = 0  # random-search configurations, on top of the one-axis runs
 
-    def settings(self, model: str) -> quality.QualitySettings:
-        steps = self.steps[model]
+    def settings(self, steps: int) -> quality.QualitySettings:
         # KID and NDB come with the image evaluator; convergence reads neither: they stay small.
         return quality.QualitySettings(steps, max(1, steps // self.evaluations),
                                        self.n_samples, kid_subsets=10,
                                        kid_subset_size=self.n_samples // 2, ndb_k=self.ndb_k)
 
 
-ALL_FAMILIES = {"mlp_gan": ("ring8", "digits"), "dcgan": ("digits",), "progan": ("digits",)}
-
-# quick: the MLP GAN only, 1 seed, 16 runs for two frameworks: minutes on 2 CPU cores.
-# 2,000 steps take ring8 from a blurry ring to its modes.
+# quick: few axis values, 1 seed: the built-in families that declare quick data (the MLP GAN:
+# 16 runs for two frameworks) take minutes on 2 CPU cores.
 # standard: 13 points x 3 seeds per family and dataset, 78 runs for two frameworks: a GPU or
-# several CPU workers (--jobs, --executor ray). ProGAN's standard schedule reaches 32x32 at
-# step 2,188 (7 phases of 20,000 images, batch 64).
+# several CPU workers (--jobs, --executor ray).
 PROFILES = {
-    "quick": ConvergenceProfile({"mlp_gan": ("ring8", "digits")}, (LR.only(0.1, 10),
-                                BETA1.only(0.9)), {"mlp_gan": 2000}, evaluations=8,
+    "quick": ConvergenceProfile((LR.only(0.1, 10), BETA1.only(0.9)), evaluations=8,
                                 n_samples=1000, ndb_k=10, seeds=1),
-    "standard": ConvergenceProfile(ALL_FAMILIES, AXES,
-                                   {"mlp_gan": 5000, "dcgan": 2000, "progan": 3000},
-                                   evaluations=10, n_samples=2000, ndb_k=20, seeds=3),
-    "full": ConvergenceProfile({**ALL_FAMILIES, "mlp_gan": ("ring8", "grid25", "digits")}, AXES,
-                               {"mlp_gan": 30_000, "dcgan": 20_000, "progan": 40_000},
-                               evaluations=20, n_samples=5000, ndb_k=50, seeds=3, search=20),
+    "standard": ConvergenceProfile(AXES, evaluations=10, n_samples=2000, ndb_k=20, seeds=3),
+    "full": ConvergenceProfile(AXES, evaluations=20, n_samples=5000, ndb_k=50, seeds=3,
+                               search=20),
 }
 
 #: The sample counts the profiles evaluate on: the outcome thresholds are calibrated at each.
@@ -235,32 +238,50 @@ DIGITS_COUNTS = tuple(sorted({min(n, DIGITS_COUNT) for n in CALIBRATED_COUNTS}))
 # --- jobs -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Study:
+    """What one family runs at a profile: a base config per dataset, steps and axes."""
+
+    bases: tuple[FamilyConfig, ...]
+    steps: int
+    axes: tuple[Axis, ...]
+
+
+def study(model: str, profile: str, plan: ConvergenceProfile) -> Study:
+    """The family's declared study at this profile; UsageError, one line with its fix, where it
+    declares none, or data the suite has no thresholds for."""
+    family = family_config(model)
+    datasets = family.declared("convergence_data", profile)
+    steps = family.declared("convergence_steps", profile)
+    bases = tuple(family.for_profile(profile, dataset=dataset) for dataset in datasets)
+    for base in bases:
+        criteria_for(model, base.data_spec(), plan.n_samples)  # say so now, not in every worker
+    return Study(bases, steps, family_axes(family, plan.axes))
+
+
 def seeds_for(request: Request, plan: ConvergenceProfile) -> range:
     """The request's seeds when it asks for several, else the profile's (--seeds defaults to 1)."""
     return range(request.seeds if request.seeds > 1 else plan.seeds)
 
 
 def jobs(request: Request) -> list[Job]:
-    """models x datasets x perturbations x frameworks x devices x seeds."""
+    """models x datasets x perturbations x frameworks x devices x seeds, for the families that
+    declare a study at the request's profile (bench.suite.served)."""
     plan = profile_settings(PROFILES, request.profile)
+    studies = served(SUITE, request.models, lambda model: study(model, request.profile, plan))
     out = []
-    for model in request.models:
-        for dataset in plan.datasets.get(model, ()):
-            base = family_config(model).for_profile(request.profile, dataset=dataset)
-            # No thresholds: say so now, not in every worker.
-            criteria_for(model, base.data_spec(), plan.n_samples)
-            params = dataclasses.asdict(plan.settings(model))
+    for model, family_study in studies.items():
+        params = dataclasses.asdict(plan.settings(family_study.steps))
+        for base in family_study.bases:
+            dataset = base.data_spec().name
             for p, framework, device, seed in product(
-                    perturbations(base, plan.axes, plan.search), request.frameworks,
+                    perturbations(base, family_study.axes, plan.search), request.frameworks,
                     request.devices, seeds_for(request, plan)):
                 out.append(Job(suite=SUITE, model=model, framework=framework, device=device,
                                mode=quality.training_mode(framework, device),
                                profile=request.profile, seed=seed, perturbation=p.label,
                                config={"dataset": dataset, **p.overrides}, params=params,
                                **request.runtime()))
-    if request.models and not out:
-        raise UsageError(f"the convergence suite's {request.profile} profile runs "
-                         f"{', '.join(plan.datasets)}; not {', '.join(request.models)}")
     return out
 
 
@@ -332,9 +353,6 @@ class Criteria:
                 f"modes_kl_uniform <= {self.structure.max_kl:.3g}")
 
 
-# BCE's D loss is log 4 = 1.39 at the equilibrium and 0 for a perfect D; under 0.1 both of
-# its terms are under 0.05: D tells real from fake with about 95 % confidence.
-BCE_D_WON = 0.1
 IMPROVEMENT = 0.9  # G improved when its best late metric is under 90 % of its best early one
 
 # Calibration: a generator equal to the real distribution, drawn many times at each sample
@@ -386,10 +404,8 @@ JUDGED_PER_MODE = 5
 #   digits at all, and misses a class.
 DIGITS_FRACTION = 0.05
 DIGIT_CLASSES = 10
-#: The families the suite judges; a BCE D can win, a WGAN-GP critic cannot.
-D_WON_LOSS = {"mlp_gan": BCE_D_WON, "dcgan": BCE_D_WON, "progan": None}
-DATASETS = {"mlp_gan": ("ring8", "grid25", "digits"), "dcgan": ("digits",),
-            "progan": ("digits",)}
+#: The image data the digits thresholds are calibrated on (REAL_DIGITS); 2-D data: FID_RAW's.
+DIGITS = "digits"
 
 
 def calibration(table: Mapping[tuple[Any, int], tuple[float, ...]], key: Any, n: int
@@ -418,14 +434,16 @@ def digits_criteria(resolution: int, n: int, d_won_loss: float | None) -> Criter
 
 
 def criteria_for(model: str, data: DataSpec, n_samples: int) -> Criteria:
-    """The thresholds for a model on its data, evaluated on n_samples samples."""
-    if data.name not in DATASETS.get(model, ()):
-        known = "; ".join(f"{m} on {', '.join(d)}" for m, d in DATASETS.items())
-        raise UsageError(f"the convergence suite has no thresholds for {model} on {data.name}; "
-                         f"it has them for {known}")
-    if data.name in POINT_DATASETS:
-        return point_criteria(data.name, n_samples, D_WON_LOSS[model])
-    return digits_criteria(data.resolution, n_samples, D_WON_LOSS[model])
+    """The thresholds for a model on its data, evaluated on n_samples samples; whether its D
+    can win is the family's (`d_won_loss`)."""
+    d_won_loss = family_config(model).d_won_loss
+    if data.name in FID_RAW:
+        return point_criteria(data.name, n_samples, d_won_loss)
+    if data.name == DIGITS:
+        return digits_criteria(data.resolution, n_samples, d_won_loss)
+    raise UsageError(f"{model} declares convergence data {data.name}, which the convergence "
+                     f"suite has no thresholds for; declare {', '.join([*FID_RAW, DIGITS])}, "
+                     "or calibrate it (scripts/calibrate_outcomes.py)")
 
 
 @dataclass(frozen=True)
@@ -519,7 +537,8 @@ def outcome_measurements(verdict: Verdict, criteria: Criteria) -> list[Measureme
 def run_tags(job: Job, config: FamilyConfig) -> dict[str, Any]:
     """Dataset, axis and setting, and the effective value of every axis the family has."""
     axis, _, setting = job.perturbation.partition("=")
-    values = {a.name: a.base(config) for a in AXES if a.applies(config) and a is not BATCH_SIZE}
+    values = {a.name: a.base(config) for a in family_axes(type(config), AXES)
+              if a is not BATCH_SIZE}
     return {"dataset": config.data_spec().name, "axis": axis, "setting": setting, **values}
 
 

@@ -24,8 +24,9 @@ through this one code path:
 
 Every record of a job carries `dataset` and `n_samples` (N); its last samples come back as an
 artifact (dataset, step and `trained` tags) for the report's grids and scatters. The settings
-of each profile are in PROFILES; every one of them travels in the job's params, so a job
-describes its own budget and its hash changes with it.
+of each profile are in PROFILES, a family's steps on its FamilyConfig (`quality_steps`: a
+family without them is left out, bench.suite.served); every one of them travels in the job's
+params, so a job describes its own budget and its hash changes with it.
 
 Tables: each job's values at its last step, per seed and over seeds, frameworks side by side.
 Figures: loss and metric curves against step, and the last samples (caption: seed and step).
@@ -75,7 +76,7 @@ from bench.metrics import (
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
-from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request
+from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, served
 from bench.training import Budget, Diverged, Evaluator, finite_samples, train
 
 UNITS = {"modes_kl_uniform": "nat", "classes_kl_uniform": "nat", "ndb_js": "nat"}
@@ -139,56 +140,38 @@ class QualitySettings:
 
 @dataclass(frozen=True)
 class QualityProfile:
-    """A profile's settings; steps per family, since a step costs very different amounts."""
+    """A profile's evaluation settings; the steps are each family's (its `quality_steps`),
+    and a family may evaluate less often or on its own sample count (FamilyConfig)."""
 
-    steps: dict[str, int]
-    default_steps: int
     eval_every: int
     n_samples: int
     kid_subsets: int
     kid_subset_size: int
     ndb_k: int
     inception_samples: int = INCEPTION_DIM
-    #: Per family where it differs from n_samples: PacGAN evaluates on the paper's 2,500.
-    family_samples: dict[str, int] = field(default_factory=dict)
-    #: Per family where it differs from eval_every (a long budget evaluates less often).
-    family_eval_every: dict[str, int] = field(default_factory=dict)
 
-    def settings(self, model: str) -> QualitySettings:
-        return QualitySettings(self.steps.get(model, self.default_steps),
-                               self.family_eval_every.get(model, self.eval_every),
-                               self.family_samples.get(model, self.n_samples), self.kid_subsets,
+    def settings(self, family: type[FamilyConfig], profile: str) -> QualitySettings:
+        """A family's settings at this profile; UsageError where it declares no quality run."""
+        return QualitySettings(family.declared("quality_steps", profile),
+                               family.quality_eval_every.get(profile, self.eval_every),
+                               family.quality_samples or self.n_samples, self.kid_subsets,
                                self.kid_subset_size, self.ndb_k,
                                inception_samples=self.inception_samples)
 
 
 # quick: minutes on 2 CPU cores, enough to see the curves move, not to converge.
 # standard: a laptop or one GPU, about an hour for all families; full: the long runs.
-# The progressive GAN's quick schedule reaches 32x32 after 56 steps (fade/stable 512 images).
 # KID subsets are torch-fidelity's 1,000 samples, except in quick: with N = 1,000 every subset
 # would be the whole set and the spread over subsets a meaningless 0.
 # --fid-inception draws its own inception_samples: 2,048 (InceptionV3's feature dimension) in
 # standard, 10,000 in full; quick's 1,000 keep a CPU run short, and their records say biased.
-# PacGAN evaluates as the paper does, on 2,500 samples. Its full budget is the paper's, 400
-# epochs of 100,000 points (400,000 steps of 100; 10 seeds with --seeds 10: a run for Ray);
-# standard's 8,000 steps for m = 1, 2 on ring8 and grid25, 3 seeds per framework: about an
-# hour and a half on 2 cores (docs/measurements.md has the run).
-PACGAN_SAMPLES = {"pacgan": 2500}
 PROFILES = {
-    "quick": QualityProfile({"mlp_gan": 300, "dcgan": 150, "progan": 200, "pacgan": 500}, 200,
-                            eval_every=50, n_samples=1000, kid_subsets=20, kid_subset_size=500,
-                            ndb_k=20, inception_samples=1000, family_samples=PACGAN_SAMPLES,
-                            family_eval_every={"pacgan": 100}),
-    "standard": QualityProfile({"mlp_gan": 5000, "dcgan": 3000, "progan": 5000,
-                                "pacgan": 8000}, 3000,
-                               eval_every=500, n_samples=2000, kid_subsets=100,
-                               kid_subset_size=1000, ndb_k=50, family_samples=PACGAN_SAMPLES,
-                               family_eval_every={"pacgan": 1000}),
-    "full": QualityProfile({"mlp_gan": 30_000, "dcgan": 20_000, "progan": 40_000,
-                            "pacgan": 400_000}, 20_000,
-                           eval_every=1000, n_samples=10_000, kid_subsets=100,
-                           kid_subset_size=1000, ndb_k=100, inception_samples=10_000,
-                           family_samples=PACGAN_SAMPLES, family_eval_every={"pacgan": 20_000}),
+    "quick": QualityProfile(eval_every=50, n_samples=1000, kid_subsets=20, kid_subset_size=500,
+                            ndb_k=20, inception_samples=1000),
+    "standard": QualityProfile(eval_every=500, n_samples=2000, kid_subsets=100,
+                               kid_subset_size=1000, ndb_k=50),
+    "full": QualityProfile(eval_every=1000, n_samples=10_000, kid_subsets=100,
+                           kid_subset_size=1000, ndb_k=100, inception_samples=10_000),
 }
 
 
@@ -206,17 +189,23 @@ VariantChoice = Callable[[type[FamilyConfig], str], Sequence[dict[str, Any]]]
 
 
 def quality_jobs(suite: str, request: Request, variants: VariantChoice) -> list[Job]:
-    """models x variants x frameworks x devices x seeds; families that generate no
-    distribution (style transfer) are left out."""
-    out = []
-    for model in request.models:
+    """models x variants x frameworks x devices x seeds, for the families that declare a
+    quality run at the request's profile (`quality_steps`; bench.suite.served)."""
+    profile = profile_settings(PROFILES, request.profile)
+
+    def plan(model: str) -> tuple[QualitySettings, Sequence[dict[str, Any]]]:
         family = family_config(model)
-        if not family.generates_distribution:
-            continue
-        settings = profile_settings(PROFILES, request.profile).settings(model)
+        configs = variants(family, request.profile)
+        if not configs:
+            raise UsageError(f"{model} accepts none of the {suite} suite's datasets; choose "
+                             "a family that does (gan-bench list)")
+        return profile.settings(family, request.profile), configs
+
+    out = []
+    for model, (settings, configs) in served(suite, request.models, plan).items():
         params = dataclasses.asdict(
             dataclasses.replace(settings, fid_inception=request.fid_inception))
-        for config in variants(family, request.profile):
+        for config in configs:
             out += [Job(suite=suite, model=model, framework=framework, device=device,
                         mode=training_mode(framework, device), profile=request.profile, seed=seed,
                         config=config, params=params,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adapter_contract import assert_update_order, bce
+from update_order import assert_update_order, bce
 
 from bench.data import load_dataset, noise
 from bench.parity import fill_zero_tensors

@@ -4,6 +4,7 @@ No verdict here depends on how busy the machine running the tests is."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -18,8 +19,11 @@ from bench.ab_check import (
     Result,
     Settings,
     decide,
+    extra_pairs,
     git,
     holm,
+    is_suspect,
+    pair_sd,
     resolve_ref,
     run_check,
     screen_confirm_decide,
@@ -28,6 +32,15 @@ from bench.ab_check import (
     workload_changes,
     worktree,
     write,
+)
+from bench.ab_power import (
+    MAX_PAIRS,
+    PRECISION,
+    Rule,
+    detectable_slowdown,
+    pairs_to_see,
+    power,
+    signed_rank_cdf,
 )
 from bench.errors import UsageError
 from bench.jobs import Job
@@ -167,6 +180,124 @@ def test_a_key_whose_workload_changed_gets_no_speed_verdict_and_is_not_confirmed
     assert workload_changes(work, {}) == [f"{key} {value} -> (none)" for key, value in (
         ("batch_size", 64), ("config.batch_size", 64), ("config.width", 64),
         ("flops_per_step", 1e6))]
+
+
+# --- power per key --------------------------------------------------------------------------
+
+RULE = Rule(pairs=5, confirm_pairs=10, min_effect=0.05, alpha=0.05)
+
+
+def replayed_power(slowdown: float, sd: float, rule: Rule, draws: int, seed: int) -> float:
+    """The rule run draw by draw through the check's own functions (its screen and scipy's
+    exact signed-rank test), on fresh normal log ratios: what ab_power must agree with."""
+    rng = np.random.default_rng(seed)
+    caught = 0
+    for _ in range(draws):
+        ratios = np.exp(sd * rng.standard_normal(rule.pairs + rule.confirm_pairs)) / (
+            1 + slowdown)
+        caught += (is_suspect(ratios[:rule.pairs], rule.min_effect)
+                   and slowdown_p(ratios, rule.min_effect) < rule.alpha)
+    return caught / draws
+
+
+@pytest.mark.parametrize(("slowdown", "sd"), [(0.10, 0.04), (0.10, 0.08), (0.15, 0.08),
+                                              (0.10, 0.12)])
+def test_the_power_agrees_with_the_rule_replayed_through_the_checks_functions(slowdown, sd):
+    draws = 800
+    simulated = power(slowdown, sd, RULE)
+    replayed = replayed_power(slowdown, sd, RULE, draws, seed=11)
+    standard_error = math.sqrt(max(simulated * (1 - simulated), 0.01) / draws)
+    assert abs(simulated - replayed) < 4 * standard_error, (simulated, replayed)
+
+
+def test_the_signed_rank_null_is_scipys_exact_one():
+    rng = np.random.default_rng(3)
+    for n in (5, 9, 15):
+        d = rng.standard_normal(n) - 0.4
+        w_plus = (np.abs(d).argsort().argsort() + 1)[d > 0].sum()
+        assert signed_rank_cdf(n)[w_plus] == pytest.approx(
+            slowdown_p(np.exp(d) * 0.95, 0.05), rel=1e-9)
+
+
+def test_the_detectable_slowdown_grows_with_the_scatter_and_shrinks_with_pairs():
+    by_sd = [detectable_slowdown(sd, RULE) for sd in (0.01, 0.03, 0.06, 0.10, 0.15)]
+    assert by_sd == sorted(by_sd) and by_sd[0] < 0.07 < 0.15 < by_sd[-1]
+    by_pairs = [detectable_slowdown(0.08, dataclasses.replace(RULE, pairs=n))
+                for n in (5, 10, 20, 40)]
+    assert by_pairs == sorted(by_pairs, reverse=True) and by_pairs[-1] < 0.10 < by_pairs[0]
+    curve = [power(s, 0.08, RULE) for s in np.linspace(0, 0.4, 21)]
+    assert curve == sorted(curve) and curve[0] < 0.005 and curve[-1] > 0.99  # no change: ~never
+    # Without scatter every pair is past the margin as soon as the slowdown is.
+    assert detectable_slowdown(0.0, RULE) == pytest.approx(1 / 0.95 - 1, abs=PRECISION)
+    assert math.isnan(detectable_slowdown(math.nan, RULE))
+    assert detectable_slowdown(1.0, RULE) == math.inf
+    # Four pairs in all: no sign pattern reaches p < 0.05, nothing can ever fail.
+    assert detectable_slowdown(0.01, Rule(2, 2, 0.05, 0.05)) == math.inf
+
+
+def scattered(name: str, sd: float, pairs: int, seconds: float = 10.0) -> KeySamples:
+    """A key whose log ratios have exactly this SD (evenly spread normal quantiles)."""
+    key = KeySamples(job(name))
+    add_scattered(key, sd, pairs, seconds)
+    return key
+
+
+def add_scattered(key: KeySamples, sd: float, pairs: int, seconds: float = 10.0) -> None:
+    from scipy.stats import norm
+
+    z = norm.ppf((np.arange(pairs) + 0.5) / pairs)
+    for ratio in np.exp(sd * z / z.std(ddof=1)):
+        key.add(Pair(Measured(100.0), Measured(100.0 * ratio), float(ratio), seconds))
+
+
+def test_a_noisy_key_gets_the_pairs_it_needs_up_to_the_time_cap():
+    noisy, quiet = scattered("noisy", 0.08, 5), scattered("quiet", 0.02, 5)
+    assert pair_sd(noisy.ratios()) == pytest.approx(0.08)
+    needed = pairs_to_see(0.10, 0.08, RULE, most=500)
+    assert 5 < needed < MAX_PAIRS
+    assert pairs_to_see(0.10, 0.08, RULE, most=needed - 1) is None
+    assert pairs_to_see(0.10, 0.02, RULE, most=500) == 5  # it sees 10% already
+    roomy = Settings(max_seconds_per_key=10.0 * 1000)
+    assert extra_pairs(noisy, roomy) == needed - 5
+    assert extra_pairs(noisy, Settings(max_seconds_per_key=30.0)) == 3  # 3 pairs of 10 s
+    assert extra_pairs(noisy, Settings(max_seconds_per_key=0.0)) == 0
+    assert extra_pairs(quiet, roomy) == 0  # it sees 10% already
+    untimed = KeySamples(job("untimed"))
+    for ratio in noisy.ratios():
+        untimed.add(Pair(Measured(100.0), Measured(100.0 * ratio), ratio))
+    assert extra_pairs(untimed, roomy) == 0  # no duration, no budget to spend
+
+
+def test_the_table_shows_each_keys_scatter_and_power_and_says_when_it_is_blind():
+    samples = {"noisy": scattered("noisy", 0.08, 5), "quiet": scattered("quiet", 0.02, 5),
+               "wild": scattered("wild", 2.0, 5)}
+    added = {}
+
+    def add_pairs(keys: set[str], pairs: int) -> None:
+        for key in keys:
+            added[key] = added.get(key, 0) + pairs
+            add_scattered(samples[key], pair_sd(samples[key].ratios()), pairs)
+
+    settings = Settings(max_seconds_per_key=100.0)  # 10 pairs of 10 s
+    rows = {r.job.model: r for r in screen_confirm_decide(samples, settings, add_pairs)}
+    assert added == {"noisy": 10, "wild": 10}
+    frame = table(list(rows.values())).set_index("model")
+    assert frame.loc["quiet", "pair sd"] == pytest.approx(0.02, abs=0.001)
+    assert frame.loc["quiet", "detectable slowdown (90% power)"] == (
+        f"{detectable_slowdown(rows['quiet'].pair_sd, RULE):.1%}")
+    assert frame.loc["quiet", "note"] == ""
+    assert rows["noisy"].detectable == detectable_slowdown(rows["noisy"].pair_sd,
+                                                           dataclasses.replace(RULE, pairs=15))
+    assert frame.loc["wild", "detectable slowdown (90% power)"] == "> 100%"
+    for key in ("noisy", "wild"):
+        assert rows[key].detectable > 0.10
+        assert frame.loc[key, "note"] == ("10 pairs added for power; cannot see a 10% slowdown "
+                                          "on this key: its pairs scatter too much for the 15 "
+                                          "pairs it ran; a larger --max-seconds-per-key buys "
+                                          "more")
+    result = Result(list(rows.values()), "main", "a" * 40, "b" * 40, False, settings, samples)
+    assert "2 key(s) cannot see a 10% slowdown" in result.summary()
+    assert "up to 100 s of more pairs" in result.header()
 
 
 # --- git worktrees, on a tiny repo whose trees differ in one table of rates -----------------

@@ -33,7 +33,8 @@ def test_list_shows_every_model_and_framework():
     models = ("mlp_gan", "dcgan", "progan", "style_transfer")
     assert {(m, fw) for m in models for fw in ("torch", "tf")} <= pairs
     assert all(r["installed"] for r in rows)
-    assert [r["quality_suites"] for r in rows if r["model"] == "style_transfer"] == [False] * 2
+    style = [r["quality_suites"] for r in rows if r["model"] == "style_transfer"]
+    assert len(style) >= 2 and not any(style)  # not a generator, in every framework
 
 
 def test_list_table_is_readable():
@@ -67,7 +68,7 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     (["report", "/nonexistent/run"], "has no records.jsonl"),
     (["report", "results", "--format", "pdf"], "unknown report format 'pdf'"),
     (["parity", "--models", "nosuch"], "unknown model 'nosuch'"),
-    (["parity", "--devices", "cpu"], "parity compares two sides"),
+    (["parity", "--devices", "cpu"], "parity compares a reference with other frameworks"),
     (["parity", "--devices", "cpu,tpu"], "unknown device 'tpu'"),
     (["parity", "--frameworks", "torch,torch"], "both sides are torch on cpu"),
     (["nosuchcommand"], "No such command"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,13 +26,13 @@ from bench.features import digits_classifier, raw_features
 from bench.jobs import Job
 from bench.metrics import fid_from_features, mode_stats_2d
 from bench.records import Measurement, RecordWriter, load_frame, make_record
-from bench.registry import load_suite
+from bench.registry import load_suite, models
 from bench.report import write_report
 from bench.runner import RunOptions, run
 from bench.suite import Request
-from conftest import run_python
+from conftest import TESTS, run_cli, run_python
 from implementations.spec.mlp_gan import MLPGANConfig
-from suites import convergence, quality
+from suites import convergence, fid, quality
 from suites.convergence import (
     BETA1,
     COLLAPSED,
@@ -129,11 +130,82 @@ def test_random_search_samples_every_axis_the_same_way_for_both_frameworks(monke
     assert convergence.random_search(base, [LR, BETA1], 5)[:2] == shorter  # it extends
 
 
-def test_quick_without_the_mlp_gan_says_which_models_it_runs():
-    with pytest.raises(UsageError, match="quick profile runs mlp_gan"):
+def test_a_family_without_a_quick_study_is_refused_with_the_profiles_it_has():
+    with pytest.raises(UsageError, match="the convergence suite cannot run dcgan: dcgan declares "
+                                         "no convergence_data for the quick profile; use "
+                                         "--profile standard or full"):
         convergence.jobs(request_for("dcgan"))
     with pytest.raises(UsageError, match="unknown profile"):
         convergence.jobs(request_for("mlp_gan", profile="huge"))
+
+
+def test_families_left_out_are_named_on_one_line_on_stderr(capsys):
+    jobs = convergence.jobs(request_for("mlp_gan", "dcgan", "style_transfer"))
+    assert {j.model for j in jobs} == {"mlp_gan"}
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("the convergence suite leaves out dcgan, style_transfer: dcgan "
+                           "declares no convergence_data for the quick profile")
+    assert "style_transfer declares no convergence_data" in line
+
+
+def test_style_transfer_on_the_command_line_is_one_line_and_exit_2(tmp_path):
+    done = run_cli("run", "convergence", "--models", "style_transfer", "--frameworks", "torch",
+                   "--out", str(tmp_path / "run"))
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert "cannot run style_transfer: style_transfer declares no convergence_data" in line
+    assert "choose a family that does (gan-bench list)" in line
+    assert not (tmp_path / "run").exists()  # refused before a run folder was made
+
+
+@dataclass(frozen=True)
+class Declared(MLPGANConfig):
+    """The MLP GAN with a study of its own: the suite reads it from the family alone."""
+
+    family: ClassVar[str] = "declared"
+    convergence_data: ClassVar[dict] = {"quick": ("grid25",)}
+    convergence_steps: ClassVar[dict] = {"quick": 40}
+    convergence_axes: ClassVar[tuple[str, ...]] = ("beta1",)
+    d_won_loss: ClassVar[float | None] = None
+
+
+def test_a_family_runs_the_data_steps_and_axes_it_declares(monkeypatch):
+    monkeypatch.setattr(convergence, "family_config",
+                        {"declared": Declared, "mlp_gan": MLPGANConfig}.__getitem__)
+    jobs = convergence.jobs(request_for("declared"))
+    assert {j.config["dataset"] for j in jobs} == {"grid25"}
+    assert labels(jobs, "declared", "grid25") == {"base", "beta1=0.9"}  # lr: not declared
+    assert {(j.params["steps"], j.params["eval_every"]) for j in jobs} == {(40, 5)}
+    assert criteria_for("declared", DataSpec("grid25"), 1000).d_won_loss is None
+    for axes, problem in ((("lr", "gp_weight"), "'gp_weight', which its config has no field for"),
+                          (("lr", "momentum"), "axis 'momentum'; the suite perturbs lr, beta1")):
+        monkeypatch.setattr(Declared, "convergence_axes", axes)
+        with pytest.raises(UsageError, match=problem):
+            convergence.jobs(request_for("declared"))
+    monkeypatch.setattr(Declared, "convergence_data", {"quick": ("mnist",)})
+    with pytest.raises(UsageError, match="declared declares convergence data mnist, which the "
+                                         "convergence suite has no thresholds for"):
+        convergence.jobs(request_for("declared"))
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    """The plug-in distributions of tests/plugins installed (as tests/test_plugins.py does)."""
+    monkeypatch.syspath_prepend(str(TESTS / "plugins"))
+
+
+def test_a_plug_in_family_enters_convergence_and_quality_by_its_declarations(plugins, capsys):
+    jobs = convergence.jobs(request_for("affine_gan", "mlp_gan"))
+    affine = [j for j in jobs if j.model == "affine_gan"]
+    assert labels(affine, "affine_gan", "ring8") == {"base", "lr=x0.1", "lr=x10", "beta1=0.9"}
+    assert {j.params["steps"] for j in affine} == {200}
+    assert criteria_for("affine_gan", DataSpec("ring8"), 1000).d_won_loss == 0.1
+    assert {j.model for j in fid.jobs(request_for("affine_gan"))} == {"affine_gan"}
+    assert capsys.readouterr().err == ""
+    standard = convergence.jobs(request_for("affine_gan", "mlp_gan", profile="standard"))
+    assert {j.model for j in standard} == {"mlp_gan"}
+    assert ("leaves out affine_gan: affine_gan declares no convergence_data for the standard "
+            "profile; use --profile quick") in capsys.readouterr().err
 
 
 def test_suite_is_registered_and_imports_no_framework():
@@ -210,7 +282,8 @@ def test_a_wgan_critic_never_wins_and_one_evaluation_shows_no_trend():
     assert classify(curve([2.0], [6], loss_d=[0.0]), RING).outcome == NOT_CONVERGED
     assert criteria_for("progan", DataSpec("digits", 32), 1000).d_won_loss is None
     assert criteria_for("dcgan", DataSpec("digits", 32), 1000).d_won_loss == 0.1
-    with pytest.raises(UsageError, match="no thresholds for dcgan on stacked_digits"):
+    with pytest.raises(UsageError, match="dcgan declares convergence data stacked_digits, "
+                                         "which the convergence suite has no thresholds for"):
         criteria_for("dcgan", DataSpec("stacked_digits", 32), 1000)
 
 
@@ -398,13 +471,17 @@ def assert_digit_outcomes(pools: DigitPools, model: str, resolution: int,
             assert share_labelled(outcomes, expected) >= 0.99, (n, generator, sorted(set(outcomes)))
 
 
-def test_every_profile_is_calibrated_and_thresholds_follow_the_sample_count():
-    for name, plan in convergence.PROFILES.items():
-        for model, datasets in plan.datasets.items():
-            for dataset in datasets:
-                spec = convergence.family_config(model).for_profile(
-                    name, dataset=dataset).data_spec()
-                assert criteria_for(model, spec, plan.n_samples).metric in quality.QUALITY_METRICS
+def test_every_declared_study_is_calibrated_and_thresholds_follow_the_sample_count():
+    studies = 0
+    for model in models():
+        for name, plan in convergence.PROFILES.items():
+            if name in convergence.family_config(model).convergence_data:
+                study = convergence.study(model, name, plan)  # checks the thresholds
+                studies += len(study.bases)
+                for base in study.bases:
+                    criteria = criteria_for(model, base.data_spec(), plan.n_samples)
+                    assert criteria.metric in quality.QUALITY_METRICS
+    assert studies >= 7  # the MLP GAN on 2 or 3 data per profile, DCGAN and ProGAN on digits
     quick, full = (criteria_for("mlp_gan", DataSpec("ring8"), n).structure for n in (1000, 5000))
     assert 0.85 < quick.min_high_quality < full.min_high_quality < 0.95
     assert 0.05 < full.max_kl < quick.max_kl < 0.1
@@ -556,14 +633,15 @@ def test_no_convergence_records_no_tables():
 # lr x1e20: Adam steps of 2e16, so three layers overflow float32 at once, in both frameworks
 # (at x1e12 PyTorch gives NaN but TensorFlow finite losses of 1e27: D wins, nothing diverges).
 # 1,000 samples: a count the outcome thresholds are calibrated at.
-TINY = convergence.ConvergenceProfile({"mlp_gan": ("ring8",)}, (LR.only(1e20),),
-                                      {"mlp_gan": 20}, evaluations=2, n_samples=1000, ndb_k=5,
+TINY = convergence.ConvergenceProfile((LR.only(1e20),), evaluations=2, n_samples=1000, ndb_k=5,
                                       seeds=1)
 
 
 def test_tiny_run_records_curves_and_outcomes_and_a_divergence_is_an_outcome(tmp_path,
                                                                              monkeypatch):
     monkeypatch.setitem(convergence.PROFILES, "quick", TINY)  # rides in the jobs' params
+    monkeypatch.setattr(MLPGANConfig, "convergence_data", {"quick": ("ring8",)})
+    monkeypatch.setattr(MLPGANConfig, "convergence_steps", {"quick": 20})
     request = Request(models=("mlp_gan",), frameworks=("torch", "tf"), threads=1,
                       timeout_s=600)
     summary = run(RunOptions(("convergence",), request, tmp_path / "run", workers=2))

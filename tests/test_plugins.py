@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -193,3 +194,21 @@ def test_a_plug_in_metric_is_shown_with_its_unit_gated_and_followed_by_its_decla
     found = subprocess.run(["grep", "-rn", NEW_METRIC, str(TESTS.parent / "bench")],
                            capture_output=True, text=True)
     assert found.returncode == 1, found.stdout
+
+
+def test_a_framework_from_a_plug_in_passes_the_contract_and_parity_through_bench_testing(
+        plugins):
+    """gan-bench-torch-again registers one more framework name for the MLP GAN (a subclass of
+    the built-in PyTorch adapter): `pytest --pyargs bench.testing` tests it, contract and
+    parity against torch, in a fresh process with the plug-in on its path."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "bench.testing", "-v", "-p",
+         "no:cacheprovider", "--gan-bench-framework", "torch_again"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=900, cwd=TESTS.parent)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "test_the_family_computes_what_the_references_does[mlp_gan] PASSED" in done.stdout
+    assert "test_weights_round_trip_bit_exact[mlp_gan] PASSED" in done.stdout
+    listed = json.loads(run_cli("list", "--json").stdout)
+    assert "torch_again" in {row["framework"] for row in listed["frameworks"]}
+    assert {"model": "mlp_gan", "framework": "torch_again"}.items() <= next(
+        row for row in listed["adapters"] if row["framework"] == "torch_again").items()

@@ -31,8 +31,8 @@ from gan_bench_testing.runs import artifact_records, write_run
 from implementations.spec.mlp_gan import MLPGANConfig
 from suites import fid, mode_collapse, quality
 
-TINY = quality.QualityProfile({}, 20, eval_every=10, n_samples=200, kid_subsets=2,
-                          kid_subset_size=100, ndb_k=5)
+TINY = quality.QualityProfile(eval_every=10, n_samples=200, kid_subsets=2, kid_subset_size=100,
+                              ndb_k=5)
 
 
 # --- jobs -----------------------------------------------------------------------------------
@@ -40,7 +40,7 @@ TINY = quality.QualityProfile({}, 20, eval_every=10, n_samples=200, kid_subsets=
 
 @dataclass(frozen=True)
 class PainterConfig(FamilyConfig):
-    """Stands in for style transfer: a family that generates no distribution."""
+    """Stands in for style transfer: a family that declares no quality run."""
 
     family: ClassVar[str] = "painter"
     generates_distribution: ClassVar[bool] = False
@@ -52,7 +52,10 @@ class ImageOnlyConfig(FamilyConfig):
     """An image family that accepts digits only (like DCGAN: one channel, no stacked digits)."""
 
     family: ClassVar[str] = "images"
-    profiles: ClassVar[dict] = {"quick": {}}
+    profiles: ClassVar[dict] = {"quick": {}, "standard": {}}
+    quality_steps: ClassVar[dict] = {"quick": 120, "standard": 700}
+    quality_eval_every: ClassVar[dict] = {"standard": 70}
+    quality_samples: ClassVar[int] = 333
     datasets: ClassVar[tuple[str, ...]] = ("digits", "mnist")
     dataset: str = "digits"
 
@@ -70,8 +73,17 @@ class ThreeChannelConfig(ImageOnlyConfig):
     datasets: ClassVar[tuple[str, ...]] = ("digits", "stacked_digits")
 
 
+@dataclass(frozen=True)
+class TextConfig(ImageOnlyConfig):
+    """Declares quality runs but accepts none of the mode-collapse suite's datasets."""
+
+    family: ClassVar[str] = "text"
+    datasets: ClassVar[tuple[str, ...]] = ("letters",)
+    dataset: str = "letters"
+
+
 FAMILIES = {"mlp_gan": MLPGANConfig, "painter": PainterConfig, "images": ImageOnlyConfig,
-            "stacked": ThreeChannelConfig}
+            "stacked": ThreeChannelConfig, "text": TextConfig}
 
 
 @pytest.fixture
@@ -91,12 +103,48 @@ def test_fid_jobs_are_models_frameworks_devices_seeds_without_non_generators(fam
         (fw, s) for fw in ("torch", "tf") for s in range(3)}
     mlp = next(j for j in jobs if j.model == "mlp_gan")
     assert mlp.config == {}  # the profile's own dataset
-    assert mlp.params == dataclasses.asdict(quality.PROFILES["quick"].settings("mlp_gan"))
+    assert mlp.params == dataclasses.asdict(quality.PROFILES["quick"].settings(MLPGANConfig,
+                                                                                "quick"))
     assert mlp.params["steps"] == 300 and not mlp.params["fid_inception"]
 
 
+def test_a_family_runs_the_budget_and_evaluation_it_declares(families):
+    quick, standard = (quality.PROFILES[name] for name in ("quick", "standard"))
+    assert quick.settings(ImageOnlyConfig, "quick") == dataclasses.replace(
+        quick.settings(MLPGANConfig, "quick"), steps=120, n_samples=333)
+    settings = standard.settings(ImageOnlyConfig, "standard")
+    assert (settings.steps, settings.eval_every, settings.n_samples) == (700, 70, 333)
+    assert standard.settings(MLPGANConfig, "standard").eval_every == standard.eval_every
+    [job] = fid.jobs(dataclasses.replace(request_for("images", seeds=1), frameworks=("torch",),
+                                         profile="standard"))
+    assert job.params == dataclasses.asdict(settings)
+
+
+def test_families_that_cannot_serve_are_named_on_one_line(families, capsys):
+    jobs = fid.jobs(request_for("mlp_gan", "painter", seeds=1))
+    assert {j.model for j in jobs} == {"mlp_gan"}
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("the fid suite leaves out painter: painter declares no quality_steps")
+    jobs = mode_collapse.jobs(request_for("images", "text", seeds=1))
+    assert {j.model for j in jobs} == {"images"}
+    [line] = capsys.readouterr().err.splitlines()
+    assert "text accepts none of the mode-collapse suite's datasets" in line
+
+
+def test_a_request_no_family_can_serve_is_one_line_with_its_fix(families):
+    with pytest.raises(UsageError) as refused:
+        fid.jobs(request_for("painter"))
+    message = str(refused.value)
+    assert message.startswith("the fid suite cannot run painter: painter declares no "
+                              "quality_steps for the quick profile")
+    assert "declare it on its FamilyConfig" in message and "\n" not in message
+    with pytest.raises(UsageError, match="no quality_steps for the full profile; use "
+                                         "--profile quick or standard"):
+        fid.jobs(dataclasses.replace(request_for("images"), profile="full"))
+
+
 def test_mode_collapse_runs_points_on_rings_and_grids_and_images_on_digits(families):
-    jobs = mode_collapse.jobs(request_for("mlp_gan", "painter", "images", "stacked", seeds=1))
+    jobs = mode_collapse.jobs(request_for("mlp_gan", "images", "stacked", seeds=1))
     datasets = {(j.model, j.config["dataset"]) for j in jobs}
     assert datasets == {("mlp_gan", "ring8"), ("mlp_gan", "grid25"), ("images", "digits"),
                         ("stacked", "digits"), ("stacked", "stacked_digits")}
@@ -238,7 +286,7 @@ def test_fid_inception_under_2048_samples_is_marked_biased(monkeypatch, families
     assert m.tags == {"n_samples": 2048, "fid_inception_biased": False}
     assert make_record("run", job, m)["fid_inception_biased"] is False
     # --fid-inception: standard uses the feature dimension's 2,048 samples, full 10,000.
-    counts = {name: profile.settings("mlp_gan").inception_samples
+    counts = {name: profile.settings(MLPGANConfig, name).inception_samples
               for name, profile in quality.PROFILES.items()}
     assert counts["standard"] >= quality.INCEPTION_DIM == 2048 and counts["full"] == 10_000
     request = dataclasses.replace(request_for("mlp_gan", seeds=1), profile="standard",
@@ -336,6 +384,7 @@ def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
     # Tiny budgets ride in the jobs' params to the workers; the classifier is trained here
     # once (numpy and scikit-learn only) so that both workers read it from the cache.
     monkeypatch.setitem(quality.PROFILES, "quick", TINY)
+    monkeypatch.setattr(MLPGANConfig, "quality_steps", {"quick": 20})
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     accuracy = digits_classifier(28).test_accuracy
     request = Request(models=("mlp_gan",), frameworks=("torch", "tf"), threads=1, timeout_s=600)

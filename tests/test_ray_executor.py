@@ -20,6 +20,7 @@ from bench.executors import RayExecutor, make_executor
 from bench.records import RECORDS_FILE, load_frame, read_records
 from bench.runner import RunOptions, expand_jobs, run
 from bench.suite import Request
+from implementations.spec.mlp_gan import MLPGANConfig
 from suites import convergence
 from suites.convergence import LR, ConvergenceProfile
 
@@ -28,13 +29,19 @@ cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 pytestmark = pytest.mark.slow
 
-TINY = ConvergenceProfile({"mlp_gan": ("ring8",)}, (LR.only(10),), {"mlp_gan": 20},
-                          evaluations=2, n_samples=1000, ndb_k=5, seeds=1)
+TINY = ConvergenceProfile((LR.only(10),), evaluations=2, n_samples=1000, ndb_k=5, seeds=1)
 REQUEST = Request(models=("mlp_gan",), frameworks=("torch", "tf"), threads=1, timeout_s=600)
 NODE_CPUS = 1  # per node: a job asks for its thread count (1), so two jobs run at once
 OBJECT_STORE_BYTES = 80 * 2**20  # near Ray's minimum: results are a few records and arrays
 # Columns that say when and where a record was written, not what was measured.
 CIRCUMSTANCES = ["run_id", "timestamp"]
+
+
+def tiny_study(patch: pytest.MonkeyPatch) -> None:
+    """The tiny profile, and the MLP GAN's study in it: ring8, 20 steps."""
+    patch.setitem(convergence.PROFILES, "quick", TINY)
+    patch.setattr(MLPGANConfig, "convergence_data", {"quick": ("ring8",)})
+    patch.setattr(MLPGANConfig, "convergence_steps", {"quick": 20})
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +65,7 @@ def runs(cluster, tmp_path_factory):
     patched so that a resume expands the same jobs."""
     root = tmp_path_factory.mktemp("executors")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(convergence.PROFILES, "quick", TINY)
+        tiny_study(patch)
         local = run(RunOptions(("convergence",), REQUEST, root / "local", workers=2))
         on_ray = run(RunOptions(("convergence",), REQUEST, root / "ray", executor="ray",
                                 address=cluster.address))
@@ -124,7 +131,7 @@ def test_ray_resume_reruns_only_the_job_whose_records_are_missing(cluster, runs,
                                                 if r["job_id"] != lost))
     ran = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(convergence.PROFILES, "quick", TINY)
+        tiny_study(patch)
         again = run(RunOptions(("convergence",), REQUEST, run_dir, resume=True, executor="ray",
                                address=cluster.address),
                     on_job=lambda job, _: ran.append(job.job_id))

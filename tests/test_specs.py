@@ -1,7 +1,7 @@
 """The framework-neutral specs (implementations/spec): validation, shapes, schedules, data.
 
 This process imports neither framework; what the adapters compute from the specs is in
-tests/test_parity.py and tests/adapter_contract.py.
+tests/test_parity.py and bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

@@ -41,10 +41,16 @@ def same(x: np.ndarray) -> np.ndarray:
     return x
 
 
-class TorchAdamState(NamedTuple):
-    count: jax.Array  # steps taken (int32)
-    mu: Any  # first moments, shaped like the parameters
-    nu: Any  # second moments
+class AdamMoments(NamedTuple):
+    """One parameter's Adam state, PyTorch's names: steps taken, first and second moments."""
+
+    step: jax.Array
+    exp_avg: jax.Array
+    exp_avg_sq: jax.Array
+
+
+def is_moments(node: Any) -> bool:
+    return isinstance(node, AdamMoments)
 
 
 def torch_adam(lr: float, betas: tuple[float, float],
@@ -55,28 +61,37 @@ def torch_adam(lr: float, betas: tuple[float, float],
     optax.adam has the same formula, but computes 1 - b^t in float32 from float32(b), which
     loses digits to cancellation (1 - float32(0.999) is 1.3e-5 off, relative); PyTorch computes
     it in Python floats. Here 1 - b^t = -expm1(t log b), log b taken in double precision on
-    the host: accurate to float32's own rounding at every t.
+    the host: accurate to float32's own rounding at every t. The step count is per parameter,
+    as PyTorch's: a parameter a step leaves out (JAXAdapter.apply_gradients) keeps its count.
     """
     b1, b2 = betas
     log_b1, log_b2 = (math.log(b) if b > 0 else -math.inf for b in betas)
 
-    def init(params: Any) -> TorchAdamState:
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return TorchAdamState(jnp.zeros([], jnp.int32), zeros, zeros)
+    def init(params: Any) -> Any:
+        return jax.tree.map(lambda p: AdamMoments(jnp.zeros([], jnp.int32), jnp.zeros_like(p),
+                                                  jnp.zeros_like(p)), params)
 
-    def update(grads: Any, state: TorchAdamState,
-               params: Any = None) -> tuple[Any, TorchAdamState]:
-        mu = jax.tree.map(lambda m, g: m + (g - m) * (1 - b1), state.mu, grads)
-        nu = jax.tree.map(lambda v, g: v * b2 + g * g * (1 - b2), state.nu, grads)
-        count = state.count + 1
+    def step(state: AdamMoments, grad: jax.Array) -> tuple[jax.Array, AdamMoments]:
+        m = state.exp_avg + (grad - state.exp_avg) * (1 - b1)
+        v = state.exp_avg_sq * b2 + grad * grad * (1 - b2)
+        count = state.step + 1
         t = count.astype(jnp.float32)
         step_size = lr / -jnp.expm1(t * log_b1)
-        correction2_sqrt = jnp.sqrt(-jnp.expm1(t * log_b2))
-        updates = jax.tree.map(
-            lambda m, v: -step_size * m / (jnp.sqrt(v) / correction2_sqrt + eps), mu, nu)
-        return updates, TorchAdamState(count, mu, nu)
+        denom = jnp.sqrt(v) / jnp.sqrt(-jnp.expm1(t * log_b2)) + eps
+        return -step_size * m / denom, AdamMoments(count, m, v)
+
+    def update(grads: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        pairs = jax.tree.map(step, state, grads, is_leaf=is_moments)
+        # grads' structure is a prefix of pairs': each of its leaves holds one pair.
+        return (jax.tree.map(lambda _, pair: pair[0], grads, pairs),
+                jax.tree.map(lambda _, pair: pair[1], grads, pairs))
 
     return optax.GradientTransformation(init, update)
+
+
+def leaky_relu(x: jax.Array) -> jax.Array:
+    """The spec's LeakyReLU, slope 0.2 (jax.nn.leaky_relu's default is 0.01)."""
+    return jax.nn.leaky_relu(x, 0.2)
 
 
 def batch_norm(features: int, momentum: float, epsilon: float, rngs: nnx.Rngs) -> nnx.BatchNorm:
@@ -203,9 +218,14 @@ class JAXAdapter(Adapter):
         self.key, key = jax.random.split(self.key)
         return jax.device_put(jax.random.normal(key, shape), self.jax_device)
 
-    def compile_step(self, step: Callable[..., Any]) -> Callable[..., Any]:
+    def compile_step(self, step: Callable[..., Any],
+                     static_argnames: tuple[str, ...] = ()) -> Callable[..., Any]:
+        """jax.jit of the whole step in mode "jit"; `static_argnames` are python values the
+        step branches on (one compile per value)."""
+        if self.mode != "jit":
+            return step
         # The state (argument 0) is replaced by the step's result: its buffers are reused.
-        return jax.jit(step, donate_argnums=0) if self.mode == "jit" else step
+        return jax.jit(step, donate_argnums=0, static_argnames=static_argnames)
 
     def adam(self, name: str, lr: float, betas: tuple[float, float], eps: float) -> None:
         """Network `name`'s optimiser, with fresh moments."""
@@ -214,12 +234,21 @@ class JAXAdapter(Adapter):
         self.state[name]["opt"] = self.to_device(
             self.optimizers[name].init(self.state[name]["params"]))
 
-    def apply_gradients(self, state: State, name: str, grads: Any) -> State:
-        """One optimiser step of network `name` (pure: returns the new state)."""
+    def apply_gradients(self, state: State, name: str, grads: Any,
+                        trains: Callable[[tuple[str, ...]], bool] | None = None) -> State:
+        """One optimiser step of network `name` (pure: returns the new state). With `trains`,
+        only the parameters at the paths it accepts move; the others keep their values and
+        moments, as PyTorch's optimisers skip a parameter without a gradient."""
         net = state[name]
         updates, opt = self.optimizers[name].update(grads, net["opt"], net["params"])
-        return {**state, name: {**net, "params": optax.apply_updates(net["params"], updates),
-                                "opt": opt}}
+        params = optax.apply_updates(net["params"], updates)
+        if trains is not None:
+            params, opt = (
+                jax.tree_util.tree_map_with_path(
+                    lambda path, new, old: new if trains(key_path(path)) else old,
+                    new_tree, old_tree, is_leaf=is_moments)
+                for new_tree, old_tree in ((params, net["params"]), (opt, net["opt"])))
+        return {**state, name: {**net, "params": params, "opt": opt}}
 
     def sync(self) -> None:
         jax.block_until_ready(self.state)
@@ -230,11 +259,21 @@ class JAXAdapter(Adapter):
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         check_weight_keys(self.config.weight_shapes(), weights)
-        state = self.state
-        for name, (path, to_jax, _) in self.weight_map().items():
-            value = to_jax(np.asarray(weights[name], np.float32))
-            state = with_leaf(state, path, jax.device_put(value, self.jax_device))
-        self.state = state
+        self.state = load_weights(self.state, self.weight_map(), weights, self.jax_device)
+
+
+def load_weights(state: State, rules: WeightMap, weights: Mapping[str, np.ndarray],
+                 device: jax.Device) -> State:
+    """`state` with every weight `rules` names replaced by the canonical `weights`."""
+    for name, (path, to_jax, _) in rules.items():
+        value = to_jax(np.asarray(weights[name], np.float32))
+        state = with_leaf(state, path, jax.device_put(value, device))
+    return state
+
+
+def key_path(path: tuple[Any, ...]) -> tuple[str, ...]:
+    """A pytree key path of nested dicts as the tuple of its keys."""
+    return tuple(str(entry.key) for entry in path)
 
 
 def with_stats(state: State, name: str, stats: dict[str, Any]) -> State:

@@ -9,13 +9,9 @@ import jax
 import numpy as np
 from flax import nnx
 
-from implementations.jax.base import WeightMap, dense_rules
+from implementations.jax.base import WeightMap, dense_rules, leaky_relu
 from implementations.jax.bce_gan import BCEGANAdapter
 from implementations.spec.mlp_gan import MLPGANConfig
-
-
-def leaky_relu(x: jax.Array) -> jax.Array:
-    return jax.nn.leaky_relu(x, 0.2)  # JAX's default slope is 0.01
 
 
 def identity(x: jax.Array) -> jax.Array:
@@ -47,6 +43,12 @@ def make_discriminator(cfg: MLPGANConfig, rngs: nnx.Rngs) -> MLP:
     return MLP(cfg.d_layers(), identity, rngs)
 
 
+def weight_map(cfg: MLPGANConfig) -> WeightMap:
+    """Every canonical weight's place in the state (paths "G"/"D", "params", layer, ...)."""
+    return {name: rule for net in ("G", "D") for layer in ("fc1", "fc2", "fc3")
+            for name, rule in dense_rules(net, layer).items()}
+
+
 class MLPGANAdapter(BCEGANAdapter):
     family = "mlp_gan"
 
@@ -57,8 +59,7 @@ class MLPGANAdapter(BCEGANAdapter):
         return batch.reshape(len(batch), self.config.x_dim)
 
     def weight_map(self) -> WeightMap:
-        return {name: rule for net in ("G", "D") for layer in ("fc1", "fc2", "fc3")
-                for name, rule in dense_rules(net, layer).items()}
+        return weight_map(self.config)
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged

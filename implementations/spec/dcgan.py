@@ -20,6 +20,7 @@ from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import DataSpec
 from bench.errors import UsageError
+from implementations.spec.bce_gan import D_WON_LOSS
 
 DATASETS = ("digits", "mnist")
 IMAGE_SIZE = 32
@@ -85,6 +86,11 @@ class DCGANConfig(FamilyConfig):
     #: the parity config. Training amplifies rounding chaotically: PyTorch against itself, from
     #: weights one float32 ulp apart, drifts by the same order (tests/test_parity.py).
     trajectory_tolerance: ClassVar[float] = 0.1
+    quality_steps = {"quick": 150, "standard": 3000, "full": 20_000}
+    convergence_data = {"standard": ("digits",), "full": ("digits",)}
+    convergence_steps = {"standard": 2000, "full": 20_000}
+    convergence_axes = ("lr", "beta1", "batch_size", "d_steps", "latent")
+    d_won_loss = D_WON_LOSS
 
     def validate(self) -> None:
         super().validate()

@@ -16,6 +16,7 @@ import numpy as np
 from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import POINT_DATASETS, DataSpec
+from implementations.spec.bce_gan import D_WON_LOSS
 
 DATASETS = ("digits", "mnist") + POINT_DATASETS
 IMAGE_SIZE = 28
@@ -32,6 +33,13 @@ class MLPGANConfig(FamilyConfig):
     # The frameworks drift apart by float32 reassociation amplified by training; a bound far
     # above that still fails a wrong eps, slope or update order within a few steps.
     trajectory_tolerance = 1e-3
+    quality_steps = {"quick": 300, "standard": 5000, "full": 30_000}
+    # quick: 2,000 steps take ring8 from a blurry ring to its modes.
+    convergence_data = {"quick": ("ring8", "digits"), "standard": ("ring8", "digits"),
+                        "full": ("ring8", "grid25", "digits")}
+    convergence_steps = {"quick": 2000, "standard": 5000, "full": 30_000}
+    convergence_axes = ("lr", "beta1", "batch_size", "d_steps", "latent")
+    d_won_loss = D_WON_LOSS
 
     dataset: str = "digits"
     data_dir: str | None = None

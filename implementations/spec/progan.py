@@ -17,6 +17,7 @@ multiply by their gain at run time), every bias 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -55,12 +56,26 @@ class ProGANConfig(FamilyConfig):
         "standard": {},
         "full": {"fade_images": 200_000, "stable_images": 200_000},
     }
+    # The quick schedule reaches 32x32 after 56 steps (fade/stable 512 images); standard's at
+    # step 2,188 (7 phases of 20,000 images, batch 64).
+    quality_steps = {"quick": 200, "standard": 5000, "full": 40_000}
+    convergence_data = {"standard": ("digits",), "full": ("digits",)}
+    convergence_steps = {"standard": 3000, "full": 40_000}
+    # No d_steps (one critic step per G step); gp_weight: a WGAN-GP. Its critic's loss cannot
+    # say that D won, so d_won_loss stays None.
+    convergence_axes = ("lr", "beta1", "batch_size", "latent", "gp_weight")
 
     dataset: str = "digits"
     data_dir: str | None = None
     channels: int = 128
     latent: int = 128
     resolution: int = 32  # the target: the schedule ends here
+    #: Samples come from a batch of another size than the forward check's, and at 32x32 each
+    #: sample passes eight 3x3 convolutions, each followed by a pixel norm: CPU libraries sum a
+    #: convolution in an order that depends on the batch and the threads, so samples differ by
+    #: more than the forward outputs do, within one framework alike (a batch of 1 against 4:
+    #: bench/testing/test_contract.py's SAMPLE_BATCH_ATOL).
+    sample_tolerance: ClassVar[float] = 1e-4
     fade_images: int = 20_000
     stable_images: int = 20_000
     grow: bool = True  # False pins the network at (phase_resolution, alpha)

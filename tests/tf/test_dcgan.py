@@ -1,6 +1,6 @@
 """DCGAN in TensorFlow: parameter count from Keras' own variables.
 
-What every DCGAN adapter must do alike is in tests/adapter_contract.py.
+What every DCGAN adapter must do alike is in tests/dcgan_shared.py, imported at the end.
 """
 
 from __future__ import annotations
@@ -24,3 +24,8 @@ def test_param_count_is_the_frameworks_own() -> None:
     params = sum(int(np.prod(v.shape)) for net in (adapter.G, adapter.D)
                  for v in net.trainable_variables)
     assert adapter.param_count() == params
+
+
+from dcgan_shared import *  # noqa: E402, F403  (what every DCGAN adapter does alike)
+
+FRAMEWORK = "tf"

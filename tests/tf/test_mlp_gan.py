@@ -1,5 +1,6 @@
 """The TensorFlow MLP GAN: tf.function and XLA compute what eager computes, on both datasets and
-with repeated D steps; the torch-style Adam. The rest of the contract: tests/adapter_contract.py.
+with repeated D steps; the torch-style Adam. The rest of the contract:
+bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """PacGAN in TensorFlow: parameter count from Keras' own variables. What both adapters do
 alike (packing, maxout, update order, against numpy) is tests/pacgan_shared.py; the adapter
-contract, with tf.function and XLA against eager on packed grid25, is tests/adapter_contract.py.
+contract, with tf.function and XLA against eager on packed grid25, is
+bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Progressive GAN in TensorFlow / Keras: building blocks, layouts, growth, schedule and modes.
 
 Mirror of tests/torch/test_progan.py; cross-framework parity is in tests/test_parity.py,
-the adapter contract in tests/adapter_contract.py.
+the adapter contract in bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Style transfer in TensorFlow: VGG19 taps, loss, Adam-and-clip step, weights.
 
-Modes and the rest of the adapter contract: tests/adapter_contract.py.
+Modes and the rest of the adapter contract: bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """DCGAN in PyTorch: parameter count and FLOPs, from torch's own counters.
 
-What every DCGAN adapter must do alike is in tests/adapter_contract.py.
+What every DCGAN adapter must do alike is in tests/dcgan_shared.py, imported at the end.
 """
 
 from __future__ import annotations
@@ -40,3 +40,8 @@ def test_flops_match_the_flop_counter(d_steps: int) -> None:
     with FlopCounterMode(display=False) as counter:
         adapter.train_step(staged)
     assert counter.get_total_flops() == config.flops_per_step()
+
+
+from dcgan_shared import *  # noqa: E402, F403  (what every DCGAN adapter does alike)
+
+FRAMEWORK = "torch"

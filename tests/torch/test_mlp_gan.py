@@ -1,6 +1,6 @@
 """The PyTorch MLP GAN: analytic FLOPs match torch's counter; training on ring8 spreads out.
 
-The adapter contract (compiled equals eager, weights in and out) is tests/adapter_contract.py.
+The adapter contract (compiled equals eager, weights in and out) is bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

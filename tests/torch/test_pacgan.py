@@ -1,6 +1,6 @@
 """PacGAN in PyTorch: FLOPs and parameter count from torch's own counters; training on ring8
 with packing spreads out. What both adapters do alike (packing, maxout, update order, against
-numpy) is tests/pacgan_shared.py; the adapter contract is tests/adapter_contract.py.
+numpy) is tests/pacgan_shared.py; the adapter contract is bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

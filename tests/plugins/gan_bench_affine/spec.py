@@ -15,6 +15,7 @@ import numpy as np
 from bench import initializers
 from bench.adapter import FamilyConfig, require_choice, require_positive, require_positive_int
 from bench.data import POINT_DATASETS, DataSpec
+from implementations.spec.bce_gan import D_WON_LOSS
 
 POINT_DIM = 2
 
@@ -27,6 +28,13 @@ class AffineGANConfig(FamilyConfig):
         "standard": {},
         "full": {"batch_size": 256, "dataset": "grid25"},
     }
+    # What it can do, declared here alone: the quality suites and a quick convergence study on
+    # ring8 run it without an edit in gan-bench's suites.
+    quality_steps = {"quick": 200, "standard": 3000, "full": 20_000}
+    convergence_data = {"quick": ("ring8",)}
+    convergence_steps = {"quick": 200}
+    convergence_axes = ("lr", "beta1", "latent")
+    d_won_loss = D_WON_LOSS
 
     dataset: str = "ring8"
     latent: int = 2

@@ -1,9 +1,12 @@
 """The adapter contract (bench.adapter), tested on every registered adapter of one framework.
 
-tests/torch/test_adapter_contract.py and tests/tf/test_adapter_contract.py import these tests
-and set FRAMEWORK: each framework runs them in its own pytest process. A family is tested at
-the last of its parity variants (quick profile): the largest network the parity checks build,
-small enough for a CPU. The last section holds what every adapter of one family must do alike.
+Collected by pytest from the installed package, for the framework the plug-in's option names
+(bench.testing.plugin), in a pytest process of that framework alone:
+
+    pytest --pyargs bench.testing --gan-bench-framework tf
+
+A family is tested at the last of its parity variants (quick profile): the largest network
+the parity checks build, small enough for a CPU.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from bench.errors import UsageError
 from bench.jobs import Job
 from bench.parity import FORWARD_TOL, STEP_TOL, fill_zero_tensors, relative_error, step_inputs
 from bench.registry import AdapterEntry
+from bench.testing.plugin import framework_under_test
 from bench.worker import run_job
-from implementations.spec.dcgan import DCGANConfig
 
 
 def entries(framework: str) -> list[AdapterEntry]:
@@ -34,8 +37,8 @@ def adapter_class(entry: AdapterEntry) -> type[Adapter]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every adapter of the importing module's FRAMEWORK; with `mode`, each compiled mode."""
-    adapters = entries(metafunc.module.FRAMEWORK)
+    """Every adapter of the framework under test; with `mode`, each mode but eager."""
+    adapters = entries(framework_under_test(metafunc.config))
     if "mode" in metafunc.fixturenames:
         # Compiling a training step takes from seconds to minutes on a CPU.
         cases = [pytest.param(e, mode, id=f"{e.model}-{mode}", marks=pytest.mark.slow)
@@ -47,7 +50,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def framework(request: pytest.FixtureRequest) -> str:
-    return request.module.FRAMEWORK
+    return framework_under_test(request.config)
 
 
 #: Batched convolutions sum in another order than single ones: ProGAN's samples of 1 and of 4
@@ -246,53 +249,3 @@ def test_matmul_rate_is_the_products_flops_over_its_time(framework, dtype):
     entry = entries(framework)[0]
     rate = adapter_class(entry).matmul_flops_per_s("cpu", n=256, dtype=dtype)
     assert 1e7 < rate < 1e15
-
-
-# --- DCGAN: what both frameworks' adapters do alike ---
-
-DCGAN = DCGANConfig(width=8, batch_size=8)
-
-
-def dcgan_class(framework: str) -> type[Adapter]:
-    return adapter_class(registry.find("dcgan", framework))
-
-
-def bce(logits: np.ndarray, target: float) -> float:
-    x = logits.astype(np.float64)
-    return float(np.mean(np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))))
-
-
-def test_dcgan_init_is_dcgans(framework):
-    weights = dcgan_class(framework)(DCGANConfig(width=16)).get_weights()
-    conv = np.concatenate([v.ravel() for k, v in weights.items() if ".conv" in k])
-    gamma = np.concatenate([v for k, v in weights.items() if ".bn" in k and "weight" in k])
-    assert abs(conv.mean()) < 1e-3 and abs(conv.std() - 0.02) < 1e-3
-    assert abs(gamma.mean() - 1) < 0.01 and 0.01 < gamma.std() < 0.03
-    assert all(not v.any() for k, v in weights.items() if k.endswith("bias"))
-
-
-def test_dcgan_step_follows_the_update_order(framework):
-    cls = dcgan_class(framework)
-    assert_update_order(lambda: cls(DCGAN), step_inputs(DCGAN, 0, 1)[0])
-
-
-def assert_update_order(build_adapter, inputs) -> None:
-    """loss_d is D's loss before its update; loss_g goes through the updated D on the same fake
-    (a GAN adapter whose forward gives D(x) and D(G(z))); every trainable weight moved."""
-    adapter = build_adapter()
-    staged = adapter.stage(*inputs)
-    before = adapter.get_weights()
-    adapter.train_step(staged)
-    losses, after = adapter.losses(), adapter.get_weights()
-
-    reference = build_adapter()
-    reference.set_weights(before)
-    old = reference.forward(staged)
-    reference.set_weights({k: after[k] if k.startswith("D.") else v for k, v in before.items()})
-    new = reference.forward(staged)
-
-    assert losses["loss_d"] == pytest.approx(bce(old["D(x)"], 1) + bce(old["D(G(z))"], 0),
-                                             rel=1e-5)
-    assert losses["loss_g"] == pytest.approx(bce(new["D(G(z))"], 1), rel=1e-5)
-    assert all(not np.array_equal(before[k], after[k])
-               for k in adapter.config.trainable_names())
