@@ -2,9 +2,11 @@
 
 Its default mode is how JAX's users train: the whole training step under `jax.jit`, traced
 once and compiled by XLA at its first call. Eager (no jit: each operation dispatched as the
-code reaches it) is the diagnostic. The jit compile of these models takes seconds on a CPU,
-not the minutes of torch.compile or TF's XLA, so it is not a mode that compiles ahead: every
-profile pays for it, and throughput's first-step time shows it.
+code reaches it) is the diagnostic; its first step is slow, as JAX compiles each primitive
+for its shapes on first use. The jit compile of these models takes seconds on a CPU (tens for
+the progressive GAN's double backward, once per phase), not the minutes of torch.compile or
+TF's XLA, so "jit" is not a mode that compiles ahead: every profile pays for it, and
+throughput's first-step time shows it.
 """
 
 from bench.framework import EAGER, Framework, Mode

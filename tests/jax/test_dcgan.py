@@ -1,7 +1,7 @@
 """DCGAN in JAX: parameter count from NNX's own parameters; every convolution of the table, in
 PyTorch's weight layout, computes PyTorch's definition (numpy below), explicit padding included.
 
-What every DCGAN adapter must do alike is in tests/adapter_contract.py.
+What every DCGAN adapter must do alike is in tests/dcgan_shared.py, imported at the end.
 """
 
 from __future__ import annotations
@@ -73,3 +73,8 @@ def test_each_convolution_is_pytorchs(layer: ConvLayer) -> None:
     assert out.shape == (2, layer.size_out, layer.size_out, layer.c_out)
     np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5)
 
+
+
+from dcgan_shared import *  # noqa: E402, F403  (what every DCGAN adapter does alike)
+
+FRAMEWORK = "jax"

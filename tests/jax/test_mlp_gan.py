@@ -1,6 +1,6 @@
 """The JAX MLP GAN: jit computes what eager computes, on both datasets and with repeated D
 steps; the torch-style Adam; training on ring8 spreads out. The rest of the contract:
-tests/adapter_contract.py."""
+bench/testing/test_contract.py."""
 
 from __future__ import annotations
 

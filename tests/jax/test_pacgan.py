@@ -1,6 +1,6 @@
 """PacGAN in JAX: parameter count from the networks' own NNX parameters. What every adapter does
 alike (packing, maxout, update order, against numpy) is tests/pacgan_shared.py; the adapter
-contract, with jit against eager on packed grid25, is tests/adapter_contract.py.
+contract, with jit against eager on packed grid25, is bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

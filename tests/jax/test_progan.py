@@ -1,7 +1,7 @@
 """Progressive GAN in JAX / Flax NNX: building blocks, layouts, growth, schedule and modes.
 
 Mirror of tests/tf/test_progan.py; cross-framework parity is in tests/jax/test_parity.py, the
-adapter contract in tests/adapter_contract.py.
+adapter contract in bench/testing/test_contract.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 at kinks that JAX defines unlike PyTorch (|x| at 0, a max pool's tie).
 
 Mirror of tests/tf/test_style_transfer.py; modes and the rest of the adapter contract:
-tests/adapter_contract.py.
+bench/testing/test_contract.py.
 """
 
 from __future__ import annotations
