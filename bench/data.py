@@ -95,6 +95,10 @@ def upsample_nearest(images: np.ndarray, resolution: int) -> np.ndarray:
     return images.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
+#: scikit-learn's digits: an evaluation on digits compares at most this many samples.
+DIGITS_COUNT = 1797
+
+
 def load_digits_images(size: int) -> np.ndarray:
     """scikit-learn's 1,797 8x8 digits as NHWC float32 in [-1, 1], resized to size x size."""
     from sklearn.datasets import load_digits

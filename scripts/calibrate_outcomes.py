@@ -9,10 +9,11 @@ as the Python lines to paste there (REAL_POINTS, REAL_DIGITS):
   their mode histogram from uniform (99th percentile; PacGAN's reverse KL) and fid_raw of
   real against real (99th percentile).
 - digits: fid_digits of samples drawn from the data against the evaluation's reference sample
-  (99th percentile) and of uniform pixel noise against it (median), at the resolutions the
-  families' convergence data evaluates on (28: the MLP GAN, 32: DCGAN and the progressive
-  GAN). Two anchors for a sense of scale: every digit under N(0, 0.5) pixel noise, and only
-  five of the ten classes (medians).
+  (99th percentile), of uniform pixel noise against it (median) and of every digit under
+  N(0, 0.5) pixel noise (median: the evidence of a trained generator that `collapsed`
+  needs), at the resolutions the families' convergence data evaluates on (28: the MLP GAN,
+  32: DCGAN and the progressive GAN) and at the counts they evaluate on (min(N, 1,797)). One
+  more anchor for a sense of scale: only five of the ten classes (median).
 
     python scripts/calibrate_outcomes.py                # about a minute on one core
     python scripts/calibrate_outcomes.py --draws 200 --image-draws 10   # a quick look
@@ -31,7 +32,7 @@ from bench.data import POINT_DATASETS, load_digits_images, load_digits_labels, s
 from bench.features import digits_classifier, raw_features
 from bench.metrics import fid_from_features, mode_stats_2d
 from bench.registry import family_config, models
-from suites.convergence import CALIBRATED_COUNTS
+from suites.convergence import CALIBRATED_COUNTS, DIGITS_COUNTS
 from suites.quality import reference_sample
 
 
@@ -101,15 +102,14 @@ def main() -> None:
             q = point_quantiles(dataset, n, args.draws, rng)
             print(f'    ("{dataset}", {n}): ({q[0]:.4f}, {q[1]:.4f}, {q[2]:.4f}),')
     print("}")
-    print("# (resolution, N): (fid_digits real q99, uniform noise median)"
-          "  # anchors: N(0, 0.5) pixel")
-    print("# noise, five classes (medians)")
+    print("# (resolution, N evaluated): (fid_digits real q99, uniform noise median, N(0, 0.5)")
+    print("# pixel noise median)  # anchor: five classes (median)")
     print("REAL_DIGITS = {")
     for resolution in image_resolutions():
-        for n in CALIBRATED_COUNTS:
+        for n in DIGITS_COUNTS:
             q = digits_quantiles(resolution, n, args.image_draws, rng)
-            print(f"    ({resolution}, {n}): ({q['real_q99']:.2f}, {q['noise_median']:.0f}),"
-                  f"  # {q['noisy_median']:.1f}, {q['five_median']:.1f}")
+            print(f"    ({resolution}, {n}): ({q['real_q99']:.2f}, {q['noise_median']:.0f}, "
+                  f"{q['noisy_median']:.1f}),  # {q['five_median']:.1f}")
     print("}")
 
 

@@ -110,6 +110,13 @@ PACGAN_METRICS = {"modes_captured": ("modes", "modes s.e.", 1.0),
                   "high_quality_share": ("high quality (%)", "high quality s.e. (%)", 100.0),
                   "modes_kl_uniform": ("reverse KL", "reverse KL s.e.", 1.0)}
 PACGAN_KEYS = ["dataset", "framework", "device", "n_samples", "m"]
+#: Modes and reverse KL count high-quality samples only; a cell where some seed had fewer than
+#: this many says so instead of a number: at this count even a perfect (uniform) histogram's
+#: KL stays under a quarter of the paper's PacGAN2 value (ring8 0.07, grid25 0.13) in 99 % of
+#: draws (derivation: docs/metrics.md#too-few-high-quality).
+MIN_HIGH_QUALITY = {"ring8": 550, "grid25": 700}
+TOO_FEW = "too few high-quality samples"
+COUNTED_ON_HIGH_QUALITY = ("modes_captured", "modes_kl_uniform")
 
 
 def has_packing(family: type[FamilyConfig]) -> bool:
@@ -143,10 +150,31 @@ def standard_error(values: pd.Series) -> float:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
+def too_few_high_quality(group: pd.DataFrame, dataset: str, n_samples: int) -> bool:
+    """Whether some seed's last evaluation had fewer high-quality samples than the minimum."""
+    shares = group.loc[group["metric"] == "high_quality_share", "value"]
+    return bool((shares * float(n_samples) < MIN_HIGH_QUALITY[dataset]).any())
+
+
+def measured_cells(group: pd.DataFrame, too_few: bool) -> dict[str, float | str]:
+    """Mean and standard error over seeds per statistic, in the paper's units; TOO_FEW (and no
+    standard error) for the statistics that too few high-quality samples cannot support."""
+    cells: dict[str, float | str] = {}
+    for metric, (mean, se, factor) in PACGAN_METRICS.items():
+        values = group.loc[group["metric"] == metric, "value"] * factor
+        if too_few and metric in COUNTED_ON_HIGH_QUALITY:
+            cells[mean], cells[se] = TOO_FEW, float("nan")
+            continue
+        cells[mean] = float(values.mean()) if values.notna().any() else float("nan")
+        cells[se] = standard_error(values)
+    return cells
+
+
 def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
     """PacGAN's final mode statistics per (dataset, framework, device, N, m): mean and standard
-    error over seeds, the seeds counted, and the paper's Table 1 values beside them (blank for
-    an m or a dataset the paper has no row for)."""
+    error over seeds (TOO_FEW where the high-quality samples cannot support one), the seeds
+    counted, and the paper's Table 1 values beside them (blank for an m or a dataset the paper
+    has no row for)."""
     if "packing" not in frame:
         return pd.DataFrame()
     final = quality.last_step_records(frame, SUITE, tuple(PACGAN_METRICS))
@@ -160,10 +188,8 @@ def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
         row = dict(zip(PACGAN_KEYS, key, strict=True))
         row["m"] = int(row["m"])
         row["seeds"] = group.loc[group["metric"] == "modes_captured", "seed"].nunique()
-        for metric, (mean, se, factor) in PACGAN_METRICS.items():
-            values = group.loc[group["metric"] == metric, "value"] * factor
-            row[mean] = float(values.mean()) if values.notna().any() else float("nan")
-            row[se] = standard_error(values)
+        row.update(measured_cells(group, too_few_high_quality(group, row["dataset"],
+                                                              row["n_samples"])))
         paper = PAPER_TABLE_1.get((row["dataset"], row["m"]))
         row["paper trials"] = PAPER_TRIALS if paper else float("nan")
         blank = [(float("nan"), float("nan"))] * len(PACGAN_METRICS)

@@ -1,29 +1,41 @@
-"""What both PacGAN adapters must do alike: packing, maxout and the update order, against numpy.
+"""What the PacGAN adapters must do alike: packing, maxout, both steps and the BatchNorm's
+population statistics, against numpy.
 
-tests/torch/test_pacgan.py and tests/tf/test_pacgan.py import these tests and define the
-`pacgan` fixture (their framework's adapter class): each framework runs them in its own pytest
-process. The numpy reference below is the spec (implementations/spec/pacgan.py) written out:
-G in training mode (BatchNorm on each group's batch statistics), the packing, D's maxouts.
+tests/torch/test_pacgan.py, tests/tf/test_pacgan.py and tests/jax/test_pacgan.py import these
+tests and define the `pacgan` fixture (their framework's adapter class): each framework runs
+them in its own pytest process. The numpy reference below is the spec
+(implementations/spec/pacgan.py) written out: G in training mode (BatchNorm on each group's
+batch statistics), the packing, D's maxouts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from update_order import assert_update_order
+from update_order import assert_update_order, bce
 
 from bench.data import load_dataset, noise
 from bench.parity import fill_zero_tensors
-from implementations.spec.pacgan import BN_EPSILON, PacGANConfig, maxout, pack
+from implementations.spec.pacgan import (
+    BN_EPSILON,
+    PacGANConfig,
+    blend_population,
+    maxout,
+    pack,
+)
 
 SMALL = PacGANConfig(dataset="grid25", width=16, maxout_units=8, maxout_pieces=3, batch_size=8)
 
 
-def reference_generator(w: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
+def reference_generator(w: dict[str, np.ndarray], z: np.ndarray,
+                        statistics: list | None = None) -> np.ndarray:
+    """G in training mode; each BatchNorm's (mean, variance) appended to `statistics`."""
     h = z.astype(np.float64)
     for i in (1, 2, 3, 4):
         h = h @ w[f"G.fc{i}.weight"].T
         mean, var = h.mean(axis=0), h.var(axis=0)  # batch statistics, biased variance
+        if statistics is not None:
+            statistics.append((mean, var))
         h = (h - mean) / np.sqrt(var + BN_EPSILON) * w[f"G.bn{i}.weight"] + w[f"G.bn{i}.bias"]
         h = np.maximum(h, 0)
     return h @ w["G.fc5.weight"].T + w["G.fc5.bias"]
@@ -108,9 +120,72 @@ def test_the_init_is_the_papers(pacgan):
 
 
 @pytest.mark.parametrize("packing", [1, 2])
-def test_the_step_follows_the_update_order(pacgan, packing):
+def test_the_alternating_step_follows_the_update_order(pacgan, packing):
     """loss_d is D's loss before its update on the packed real and fake; loss_g goes through
     the updated D on the same packed fake."""
-    config = SMALL.replace(packing=packing)
+    config = SMALL.replace(packing=packing, update="alternating")
     assert_update_order(lambda: pacgan(config), inputs(config))
     assert pacgan(config).tags() == {"packing": str(packing)}
+
+
+@pytest.mark.parametrize("packing", [1, 2])
+def test_the_simultaneous_step_takes_both_losses_from_one_pass(pacgan, packing):
+    """The paper's step: loss_d and loss_g both at the weights before the step (loss_g through
+    the D that has not moved yet), and every trainable weight moved."""
+    config = SMALL.replace(packing=packing)
+    assert config == SMALL.replace(packing=packing, update="simultaneous")  # the default
+    adapter = pacgan(config)
+    staged = adapter.stage(*inputs(config))
+    before = adapter.get_weights()
+    adapter.train_step(staged)
+    losses, after = adapter.losses(), adapter.get_weights()
+    reference = pacgan(config)
+    reference.set_weights(before)
+    old = reference.forward(staged)
+    assert losses["loss_d"] == pytest.approx(bce(old["D(x)"], 1) + bce(old["D(G(z))"], 0),
+                                             rel=1e-5)
+    assert losses["loss_g"] == pytest.approx(bce(old["D(G(z))"], 1), rel=1e-5)
+    assert all(not np.array_equal(before[k], after[k]) for k in config.trainable_names())
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "alternating"])
+def test_batchnorm_keeps_the_papers_population_statistics(pacgan, update):
+    """After a step, each population statistic moved toward the average of the step's m batch
+    statistics (a training-mode forward() outside the step counts for nothing)."""
+    config = SMALL.replace(packing=2, update=update)
+    adapter = pacgan(config)
+    weights = fill_zero_tensors(config.initial_weights(3), seed=3)
+    weights["G.bn2.running_var"] = np.full_like(weights["G.bn2.running_var"], 0.25)
+    adapter.set_weights(weights)
+    batch, z = inputs(config)
+    staged = adapter.stage(batch, z)
+    adapter.forward(staged)
+    adapter.train_step(staged)
+    after = adapter.get_weights()
+    per_pass = []
+    for j in range(config.packing):
+        per_pass.append([])
+        reference_generator(weights, z["z"][j], per_pass[-1])
+    for i in (1, 2, 3, 4):
+        means = np.stack([stats[i - 1][0] for stats in per_pass])
+        variances = np.stack([stats[i - 1][1] for stats in per_pass])
+        mean, var = blend_population(weights[f"G.bn{i}.running_mean"],
+                                     weights[f"G.bn{i}.running_var"], means, variances)
+        np.testing.assert_allclose(after[f"G.bn{i}.running_mean"], mean, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(after[f"G.bn{i}.running_var"], var, rtol=1e-4, atol=1e-6)
+
+
+def test_eval_mode_divides_by_the_population_stdev(pacgan):
+    config = SMALL
+    adapter = pacgan(config)
+    weights = fill_zero_tensors(config.initial_weights(3), seed=3)
+    weights["G.bn1.running_var"] = np.full_like(weights["G.bn1.running_var"], 0.5)
+    adapter.set_weights(weights)
+    z = np.random.default_rng(7).standard_normal((5, 2)).astype(np.float32)
+    h = z.astype(np.float64)
+    for i in (1, 2, 3, 4):
+        h = (h @ weights[f"G.fc{i}.weight"].T - weights[f"G.bn{i}.running_mean"]) / np.sqrt(
+            weights[f"G.bn{i}.running_var"] + BN_EPSILON)
+        h = np.maximum(h * weights[f"G.bn{i}.weight"] + weights[f"G.bn{i}.bias"], 0)
+    expected = h @ weights["G.fc5.weight"].T + weights["G.fc5.bias"]
+    np.testing.assert_allclose(adapter.sample(5, 7), expected, rtol=1e-4, atol=1e-5)

@@ -12,8 +12,15 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
-from bench.data import DataSpec, load_digits_images, mixture_params, sample_mixture
+from bench.data import (
+    DataSpec,
+    load_digits_images,
+    load_digits_labels,
+    mixture_params,
+    sample_mixture,
+)
 from bench.errors import UsageError
 from bench.features import digits_classifier, raw_features
 from bench.jobs import Job
@@ -33,6 +40,7 @@ from suites.convergence import (
     DIVERGED,
     LR,
     NOT_CONVERGED,
+    UNDETERMINED,
     Criteria,
     Curve,
     Point,
@@ -210,8 +218,8 @@ def test_suite_is_registered_and_imports_no_framework():
 # --- outcomes -------------------------------------------------------------------------------
 
 RING = Criteria("fid_raw", 0.05, "modes_captured", 6, 6, d_won_loss=0.1,
-                coverage_seen_from=0.05, structure=Structure(0.9, 0.06))
-DIGITS = Criteria("fid_digits", 100, "classes_covered", 8, 8, d_won_loss=0.1)
+                judged_from=0.04, structure=Structure(0.9, 0.06))
+DIGITS = Criteria("fid_digits", 10, "classes_covered", 10, 10, d_won_loss=0.1, trained_under=36)
 
 
 def curve(quality, coverage, loss_d=None, high_quality=None, diverged=False, kl=None) -> Curve:
@@ -227,10 +235,13 @@ def curve(quality, coverage, loss_d=None, high_quality=None, diverged=False, kl=
     # Met at step 200, lost by the end: not converged, but the first step is kept.
     (curve([0.3, 0.04, 0.2, 0.3], [5, 8, 8, 7]), NOT_CONVERGED, 200),
     (curve([0.9, 0.5, 0.3, 0.2], [6, 6, 4, 2]), COLLAPSED, None),
-    # A blurry G: its few high-quality samples capture few modes, which says nothing of
-    # collapse; and fid_raw alone (two moments) passes it.
-    (curve([0.9, 0.2, 0.01, 0.002], [1, 2, 4, 7], high_quality=[0.0, 0.001, 0.02, 0.04]),
-     NOT_CONVERGED, None),
+    # A blurry G: its few high-quality samples (under 5 per mode) capture few modes, which
+    # says nothing of collapse; and fid_raw alone (two moments) passes it.
+    (curve([0.9, 0.2, 0.01, 0.002], [1, 2, 4, 5], high_quality=[0.0, 0.001, 0.02, 0.039]),
+     UNDETERMINED, None),
+    # As many high-quality samples as the judgement needs: few modes are a collapse.
+    (curve([0.9, 0.2, 0.01, 0.002], [1, 2, 4, 5], high_quality=[0.0, 0.001, 0.02, 0.04]),
+     COLLAPSED, None),
     # D's loss near 0 and G stuck: D won (even though G also lost modes).
     (curve([2.0, 1.5, 1.6, 1.7], [2, 1, 1, 1], loss_d=[0.5, 0.2, 0.05, 0.02]),
      DISCRIMINATOR_WON, None),
@@ -253,9 +264,14 @@ def test_each_outcome_on_a_synthetic_curve(run, expected, reached):
 
 def test_images_judge_coverage_without_a_high_quality_share():
     nan = [math.nan] * 3
-    assert classify(curve([400, 300, 250], [1, 2, 3], high_quality=nan), DIGITS).outcome == (
+    # One class, but nothing digit-like (fid over the noisy-digits anchor): not a collapse.
+    assert classify(curve([900, 600, 500], [1, 1, 1], high_quality=nan), DIGITS).outcome == (
+        NOT_CONVERGED)
+    assert classify(curve([400, 30, 20], [4, 8, 8], high_quality=nan), DIGITS).outcome == (
         COLLAPSED)
-    good = curve([400, 120, 90], [4, 9, 10], high_quality=nan)
+    assert classify(curve([400, 12, 8], [4, 9, 9], high_quality=nan), DIGITS).outcome == (
+        COLLAPSED)  # converged needs all ten classes
+    good = curve([400, 12, 8], [4, 9, 10], high_quality=nan)
     assert classify(good, DIGITS) == Verdict(CONVERGED, 300, good.points[-1])
 
 
@@ -346,11 +362,21 @@ def blurred_grid(n: int, rng: np.random.Generator) -> np.ndarray:
     return means[rng.integers(len(means), size=n)] + 2 * sigma * rng.standard_normal((n, 2))
 
 
+def untrained(n: int, rng: np.random.Generator) -> np.ndarray:
+    """What an untrained MLP G draws (weights N(0, 0.02), biases 0): a small blob near the
+    origin, off centre by its first layers' random weights."""
+    return rng.normal(0, 0.15, 2) + 0.1 * rng.standard_normal((n, 2))
+
+
 GENERATORS = {  # (dataset, generator): the outcome the rules give it
     ("ring8", "real"): CONVERGED, ("grid25", "real"): CONVERGED,
     ("ring8", "uniform ring"): NOT_CONVERGED, ("grid25", "blurred grid"): NOT_CONVERGED,
     ("ring8", "one mode"): COLLAPSED, ("grid25", "one mode"): COLLAPSED,
+    # No sample near a mode: nothing to judge. (On grid25 the origin is a mode, so there an
+    # untrained G reads as collapsed onto it: the mode statistics cannot tell the two apart.)
+    ("ring8", "untrained"): UNDETERMINED,
 }
+DRAWS = 100  # per generator and count: 99 % of draws is then all but one
 
 
 def draw(dataset: str, generator: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -360,18 +386,25 @@ def draw(dataset: str, generator: str, n: int, rng: np.random.Generator) -> np.n
         return uniform_ring(n, rng)
     if generator == "blurred grid":
         return blurred_grid(n, rng)
+    if generator == "untrained":
+        return untrained(n, rng)
     means, sigma = mixture_params(dataset)  # one mode, as tight as the data's
     return means[3] + sigma * rng.standard_normal((n, 2))
 
 
+def share_labelled(outcomes: list[str], expected: str) -> float:
+    return sum(o == expected for o in outcomes) / len(outcomes)
+
+
 @pytest.mark.parametrize("n", convergence.CALIBRATED_COUNTS)
 @pytest.mark.parametrize(("dataset", "generator"), list(GENERATORS))
-def test_only_the_real_distribution_converges_on_2d_data(dataset, generator, n):
+def test_each_2d_generator_gets_its_outcome_in_99_percent_of_draws(dataset, generator, n):
     rng = np.random.default_rng(n)
     criteria = criteria_for("mlp_gan", DataSpec(dataset), n)
     outcomes = [classify(evaluated(draw(dataset, generator, n, rng), dataset, rng),
-                         criteria).outcome for _ in range(20)]
-    assert set(outcomes) == {GENERATORS[dataset, generator]}, criteria.describe()
+                         criteria).outcome for _ in range(DRAWS)]
+    assert share_labelled(outcomes, GENERATORS[dataset, generator]) >= 0.99, (
+        criteria.describe(), sorted(set(outcomes)))
 
 
 @pytest.mark.parametrize("dataset", ["ring8", "grid25"])
@@ -386,21 +419,56 @@ def test_a_generator_equal_to_the_data_converges_at_every_calibrated_count(datas
         assert np.mean(met) >= 0.99, (n, criteria.describe())
 
 
-def test_digits_drawn_from_the_data_converge_and_noise_does_not(tmp_path):
-    rng = np.random.default_rng(2)
-    for resolution, model in ((28, "mlp_gan"), (32, "dcgan")):
-        classifier = digits_classifier(resolution, cache_dir=tmp_path)
-        data = load_digits_images(resolution)
-        for n in convergence.CALIBRATED_COUNTS:
-            criteria = criteria_for(model, DataSpec("digits", resolution), n)
-            real = quality.reference_sample(data, n, seed=n)
-            features = classifier.features(real)
-            for fake, converged in ((data[rng.choice(len(data), len(real))], True),
-                                    (rng.uniform(-1, 1, real.shape), False)):
-                fid = fid_from_features(features, classifier.features(fake))
-                classes = len(set(classifier.predict(fake)))
-                point = Point(1, fid, classes, math.nan, 1.3)
-                assert criteria.met(point) == converged, (resolution, n, fid, classes)
+@dataclass
+class DigitPools:
+    """Classifier features and labels of image pools, computed once: a draw resamples a pool,
+    as the evaluator would score those images, at the cost of an index."""
+
+    features: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+
+
+DIGIT_GENERATORS = {  # the outcome the rules give each
+    "real": CONVERGED,
+    "eight classes": COLLAPSED,  # digit-like (fid under the noisy-digits anchor), two missing
+    "one class": NOT_CONVERGED,  # a single class's fid is far over the anchor: no evidence
+    "untrained": NOT_CONVERGED,  # grey images: tanh of G's small initial outputs
+}
+
+
+def digit_pools(resolution: int) -> DigitPools:
+    classifier = digits_classifier(resolution, seed=0)  # the evaluator's, from its cache
+    data, digit = load_digits_images(resolution), load_digits_labels()
+    rng = np.random.default_rng(resolution)
+    images = {"real": data, "eight classes": data[digit < 8], "one class": data[digit == 3],
+              "untrained": np.tanh(0.12 * rng.standard_normal(data.shape)).astype(np.float32)}
+    return DigitPools({k: classifier.features(v) for k, v in images.items()},
+                      {k: classifier.predict(v) for k, v in images.items()})
+
+
+@pytest.mark.parametrize(("resolution", "model"), [(28, "mlp_gan"), (32, "dcgan")])
+def test_each_digits_generator_gets_its_outcome_in_99_percent_of_draws(resolution, model):
+    pools = digit_pools(resolution)
+    rng = np.random.default_rng(resolution)
+    # One BLAS thread: on 64 x 64 matrices more threads only contend (30 times slower here).
+    with threadpool_limits(1):
+        assert_digit_outcomes(pools, model, resolution, rng)
+
+
+def assert_digit_outcomes(pools: DigitPools, model: str, resolution: int,
+                          rng: np.random.Generator) -> None:
+    for n in convergence.CALIBRATED_COUNTS:
+        criteria = criteria_for(model, DataSpec("digits", resolution), n)
+        for generator, expected in DIGIT_GENERATORS.items():
+            outcomes = []
+            for seed in range(DRAWS):
+                reference = quality.reference_sample(pools.features["real"], n, seed)
+                pick = rng.choice(len(pools.labels[generator]), len(reference))
+                fid = fid_from_features(reference, pools.features[generator][pick])
+                classes = len(set(pools.labels[generator][pick]))
+                outcomes.append(classify(Curve([Point(1, fid, classes, math.nan, 1.3)], False),
+                                         criteria).outcome)
+            assert share_labelled(outcomes, expected) >= 0.99, (n, generator, sorted(set(outcomes)))
 
 
 def test_every_declared_study_is_calibrated_and_thresholds_follow_the_sample_count():
@@ -419,6 +487,15 @@ def test_every_declared_study_is_calibrated_and_thresholds_follow_the_sample_cou
     assert 0.05 < full.max_kl < quick.max_kl < 0.1
     with pytest.raises(UsageError, match="not calibrated for ring8 at 1234 samples"):
         criteria_for("mlp_gan", DataSpec("ring8"), 1234)
+
+
+def test_digits_calibration_rows_are_keyed_by_the_count_evaluated():
+    assert len(load_digits_images(8)) == convergence.DIGITS_COUNT
+    assert {n for _, n in convergence.REAL_DIGITS} == set(convergence.DIGITS_COUNTS)
+    assert max(convergence.DIGITS_COUNTS) == convergence.DIGITS_COUNT
+    digits = DataSpec("digits", 28)
+    assert criteria_for("mlp_gan", digits, 2000) == criteria_for("mlp_gan", digits, 5000)
+    assert criteria_for("mlp_gan", digits, 1000) != criteria_for("mlp_gan", digits, 2000)
 
 
 # --- tables on synthetic records ------------------------------------------------------------

@@ -171,3 +171,39 @@ def test_step_curves_average_seeds_in_the_papers_units():
     assert curves[("ring8", "torch", 2, "high_quality_share", 20)] == pytest.approx(expected)
     # The MLP GAN's ring8 record (8 modes at step 20, torch) is not PacGAN's: m = 1 stays 6.
     assert len(curves) == 2 * 3 * len(MODES)
+
+
+def test_modes_and_kl_from_too_few_high_quality_samples_say_so():
+    frame = records_frame()
+    # grid25 m = 2, seed 1: 600 high-quality samples of 1,000, under grid25's 700.
+    low = ((frame["metric"] == "high_quality_share") & (frame["dataset"] == "grid25")
+           & (frame["seed"] == 1) & (frame["step"] == 20) & (frame["packing"] == "2"))
+    assert low.sum() == 1
+    frame.loc[low, "value"] = 0.6
+    rows = mode_collapse.tables(frame)[mode_collapse.PACGAN_TABLE].set_index(
+        ["dataset", "framework", "m"])
+    cell = rows.loc[("grid25", "torch", 2)]
+    assert cell["modes"] == cell["reverse KL"] == mode_collapse.TOO_FEW
+    assert math.isnan(cell["modes s.e."]) and math.isnan(cell["reverse KL s.e."])
+    assert cell["high quality (%)"] == pytest.approx((92.4 + 60 + 92.3) / 3)  # all samples
+    assert cell["paper reverse KL"] == 0.13  # the paper's value stays beside it
+    assert rows.loc[("ring8", "torch", 2), "modes"] == pytest.approx(23 / 3)  # others: numbers
+
+
+def perfect_histogram_kl_q99(n: int, modes: int, rng: np.random.Generator) -> float:
+    """99th percentile of the KL from uniform of n samples spread uniformly over the modes."""
+    p = rng.multinomial(n, np.full(modes, 1 / modes), size=20_000) / n
+    kl = np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1) * modes), 0), axis=1)
+    return float(np.quantile(kl, 0.99))
+
+
+@pytest.mark.parametrize(("dataset", "modes"), [("ring8", 8), ("grid25", 25)])
+def test_the_minimum_keeps_a_perfect_histograms_kl_under_a_quarter_of_the_papers(dataset,
+                                                                                 modes):
+    # The chi-square approximation (2 n KL ~ chi2 with K - 1 degrees of freedom) set the
+    # minimum; the simulation checks it, and that it is not much looser than it needs to be.
+    rng = np.random.default_rng(0)
+    target = mode_collapse.PAPER_TABLE_1[dataset, 2][2][0] / 4
+    minimum = mode_collapse.MIN_HIGH_QUALITY[dataset]
+    assert perfect_histogram_kl_q99(minimum, modes, rng) <= target
+    assert perfect_histogram_kl_q99(int(0.8 * minimum), modes, rng) > target

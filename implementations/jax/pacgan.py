@@ -2,10 +2,13 @@
 
 Mirror of implementations/torch/pacgan.py.
 
-The spec (implementations/spec/pacgan.py) defines the maxout layout and the packing. A step:
-G runs on each of the m noise groups apart, the m outputs are packed side by side, and the
-non-saturating GAN iteration of bce_gan.py (a D step on real and on the fake, then a G step
-through the updated D on the same fake) runs on the packed inputs.
+The spec (implementations/spec/pacgan.py) defines the maxout layout, the packing, the step
+and the BatchNorm. A step: G runs on each of the m noise groups apart, the m outputs are
+packed side by side, and the non-saturating GAN losses on the packed inputs update D and G
+together from one forward pass (`update` "simultaneous", the paper's) or as bce_gan.py's
+iteration (a D step, then a G step through the updated D on the same fake). Then every
+BatchNorm of G moves its population statistics toward its batch statistics' average over the
+m passes.
 
 forward() runs G in training mode (BatchNorm on batch statistics), as a training step does,
 without keeping the running statistics it moves; sample() runs G in eval mode, on them.
@@ -20,11 +23,18 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from implementations.jax.base import WeightMap, batch_norm, batch_norm_rules, dense_rules
-from implementations.jax.bce_gan import BCEGANAdapter
+from implementations.jax.base import (
+    State,
+    WeightMap,
+    batch_norm_rules,
+    batch_stats,
+    dense_rules,
+    with_stats,
+)
+from implementations.jax.bce_gan import BCEGANAdapter, bce_with_logits
 from implementations.spec.pacgan import (
     BN_EPSILON,
-    BN_MOMENTUM,
+    POPULATION_WEIGHT,
     X_DIM,
     Z_DIM,
     PacGANConfig,
@@ -37,6 +47,43 @@ def maxout(x: jax.Array, units: int, pieces: int) -> jax.Array:
     return x.reshape(*x.shape[:-1], units, pieces).max(axis=-1)
 
 
+class PopulationBatchNorm(nnx.Module):
+    """The spec's BatchNorm: a training pass normalises by its batch statistics and adds them to
+    this step's sums; blend() moves the population statistics toward their average."""
+
+    def __init__(self, features: int) -> None:
+        self.scale, self.bias = nnx.Param(jnp.ones(features)), nnx.Param(jnp.zeros(features))
+        self.mean, self.var = nnx.BatchStat(jnp.zeros(features)), nnx.BatchStat(jnp.ones(features))
+        # A step's sums over its G passes: working state, not weights.
+        self.mean_sum = nnx.BatchStat(jnp.zeros(features))
+        self.stdev_sum = nnx.BatchStat(jnp.zeros(features))
+        self.passes = nnx.BatchStat(jnp.zeros(()))
+
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        if not train:
+            mean, stdev = self.mean.value, jnp.sqrt(self.var.value + BN_EPSILON)
+        else:
+            mean = x.mean(axis=0)
+            stdev = jnp.sqrt(jnp.square(x - mean).mean(axis=0) + BN_EPSILON)
+            self.mean_sum.value += jax.lax.stop_gradient(mean)
+            self.stdev_sum.value += jax.lax.stop_gradient(stdev)
+            self.passes.value += 1.0
+        return (x - mean) / stdev * self.scale.value + self.bias.value
+
+    def restart(self) -> None:
+        """Forget passes made outside a step (forward() in training mode)."""
+        for stat in (self.mean_sum, self.stdev_sum, self.passes):
+            stat.value = jnp.zeros_like(stat.value)
+
+    def blend(self) -> None:
+        w, passes = POPULATION_WEIGHT, self.passes.value
+        stdev = w * self.stdev_sum.value / passes + (1 - w) * jnp.sqrt(
+            self.var.value + BN_EPSILON)
+        self.mean.value = (1 - w) * self.mean.value + w * self.mean_sum.value / passes
+        self.var.value = jnp.square(stdev) - BN_EPSILON
+        self.restart()
+
+
 class Generator(nnx.Module):
     """4 x [Linear (no bias), BatchNorm, ReLU], then a linear output: fc1..fc5, bn1..bn4."""
 
@@ -46,15 +93,14 @@ class Generator(nnx.Module):
             setattr(self, f"fc{row.index}",
                     nnx.Linear(row.fan_in, row.fan_out, use_bias=row.bias, rngs=rngs))
             if not row.bias:
-                setattr(self, f"bn{row.index}",
-                        batch_norm(row.fan_out, BN_MOMENTUM, BN_EPSILON, rngs))
+                setattr(self, f"bn{row.index}", PopulationBatchNorm(row.fan_out))
 
     def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
         h = z
         for row in self.layers:
             h = getattr(self, f"fc{row.index}")(h)
             if not row.bias:
-                h = getattr(self, f"bn{row.index}")(h, use_running_average=not train)
+                h = getattr(self, f"bn{row.index}")(h, train)
                 h = jax.nn.relu(h)
         return h
 
@@ -114,8 +160,42 @@ class PacGANAdapter(BCEGANAdapter):
              else self.randn(*self.config.noise_shapes()["z"]))
         return self.to_device(self.network_layout(batch)), z
 
-    def _train_step(self, state, real: jax.Array, z: jax.Array):
-        return self._d_then_g_step(state, real, z)
+    def norms(self, G: Generator) -> list[PopulationBatchNorm]:
+        return [getattr(G, f"bn{row.index}") for row in G.layers if not row.bias]
+
+    def with_population(self, state: State, method: str) -> State:
+        """The state after calling `method` (restart or blend) on every BatchNorm of G."""
+        G = self.network(state, "G")
+        for norm in self.norms(G):
+            getattr(norm, method)()
+        return with_stats(state, "G", batch_stats(G))
+
+    def _train_step(self, state: State, real: jax.Array, z: jax.Array):
+        state = self.with_population(state, "restart")
+        if self.config.update == "simultaneous":
+            state, losses = self._simultaneous_step(state, real, z)
+        else:
+            state, losses = self._d_then_g_step(state, real, z)
+        return self.with_population(state, "blend"), losses
+
+    def _simultaneous_step(self, state: State, real: jax.Array, z: jax.Array):
+        """D's and G's losses from one forward pass at the same weights; both updates: the
+        pullback of that pass, once per loss."""
+        def losses(d_params, g_params):
+            G = nnx.merge(self.graphdefs["G"], g_params, state["G"]["stats"])
+            D = nnx.merge(self.graphdefs["D"], d_params, state["D"]["stats"])
+            d_fake = D(self.generate(G, z), train=True)
+            loss_d = bce_with_logits(D(real, train=True), 1.0) + bce_with_logits(d_fake, 0.0)
+            return (loss_d, bce_with_logits(d_fake, 1.0)), (batch_stats(G), batch_stats(D))
+
+        (loss_d, loss_g), pullback, (g_stats, d_stats) = jax.vjp(
+            losses, state["D"]["params"], state["G"]["params"], has_aux=True)
+        one, zero = jnp.ones_like(loss_d), jnp.zeros_like(loss_d)
+        d_grads, _ = pullback((one, zero))
+        _, g_grads = pullback((zero, one))
+        state = with_stats(with_stats(state, "G", g_stats), "D", d_stats)
+        state = self.apply_gradients(self.apply_gradients(state, "D", d_grads), "G", g_grads)
+        return state, (loss_d, loss_g)
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged

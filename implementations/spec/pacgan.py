@@ -26,15 +26,33 @@ synthetic_data_experiments/2DRing_GAN&PacGAN/pacgan_task.py (identical for 2DGri
 noise batches with x.shape[0] = batch rows each, builds the decoder's hidden Linears with
 use_bias=False (only the output Linear has a bias) and D from LinearMaxout(200, 5 pieces)
 bricks; the configs (config.py) set 400 hidden units, lr 1e-4, beta1 0.8, batch 100, 400
-epochs of 100,000 samples, packing 1 to 4, 10 runs each. Where gan-bench differs from that
-code: (1) the update order is gan-bench's (docs/models.md#update-order: a D step, then a G
-step through the updated D on the same fake), where the paper's code (ali_algorithm,
-IshmaelBelghazi/ALI ali/algorithms.py) updates D and G simultaneously, from gradients of one
-graph; (2) BatchNorm is PyTorch's default (momentum 0.1, eps 1e-5 in both frameworks), where the
-paper's code averages the running-statistics updates of the m G passes and moves them with
-momentum 0.05; (3) real points come from the shuffled stream without replacement within an
-epoch, not from m resamplings with replacement (the same distribution of packed inputs up to
-that).
+epochs of 100,000 samples, packing 1 to 4, 10 runs each.
+
+The step (`update`). "simultaneous", the default, is the paper's: its code trains with ALI's
+`ali_algorithm` (IshmaelBelghazi/ALI, ali/algorithms.py), which takes D's gradient of D's loss
+and G's gradient of G's loss from one forward pass at the same weights and applies both
+updates together. "alternating" is gan-bench's order for every other family
+(docs/models.md#update-order: a D step, then a G step through the updated D on the same fake).
+
+BatchNorm, in either step, keeps its population statistics as the paper's code does (Blocks'
+BatchNormalization, blocks/bricks/bn.py, and pacgan_task.py's merge of its updates): a
+training pass normalises by the batch mean and the batch stdev sqrt(var + BN_EPSILON), var
+the biased (1/n) variance; after each step the population mean and the population stdev move
+toward the average of those batch statistics over the step's m G passes,
+new = POPULATION_WEIGHT * batch + (1 - POPULATION_WEIGHT) * old (`blend_population`); eval
+mode divides by the population stdev. The canonical weights name that stdev's square less
+BN_EPSILON running_var, so a running variance v reads as in PyTorch: eval mode divides by
+sqrt(v + BN_EPSILON).
+
+Where gan-bench still differs from the paper's code, and why:
+(1) the population stdev starts at sqrt(1 + BN_EPSILON), not 1: running_var starts at 1, as
+every BatchNorm's canonical init does; the difference, 5e-5 relative, decays by 0.95 a step;
+(2) D sees the real and the fake packed inputs in two passes, not one pass over both
+concatenated: D has no BatchNorm, so the values are the same;
+(3) the reported loss_g is BCE(D(fake), 1), where the paper's code adds softplus(D(real)), a
+term with no gradient for G: the losses stay comparable with the other families';
+(4) real points come from the shuffled stream without replacement within an epoch, not from
+m resamplings with replacement (the same distribution of packed inputs up to that).
 
 Canonical init (the paper's): every Linear weight N(0, 0.02), every bias 0; BatchNorm gamma 1,
 beta 0, running mean 0, running variance 1.
@@ -55,9 +73,11 @@ from implementations.spec.bce_gan import D_WON_LOSS
 DATASETS = POINT_DATASETS
 Z_DIM = 2
 X_DIM = 2
-#: PyTorch's convention; Keras' momentum is 1 - this (docs/models.md#parity-pitfalls).
-BN_MOMENTUM = 0.1
-BN_EPSILON = 1e-5
+#: The paper's BatchNorm (Blocks' default): added to the batch variance under the root.
+BN_EPSILON = 1e-4
+#: The weight of a step's batch statistics in the population statistics (the paper's code).
+POPULATION_WEIGHT = 0.05
+UPDATES = ("simultaneous", "alternating")
 INIT_STD = 0.02
 
 
@@ -83,6 +103,17 @@ def pack(samples: np.ndarray, packing: int) -> np.ndarray:
     n, d = samples.shape
     return samples.reshape(packing, n // packing, d).transpose(1, 0, 2).reshape(
         n // packing, packing * d)
+
+
+def blend_population(mean: np.ndarray, var: np.ndarray, batch_means: np.ndarray,
+                     batch_vars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy reference of the population update: (running_mean, running_var) after a step
+    whose m G passes had these batch means and biased variances (m rows each)."""
+    stdev = np.sqrt(var + BN_EPSILON)
+    batch_stdev = np.sqrt(batch_vars + BN_EPSILON).mean(axis=0)
+    new_stdev = POPULATION_WEIGHT * batch_stdev + (1 - POPULATION_WEIGHT) * stdev
+    new_mean = POPULATION_WEIGHT * batch_means.mean(axis=0) + (1 - POPULATION_WEIGHT) * mean
+    return new_mean, new_stdev**2 - BN_EPSILON
 
 
 def maxout(x: np.ndarray, units: int, pieces: int) -> np.ndarray:
@@ -120,10 +151,12 @@ class PacGANConfig(FamilyConfig):
     beta2: float = 0.999
     eps: float = 1e-8
     batch_size: int = 100
+    update: str = "simultaneous"  # UPDATES: the paper's step, or gan-bench's D then G
 
     def validate(self) -> None:
         super().validate()
         require_choice("dataset", self.dataset, DATASETS)
+        require_choice("update", self.update, UPDATES)
         require_positive_int("packing", self.packing)
         require_positive_int("width", self.width)
         require_positive_int("maxout_units", self.maxout_units)
@@ -194,10 +227,12 @@ class PacGANConfig(FamilyConfig):
         counted.
 
         G runs on m groups of b (its FLOPs are those of a batch of m * b), D on b packed inputs
-        of 2m values. The D step: G forward, D forward on real and on fake, D backward for
-        weights and for every input but the data's (the fake is detached). The G step: D
-        forward on the fake, D backward for inputs only, G backward for weights and for every
-        input but z's.
+        of 2m values. Alternating: the D step is G forward, D forward on real and on fake, D
+        backward for weights and for every input but the data's (the fake is detached); the G
+        step is D forward on the fake, D backward for inputs only, G backward for weights and
+        for every input but z's. Simultaneous: one G forward and one D forward on real and
+        fake serve both; then D's loss back through D for weights and every input but its
+        own, G's loss back through D for inputs only, and G's backward.
         """
         b, m = self.batch_size, self.packing
 
@@ -206,6 +241,8 @@ class PacGANConfig(FamilyConfig):
 
         g, d = forward(self.g_layers(), m * b), forward(self.d_layers(), b)
         g_first, d_first = forward(self.g_layers()[:1], m * b), forward(self.d_layers()[:1], b)
+        if self.update == "simultaneous":
+            return g + 2 * d + 2 * d + 2 * (d - d_first) + d + g + (g - g_first)
         d_step = g + 2 * d + 2 * d + 2 * (d - d_first)
         g_step = d + d + g + (g - g_first)
         return d_step + g_step

@@ -2,10 +2,13 @@
 
 Mirror of implementations/torch/pacgan.py.
 
-The spec (implementations/spec/pacgan.py) defines the maxout layout and the packing. A step:
-G runs on each of the m noise groups apart, the m outputs are packed side by side, and the
-non-saturating GAN iteration of bce_gan.py (a D step on real and on the detached fake, then a
-G step through the updated D on the same fake) runs on the packed inputs.
+The spec (implementations/spec/pacgan.py) defines the maxout layout, the packing, the step
+and the BatchNorm. A step: G runs on each of the m noise groups apart, the m outputs are
+packed side by side, and the non-saturating GAN losses on the packed inputs update D and G
+together from one forward pass (`update` "simultaneous", the paper's) or as bce_gan.py's
+iteration (a D step, then a G step through the updated D on the same fake). Then every
+BatchNorm of G moves its population statistics toward its batch statistics' average over the
+m passes.
 
 forward() runs G in training mode (BatchNorm on batch statistics), as a training step does,
 without touching the moving statistics; sample() runs G in inference mode, on them.
@@ -24,14 +27,14 @@ from keras import layers, ops
 from bench import layouts
 from implementations.spec.pacgan import (
     BN_EPSILON,
-    BN_MOMENTUM,
+    POPULATION_WEIGHT,
     X_DIM,
     Z_DIM,
     PacGANConfig,
     pack,
 )
 from implementations.tf.base import WeightMap, same
-from implementations.tf.bce_gan import BCEGANAdapter
+from implementations.tf.bce_gan import BCEGANAdapter, bce_with_logits
 from implementations.tf.dcgan import stateless_call
 
 
@@ -49,8 +52,48 @@ class Maxout(layers.Layer):
         return (*input_shape[:-1], self.units)
 
 
-def batch_norm(name: str) -> layers.BatchNormalization:
-    return layers.BatchNormalization(momentum=1 - BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+class PopulationBatchNorm(layers.Layer):
+    """The spec's BatchNorm: a training pass normalises by its batch statistics and adds them to
+    this step's sums; blend() moves the population statistics toward their average."""
+
+    def build(self, input_shape) -> None:
+        shape = (input_shape[-1],)
+
+        def weight(name: str, value: str, trainable: bool = False):
+            return self.add_weight(shape=shape, initializer=value, trainable=trainable,
+                                   name=name)
+
+        self.gamma, self.beta = weight("gamma", "ones", True), weight("beta", "zeros", True)
+        self.moving_mean = weight("moving_mean", "zeros")
+        self.moving_variance = weight("moving_variance", "ones")
+        # A step's sums over its G passes: working state, not weights.
+        self.mean_sum, self.stdev_sum = weight("mean_sum", "zeros"), weight("stdev_sum", "zeros")
+        self.passes = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                      name="passes")
+
+    def call(self, x, training: bool = False):
+        if not training:
+            mean, stdev = self.moving_mean, ops.sqrt(self.moving_variance + BN_EPSILON)
+        else:
+            mean = ops.mean(x, axis=0)
+            stdev = ops.sqrt(ops.mean(ops.square(x - mean), axis=0) + BN_EPSILON)
+            self.mean_sum.assign_add(ops.stop_gradient(mean))
+            self.stdev_sum.assign_add(ops.stop_gradient(stdev))
+            self.passes.assign_add(1.0)
+        return (x - mean) / stdev * self.gamma + self.beta
+
+    def restart(self) -> None:
+        """Forget passes made outside a step (forward() in training mode)."""
+        for variable in (self.mean_sum, self.stdev_sum, self.passes):
+            variable.assign(ops.zeros_like(variable))
+
+    def blend(self) -> None:
+        w = POPULATION_WEIGHT
+        stdev = w * self.stdev_sum / self.passes + (1 - w) * ops.sqrt(
+            self.moving_variance + BN_EPSILON)
+        self.moving_mean.assign((1 - w) * self.moving_mean + w * self.mean_sum / self.passes)
+        self.moving_variance.assign(ops.square(stdev) - BN_EPSILON)
+        self.restart()
 
 
 def make_generator(cfg: PacGANConfig) -> keras.Sequential:
@@ -58,16 +101,16 @@ def make_generator(cfg: PacGANConfig) -> keras.Sequential:
     return keras.Sequential([
         keras.Input((Z_DIM,)),
         layers.Dense(w, use_bias=False, name="fc1"),
-        batch_norm("bn1"),
+        PopulationBatchNorm(name="bn1"),
         layers.ReLU(name="act1"),
         layers.Dense(w, use_bias=False, name="fc2"),
-        batch_norm("bn2"),
+        PopulationBatchNorm(name="bn2"),
         layers.ReLU(name="act2"),
         layers.Dense(w, use_bias=False, name="fc3"),
-        batch_norm("bn3"),
+        PopulationBatchNorm(name="bn3"),
         layers.ReLU(name="act3"),
         layers.Dense(w, use_bias=False, name="fc4"),
-        batch_norm("bn4"),
+        PopulationBatchNorm(name="bn4"),
         layers.ReLU(name="act4"),
         layers.Dense(X_DIM, name="fc5"),  # linear output
     ], name="G")
@@ -131,7 +174,31 @@ class PacGANAdapter(BCEGANAdapter):
         return self.to_device(self.network_layout(batch)), z
 
     def _train_step(self, real: tf.Tensor, z: tf.Tensor):
-        return self._d_then_g_step(real, lambda: generate(partial(self.G, training=True), z))
+        norms = [layer for layer in self.G.layers if isinstance(layer, PopulationBatchNorm)]
+        for norm in norms:
+            norm.restart()
+        if self.config.update == "simultaneous":
+            losses = self._simultaneous_step(real, z)
+        else:
+            losses = self._d_then_g_step(real, lambda: generate(partial(self.G, training=True),
+                                                                z))
+        for norm in norms:
+            norm.blend()
+        return losses
+
+    def _simultaneous_step(self, real: tf.Tensor, z: tf.Tensor):
+        """D's and G's losses from one forward pass at the same weights; both updates."""
+        with tf.GradientTape(persistent=True) as tape:
+            fake = generate(partial(self.G, training=True), z)
+            d_fake = self.D(fake, training=True)
+            loss_d = (bce_with_logits(self.D(real, training=True), 1.0)
+                      + bce_with_logits(d_fake, 0.0))
+            loss_g = bce_with_logits(d_fake, 1.0)
+        d_grads = tape.gradient(loss_d, self.D.trainable_variables)
+        g_grads = tape.gradient(loss_g, self.G.trainable_variables)
+        self.opt_d.apply(d_grads, self.D.trainable_variables)
+        self.opt_g.apply(g_grads, self.G.trainable_variables)
+        return loss_d, loss_g
 
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z = staged

@@ -1,9 +1,12 @@
 """PacGAN in PyTorch (docs/models.md#pacgan). Mirror of implementations/tf/pacgan.py.
 
-The spec (implementations/spec/pacgan.py) defines the maxout layout and the packing. A step:
-G runs on each of the m noise groups apart, the m outputs are packed side by side, and the
-non-saturating GAN iteration of bce_gan.py (a D step on real and on the detached fake, then a
-G step through the updated D on the same fake) runs on the packed inputs.
+The spec (implementations/spec/pacgan.py) defines the maxout layout, the packing, the step
+and the BatchNorm. A step: G runs on each of the m noise groups apart, the m outputs are
+packed side by side, and the non-saturating GAN losses on the packed inputs update D and G
+together from one forward pass (`update` "simultaneous", the paper's) or as bce_gan.py's
+iteration (a D step, then a G step through the updated D on the same fake). Then every
+BatchNorm of G moves its population statistics toward its batch statistics' average over the
+m passes.
 
 forward() runs G in training mode (BatchNorm on batch statistics), as a training step does,
 without touching the running statistics; sample() runs G in eval mode, on them.
@@ -21,13 +24,13 @@ from torch import nn
 
 from implementations.spec.pacgan import (
     BN_EPSILON,
-    BN_MOMENTUM,
+    POPULATION_WEIGHT,
     X_DIM,
     Z_DIM,
     PacGANConfig,
     pack,
 )
-from implementations.torch.bce_gan import BCEGANAdapter
+from implementations.torch.bce_gan import BCEGANAdapter, bce_with_logits
 from implementations.torch.dcgan import stateless_call
 
 
@@ -42,24 +45,63 @@ class Maxout(nn.Module):
         return x.unflatten(-1, (self.units, self.pieces)).amax(-1)
 
 
-def batch_norm(features: int) -> nn.BatchNorm1d:
-    return nn.BatchNorm1d(features, eps=BN_EPSILON, momentum=BN_MOMENTUM)
+class PopulationBatchNorm(nn.Module):
+    """The spec's BatchNorm: a training pass normalises by its batch statistics and adds them to
+    this step's sums; blend() moves the population statistics toward their average."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(features))
+        self.bias = nn.Parameter(torch.zeros(features))
+        self.register_buffer("running_mean", torch.zeros(features))
+        self.register_buffer("running_var", torch.ones(features))
+        # A step's sums over its G passes: working state, not weights.
+        for name in ("mean_sum", "stdev_sum"):
+            self.register_buffer(name, torch.zeros(features), persistent=False)
+        self.register_buffer("passes", torch.zeros(()), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            mean, stdev = self.running_mean, torch.sqrt(self.running_var + BN_EPSILON)
+        else:
+            mean = x.mean(0)
+            stdev = torch.sqrt(x.var(0, correction=0) + BN_EPSILON)
+            with torch.no_grad():
+                self.mean_sum += mean
+                self.stdev_sum += stdev
+                self.passes += 1
+        return (x - mean) / stdev * self.weight + self.bias
+
+    @torch.no_grad()
+    def restart(self) -> None:
+        """Forget passes made outside a step (forward() in training mode)."""
+        for buffer in (self.mean_sum, self.stdev_sum, self.passes):
+            buffer.zero_()
+
+    @torch.no_grad()
+    def blend(self) -> None:
+        w = POPULATION_WEIGHT
+        stdev = w * self.stdev_sum / self.passes + (1 - w) * torch.sqrt(
+            self.running_var + BN_EPSILON)
+        self.running_mean.mul_(1 - w).add_(w * self.mean_sum / self.passes)
+        self.running_var.copy_(stdev.square() - BN_EPSILON)
+        self.restart()
 
 
 def make_generator(cfg: PacGANConfig) -> nn.Sequential:
     w = cfg.width
     return nn.Sequential(OrderedDict(
         fc1=nn.Linear(Z_DIM, w, bias=False),
-        bn1=batch_norm(w),
+        bn1=PopulationBatchNorm(w),
         act1=nn.ReLU(),
         fc2=nn.Linear(w, w, bias=False),
-        bn2=batch_norm(w),
+        bn2=PopulationBatchNorm(w),
         act2=nn.ReLU(),
         fc3=nn.Linear(w, w, bias=False),
-        bn3=batch_norm(w),
+        bn3=PopulationBatchNorm(w),
         act3=nn.ReLU(),
         fc4=nn.Linear(w, w, bias=False),
-        bn4=batch_norm(w),
+        bn4=PopulationBatchNorm(w),
         act4=nn.ReLU(),
         fc5=nn.Linear(w, X_DIM),  # linear output
     ))
@@ -104,7 +146,29 @@ class PacGANAdapter(BCEGANAdapter):
         return self.to_device(self.network_layout(batch)), z
 
     def _train_step(self, real: torch.Tensor, z: torch.Tensor):
-        return self._d_then_g_step(real, lambda: generate(self.G, z))
+        norms = [m for m in self.G.modules() if isinstance(m, PopulationBatchNorm)]
+        for norm in norms:
+            norm.restart()
+        if self.config.update == "simultaneous":
+            losses = self._simultaneous_step(real, generate(self.G, z))
+        else:
+            losses = self._d_then_g_step(real, lambda: generate(self.G, z))
+        for norm in norms:
+            norm.blend()
+        return losses
+
+    def _simultaneous_step(self, real: torch.Tensor, fake: torch.Tensor):
+        """D's and G's losses from one forward pass at the same weights; both updates."""
+        d_fake = self.D(fake)
+        loss_d = bce_with_logits(self.D(real), 1.0) + bce_with_logits(d_fake, 0.0)
+        loss_g = bce_with_logits(d_fake, 1.0)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_d.backward(inputs=list(self.D.parameters()), retain_graph=True)
+        loss_g.backward(inputs=list(self.G.parameters()))
+        self.opt_d.step()
+        self.opt_g.step()
+        return loss_d.detach(), loss_g.detach()
 
     @torch.no_grad()
     def forward(self, staged) -> dict[str, np.ndarray]:
