@@ -148,8 +148,12 @@ def _request(options: dict[str, Any]) -> Request:
     _use_data_dir(options["data_dir"])
     threads = options["threads"] or DEFAULT_THREADS
     devices = DEVICES if options["device"] == "auto" else (options["device"],)
+    models = registry.parse_models(options["models"])
     frameworks = registry.parse_frameworks(options["frameworks"])
-    return Request(models=tuple(registry.parse_models(options["models"])),
+    if not options["frameworks"]:  # every installed framework that implements a model asked for
+        frameworks = [fw for fw in frameworks
+                      if any(registry.implements(m, fw) for m in models)] or frameworks
+    return Request(models=tuple(models),
                    frameworks=tuple(frameworks),
                    devices=devices, profile=options["profile"], seeds=options["seeds"],
                    threads=threads, wait_policy=options["wait_policy"],

@@ -96,7 +96,7 @@ def test_the_plug_in_family_passes_parity(plugins):
 
 def test_the_plug_in_family_runs_throughput_in_both_frameworks(plugins, tmp_path):
     done = run_cli("run", "throughput", "--models", FAMILY, "--profile", "quick",
-                   "--threads", "1", "--out", str(tmp_path))
+                   "--threads", "1", "--out", str(tmp_path))  # its frameworks: torch and tf
     assert done.returncode == 0, done.stdout + done.stderr
     records = read_records(tmp_path)
     assert {r["status"] for r in records} == {"ok"}
