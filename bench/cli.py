@@ -150,9 +150,9 @@ def _request(options: dict[str, Any]) -> Request:
     devices = DEVICES if options["device"] == "auto" else (options["device"],)
     models = registry.parse_models(options["models"])
     frameworks = registry.parse_frameworks(options["frameworks"])
-    if not options["frameworks"]:  # every installed framework that implements a model asked for
+    if not options["frameworks"]:  # the installed frameworks that implement every model asked
         frameworks = [fw for fw in frameworks
-                      if any(registry.implements(m, fw) for m in models)] or frameworks
+                      if all(registry.implements(m, fw) for m in models)] or frameworks
     return Request(models=tuple(models),
                    frameworks=tuple(frameworks),
                    devices=devices, profile=options["profile"], seeds=options["seeds"],
@@ -180,7 +180,8 @@ def selection_options(func):
     return _with_options(func, [
         click.option("--models", help="Comma-separated models (default: all)."),
         click.option("--frameworks", help="Comma-separated frameworks, the reference of "
-                                          "comparisons first (default: every installed one)."),
+                                          "comparisons first (default: every installed one "
+                                          "that implements every model asked for)."),
         click.option("--device", type=choice([*DEVICES, "auto"]), default="cpu",
                      show_default=True,
                      help="auto: cpu, and cuda where present (else recorded as skipped)."),
