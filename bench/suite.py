@@ -164,6 +164,7 @@ class MetricSpec:
     scale: float = 1.0
     gate: Gate | None = None  # None: the baseline check does not judge it
     lead: bool = False  # the report's summary leads with it
+    best: bool = False  # the summary shows each framework's best value of it, and where
     history: bool = False  # `gan-bench history` follows it across runs
     # A rate timed in rounds: the metric of each round. The baseline check compares the
     # rounds, and history draws their interquartile range as the interval.

@@ -26,7 +26,7 @@ from bench.compare import (
     sequential_sides,
     wide,
 )
-from bench.figures import framework_sort_key, int_text, ok_rows, text_column
+from bench.figures import framework_sort_key, int_text, text_column
 from bench.formatting import format_value, header
 from bench.runner import CONTEXT_AT_END, RUN_FILE
 from bench.suite import MetricSpec, metric_spec, metric_specs
@@ -90,20 +90,31 @@ def speed_notes(table: pd.DataFrame, side_by_side: bool) -> list[str]:
     return notes
 
 
-def best_mfu_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per family and framework: the highest MFU of any job, and where it was reached."""
-    rows = ok_rows(frame, "throughput")
-    rows = rows[rows["metric"] == "mfu"]
+def best_values_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per metric a suite declares `best`: each framework's best value in each family, and
+    the job that reached it."""
+    tables = {}
+    for spec in metric_specs().values():
+        if spec.best:
+            table = best_value_table(frame, spec)
+            if not table.empty:
+                tables[f"best {spec.label or spec.name} per framework"] = table
+    return tables
+
+
+def best_value_table(frame: pd.DataFrame, spec: MetricSpec) -> pd.DataFrame:
+    rows = frame[(frame["status"] == "ok") & (frame["metric"] == spec.name)]
     if rows.empty:
         return pd.DataFrame()
     rows = rows.assign(variant=text_column(rows, "variant", "base"))
-    best = rows.loc[rows.groupby(["model", "framework"])["value"].idxmax()]
+    pick = "idxmin" if spec.better == "lower" else "idxmax"
+    best = rows.loc[getattr(rows.groupby(["model", "framework"])["value"], pick)()]
     out = []
     for model, group in best.groupby("model", sort=True):
         row = {"family": model}
         for _, job in group.sort_values("framework", key=lambda s: s.map(framework_sort_key)
                                         ).iterrows():
-            row[f"{job['framework']} mfu"] = job["value"]
+            row[f"{job['framework']} {spec.name}"] = job["value"]
             row[f"{job['framework']} reached at"] = (
                 f"{job['variant']}, {job['mode']}, batch {int_text(job['batch_size'])}")
         out.append(row)
@@ -287,8 +298,8 @@ def summarise(frame: pd.DataFrame, run_dir: Path) -> Summary:
     if not speed.empty:
         summary.tables.update(speed_tables(speed))
         summary.notes += speed_notes(speed, side_by_side)
-    for name, table in (("best MFU per framework", best_mfu_table(frame)),
-                        ("quality at the last step", quality_table(frame)),
+    summary.tables.update(best_values_tables(frame))
+    for name, table in (("quality at the last step", quality_table(frame)),
                         ("jobs flagged", flagged_jobs(frame)),
                         ("environment", environment_table(frame, drift))):
         if not table.empty:

@@ -89,7 +89,7 @@ METRICS = (
                scale=1e-9),
     # The run context's matmul rate of each framework: "torch matmul (GFLOP/s)".
     MetricSpec("*_matmul_flops_per_s", GFLOPS, label="* matmul", scale=1e-9),
-    MetricSpec("mfu", "%", "higher", label="MFU", scale=100, history=True,
+    MetricSpec("mfu", "%", "higher", label="MFU", scale=100, history=True, best=True,
                scales_with="steps_per_s"),
     MetricSpec("matmul_conv_mfu", "%", "higher", label="matmul+conv MFU", scale=100),
     MetricSpec("matmul_conv_share", "%", label="matmul+conv share", scale=100),
