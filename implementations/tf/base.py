@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -65,11 +66,7 @@ class TorchAdam:
         GAN's active layers); one step count for all, as Keras' optimisers keep."""
         slots = [self._slot[id(v)] for v in variables]
         with tf.name_scope(ADAM_SCOPE):
-            step = tf.cast(self.iterations.assign_add(1), tf.float64)
-            sqrt_c2 = tf.sqrt(1 - tf.pow(tf.constant(self.beta_2, tf.float64), step))
-            c1 = 1 - tf.pow(tf.constant(self.beta_1, tf.float64), step)
-            lr_t = tf.cast(self.lr * sqrt_c2 / c1, tf.float32)
-            eps_t = tf.cast(self.epsilon * sqrt_c2, tf.float32)
+            lr_t, eps_t = self._corrections(self.iterations.assign_add(1))
             zero, beta_1, beta_2 = (tf.constant(x, tf.float32)
                                     for x in (0.0, self.beta_1, self.beta_2))
             for grad, var, slot in zip(grads, variables, slots, strict=True):
@@ -77,6 +74,23 @@ class TorchAdam:
                     var=var.handle, m=self._m[slot].handle, v=self._v[slot].handle,
                     beta1_power=zero, beta2_power=zero, lr=lr_t, beta1=beta_1, beta2=beta_2,
                     epsilon=eps_t, grad=grad)
+
+
+    def _corrections(self, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """lr_t and eps_t for this step, in float64. Eagerly, in Python: a handful of scalar
+        ops per step would cost more than the fused updates, and, carrying no name scope in
+        eager profiles, would not count as the optimiser's."""
+        if tf.executing_eagerly():
+            t = int(step.numpy())
+            sqrt_c2 = math.sqrt(1 - self.beta_2**t)
+            c1 = 1 - self.beta_1**t
+            return (tf.constant(self.lr * sqrt_c2 / c1, tf.float32),
+                    tf.constant(self.epsilon * sqrt_c2, tf.float32))
+        step = tf.cast(step, tf.float64)
+        sqrt_c2 = tf.sqrt(1 - tf.pow(tf.constant(self.beta_2, tf.float64), step))
+        c1 = 1 - tf.pow(tf.constant(self.beta_1, tf.float64), step)
+        return (tf.cast(self.lr * sqrt_c2 / c1, tf.float32),
+                tf.cast(self.epsilon * sqrt_c2, tf.float32))
 
 
 def make_adam(variables: list, lr: float, betas: tuple[float, float],

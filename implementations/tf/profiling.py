@@ -30,7 +30,16 @@ GRAPH_OP = re.compile(r"^(?P<scope>[^:]+):(?P<type>[A-Za-z_][A-Za-z0-9_]*)$")
 EAGER_OP = "EagerLocalExecute: "
 
 
+#: oneDNN's kernels (Intel CPUs) name the same ops with these prefixes: _MklMatMul is MatMul.
+ONEDNN_PREFIXES = ("_MklNative", "_Mkl")
+
+
 def op_category(name: str, op_type: str) -> str:
+    for prefix in ONEDNN_PREFIXES:
+        if op_type.startswith(prefix):
+            op_type = op_type.removeprefix(prefix)
+            op_type = op_type if op_type in MATMUL_CONV_TYPES else f"_{op_type}"
+            break
     if OPTIMIZER_SCOPE in name or op_type in OPTIMIZER_TYPES:
         return "optimizer"
     if op_type in MATMUL_CONV_TYPES:
