@@ -48,17 +48,16 @@ def tests(session: nox.Session) -> None:
     processes = [["tests", *(f"--ignore={d}" for d in sum(own.values(), [])),
                   "--ignore=tests/benchmarks"]]
     processes += [[CONTRACT, *own[fw], "--gan-bench-framework", fw] for fw in frameworks]
-    fast = "not slow" in " ".join(args)
     session.log("will run, one pytest process each:\n  " + "\n  ".join(
         "pytest " + " ".join(p + args) for p in processes))
-    session.log(f"about {TESTS_MINUTES['fast' if fast else 'all']} on 2 cores after the install"
-                + ("" if fast else "; the quick subset: nox -s tests -- -m 'not slow'"))
+    session.log(f"in all, about {TESTS_MINUTES} on 2 cores after the install; the quick "
+                "subset, for local work: nox -s tests -- -m 'not slow'")
     for process in processes:
         session.run("pytest", *process, *args)
 
 
-#: Measured on an idle 2-core machine (docs/measurements.md, "The test suite").
-TESTS_MINUTES = {"all": "35 min", "fast": "5 min"}
+#: The four processes' sum, measured on 2 cores (docs/measurements.md#tests-duration).
+TESTS_MINUTES = "40 min"
 
 
 BENCH_RUN = "results/nox-bench"
