@@ -324,11 +324,12 @@ class ProGANAdapter(JAXAdapter):
         return state, loss_d, penalty
 
     def train_step(self, staged) -> None:
+        if self.progress.catch_up():
+            self._reset_optimizers()
         alpha, resolution, fading = self.phase()
         self.state, self._losses = self._step(self.state, *staged, alpha,
                                               resolution=resolution, fading=fading)
-        if self.progress.advance(self.config.batch_size):
-            self._reset_optimizers()
+        self.progress.count(self.config.batch_size)
 
     def losses(self) -> dict[str, float]:
         loss_d, loss_g, penalty = self._losses

@@ -142,9 +142,9 @@ def test_fade_at_alpha_zero_computes_the_previous_network():
 def test_growing_keeps_trained_weights():
     adapter = progan.ProGANAdapter(tiny(fade_images=4, stable_images=4))
     initial = adapter.get_weights()
-    while adapter.progress.resolution < 16:
+    while adapter.progress.images < adapter.config.images_at(16, 0.0):
         adapter.train_step(staged(adapter))
-    grown = adapter.get_weights()  # right after the step that grew the networks to 16
+    grown = adapter.get_weights()  # after the last step at 8x8: the next one grows to 16
     old = [k for k in grown if ("4x4" in k or "8x8" in k) and "rgb" not in k]
     new = [k for k in grown if "16x16" in k]
     assert all(not np.array_equal(grown[k], initial[k]) for k in old)
@@ -174,13 +174,16 @@ def test_schedule_fades_then_stabilises_and_resets_the_optimisers():
     adapter = progan.ProGANAdapter(tiny(fade_images=8, stable_images=8))
     seen = []
     for _ in range(7):
-        seen.append((adapter.progress.resolution, adapter.progress.alpha))
+        before = adapter.progress.resolution
+        steps = {net: optimizer_steps(adapter, net) for net in ("D", "G")}
         adapter.train_step(staged(adapter))
-        grew = adapter.progress.resolution != seen[-1][0]
-        assert (optimizer_steps(adapter, "D") == 0) == grew
-        assert (optimizer_steps(adapter, "G") == 0) == grew
+        seen.append((adapter.progress.resolution, adapter.progress.alpha))  # trained at
+        grew = adapter.progress.resolution != before
+        for net, count in steps.items():  # a fresh optimiser's first step, or one more
+            assert optimizer_steps(adapter, net) == (1 if grew else count + 1)
     assert seen == [(4, 1.0), (4, 1.0), (8, 0.0), (8, 0.5), (8, 1.0), (8, 1.0), (16, 0.0)]
-    assert adapter.tags() == {"resolution": "16", "alpha": "0.5"}
+    # Between steps the tags name the phase the last step trained at.
+    assert adapter.tags() == {"resolution": "16", "alpha": "0"}
 
 
 def test_set_phase_moves_and_validates():
