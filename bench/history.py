@@ -184,7 +184,7 @@ def history_figure(points: pd.DataFrame, metric: str, out_dir: Path) -> Figure:
 def runs_table(points: pd.DataFrame) -> pd.DataFrame:
     runs = points[["order", "run", "time", "commit", "regressed"]].drop_duplicates()
     runs = runs.sort_values("order").assign(
-        time=lambda t: t["time"].dt.strftime("%Y-%m-%d %H:%M UTC"),
+        time=lambda t: t["time"].dt.strftime("%Y-%m-%d %H:%M %Z"),
         check=lambda t: t["regressed"].map({True: "REGRESSED", False: ""}))
     return runs.drop(columns="regressed").rename(columns={"order": "#"})
 

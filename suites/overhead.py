@@ -82,10 +82,9 @@ def execute(job: Job) -> JobResult:
         adapter.train_step(staged)
 
     settings = profile_settings(PROFILES, job.profile)
-    # A bare loop whose queued work the device-wide sync does not wait for (JAX has none)
-    # brings its own sync.
-    bare_sync = getattr(bare, "sync", adapter.sync)
-    rates = paired_rates({"harness": (harness_step, adapter.sync), "bare": (bare.step, bare_sync)},
+    # Each side waits for its own queued work: JAX has no device-wide sync, so the adapter's
+    # would not wait for the bare loop's steps.
+    rates = paired_rates({"harness": (harness_step, adapter.sync), "bare": (bare.step, bare.sync)},
                          settings.timing.warmup_steps, settings.rounds, settings.round_s)
     ratios = rates["harness"] / rates["bare"]
     ratio, lo, hi = bootstrap_median(ratios)

@@ -28,6 +28,10 @@ class BareLoop:
     G: keras.Model
     D: keras.Model
 
+    def sync(self) -> None:
+        """Wait for the loop's queued steps, as the adapter's sync does."""
+        tf.test.experimental.sync_devices()
+
 
 def bce_gan_loop(G: keras.Model, D: keras.Model, config: FamilyConfig, real: np.ndarray,
                  z: np.ndarray, mode: str) -> BareLoop:

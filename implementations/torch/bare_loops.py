@@ -28,6 +28,12 @@ class BareLoop:
     step: Callable[[], None]  # one training iteration
     G: nn.Module
     D: nn.Module
+    device: str
+
+    def sync(self) -> None:
+        """Wait for the loop's queued steps, as the adapter's sync does."""
+        if self.device == "cuda":
+            torch.cuda.synchronize()
 
 
 def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndarray,
@@ -56,7 +62,7 @@ def bce_gan_loop(G: nn.Module, D: nn.Module, config: FamilyConfig, real: np.ndar
     compiled = torch.compile(train_step) if mode == "compiled" else train_step
     real_batch = torch.tensor(real, device=device)
     noise = torch.tensor(z, device=device)
-    return BareLoop(lambda: compiled(real_batch, noise), G, D)
+    return BareLoop(lambda: compiled(real_batch, noise), G, D, device)
 
 
 def flatten(real: np.ndarray) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Progressive GAN in JAX / Flax NNX: building blocks, layouts, growth, schedule and modes.
 
-Mirror of tests/tf/test_progan.py; cross-framework parity is in tests/jax/test_parity.py, the
+Mirror of tests/tf/test_progan.py; what every adapter does alike is tests/progan_shared.py,
+imported here; cross-framework parity is in tests/jax/test_parity.py, the
 adapter contract in bench/testing/test_contract.py.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -14,35 +14,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from progan_shared import *  # noqa: F403  (the shared tests)
+from progan_shared import staged, tiny
 
 from bench import layouts
-from bench.data import noise
 from bench.errors import UsageError
 from implementations.jax import progan
 from implementations.jax.base import is_moments
-from implementations.spec.progan import ProGANConfig
 
-TINY = {"channels": 4, "latent": 8, "batch_size": 4}
+FRAMEWORK = "jax"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     progan.ProGANAdapter.configure(1)
-
-
-def tiny(**changes) -> ProGANConfig:
-    return ProGANConfig(**{**TINY, **changes})
-
-
-@functools.cache
-def digits() -> np.ndarray:
-    return tiny().load_data()
-
-
-def staged(adapter: progan.ProGANAdapter, seed: int = 1):
-    cfg = adapter.config
-    batch = digits()[seed * cfg.batch_size:(seed + 1) * cfg.batch_size]
-    return adapter.stage(batch, noise(cfg.noise_shapes(), seed))
 
 
 def numpy_minibatch_stddev(x: np.ndarray, group: int = 4) -> np.ndarray:
@@ -200,28 +185,6 @@ def test_set_phase_moves_and_validates():
         adapter.set_phase(4, 0.5)
 
 
-def test_step_losses_are_the_wgan_gp_losses():
-    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=8, alpha=0.5))
-    inputs = staged(adapter)
-    out = adapter.forward(inputs)
-    adapter.train_step(inputs)
-    losses = adapter.losses()
-    d_real, d_fake = out["D(x)"].astype(np.float64), out["D(G(z))"].astype(np.float64)
-    expected = (d_fake.mean() - d_real.mean() + 10 * losses["gradient_penalty"]
-                + 0.001 * np.mean(d_real**2))
-    assert losses["loss_d"] == pytest.approx(expected, rel=1e-5)
-    assert losses["gradient_penalty"] > 0
-
-
-def test_samples_are_upsampled_to_the_target_and_clipped():
-    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=8))
-    samples = adapter.sample(3, seed=0)
-    assert samples.shape == (3, 32, 32, 1)
-    assert samples.min() >= -1 and samples.max() <= 1
-    np.testing.assert_array_equal(samples[:, ::4, ::4], samples[:, 3::4, 3::4])
-    np.testing.assert_array_equal(samples, adapter.sample(3, seed=0))
-
-
 def test_jit_computes_what_eager_does():
     cfg = tiny(grow=False, phase_resolution=8, alpha=0.5)
     eager = progan.ProGANAdapter(cfg)
@@ -236,12 +199,3 @@ def test_jit_computes_what_eager_does():
     for name, value in eager.losses().items():
         assert other.losses()[name] == pytest.approx(value, rel=1e-5)
 
-
-def test_flops_follow_the_current_phase():
-    adapter = progan.ProGANAdapter(tiny(grow=False))
-    at_4 = adapter.flops_per_step()
-    adapter.set_phase(8, 0.5)
-    fading = adapter.flops_per_step()
-    adapter.set_phase(8, 1.0)
-    assert at_4 < adapter.flops_per_step() < fading
-    assert adapter.flops_per_step() == tiny(phase_resolution=8).flops_per_step()

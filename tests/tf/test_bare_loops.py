@@ -36,6 +36,7 @@ def test_bare_loop_trains_the_same_weights_as_the_adapter(model: str, mode: str)
     for _ in range(STEPS):
         adapter.train_step(staged)
         loop.step()
+    loop.sync()
     for net, ours, theirs in (("G", loop.G, adapter.G), ("D", loop.D, adapter.D)):
         for i, (a, b) in enumerate(zip(ours.get_weights(), theirs.get_weights(), strict=True)):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-7, err_msg=f"{net} weight {i}")

@@ -36,6 +36,7 @@ def test_bare_loop_trains_the_same_weights_as_the_adapter(model: str) -> None:
     for _ in range(STEPS):
         adapter.train_step(staged)
         loop.step()
+    loop.sync()
     ours = {f"G.{k}": v for k, v in loop.G.state_dict().items()}
     ours |= {f"D.{k}": v for k, v in loop.D.state_dict().items()}
     theirs = adapter.get_weights()

@@ -1,6 +1,7 @@
 """Style transfer in PyTorch: VGG19 taps, loss, Adam-and-clip step, FLOPs, weights.
 
-Modes and the rest of the adapter contract: bench/testing/test_contract.py.
+What every adapter does alike is tests/style_transfer_shared.py, imported here. Modes and
+the rest of the adapter contract: bench/testing/test_contract.py.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from style_transfer_shared import *  # noqa: F403  (the shared tests)
+from style_transfer_shared import SMALL, adapter_with_image, noise_image
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench import layouts
@@ -29,19 +32,7 @@ from implementations.torch.style_transfer import (
     vgg_taps,
 )
 
-SMALL = StyleTransferConfig(size=32, width=4)
-
-
-def noise_image(cfg: StyleTransferConfig, seed: int = 1) -> np.ndarray:
-    """A random image in [0, 1], so the content term is not zero (the start is the content)."""
-    return np.random.default_rng(seed).random((1, 3, cfg.size, cfg.size)).astype(np.float32)
-
-
-def adapter_with_image(cfg: StyleTransferConfig, image: np.ndarray,
-                       **kwargs) -> StyleTransferAdapter:
-    adapter = StyleTransferAdapter(cfg, **kwargs)
-    adapter.set_weights({**adapter.get_weights(), "image": image})
-    return adapter
+FRAMEWORK = "torch"
 
 
 # --- the spec ---
@@ -61,12 +52,6 @@ def test_vgg_weights_file_errors_name_the_problem(tmp_path):
     np.savez(tmp_path / "partial.npz", **{"features.0.weight": np.zeros((64, 3, 3, 3))})
     with pytest.raises(UsageError, match="missing features.0.bias"):
         StyleTransferConfig(vgg_weights=str(tmp_path / "partial.npz")).vgg_state()
-
-
-def test_stage_refuses_a_batch_that_is_not_the_content_image():
-    adapter = StyleTransferAdapter(SMALL)
-    with pytest.raises(UsageError, match="content image"):
-        adapter.stage(np.zeros((2, 32, 32, 3), np.float32))
 
 
 # --- network and loss ---
@@ -105,7 +90,7 @@ def test_gram_is_ft_f_over_positions():
 
 
 def test_loss_terms_match_the_numpy_reference():
-    adapter = adapter_with_image(SMALL, noise_image(SMALL))
+    adapter = adapter_with_image(StyleTransferAdapter, SMALL, noise_image(SMALL))
     staged = adapter.stage(SMALL.load_data())
     outputs = adapter.forward(staged)
     style_targets = {name: value.numpy() for name, value in adapter.style_targets.items()}
@@ -116,19 +101,13 @@ def test_loss_terms_match_the_numpy_reference():
         np.testing.assert_allclose(outputs[name], value, rtol=1e-5)
 
 
-def test_the_first_content_loss_is_exactly_zero():
-    adapter = StyleTransferAdapter(SMALL)
-    adapter.train_step(adapter.stage(SMALL.load_data()))
-    assert adapter.losses()["loss_content"] == 0.0
-
-
 # --- the step ---
 
 
 def test_step_is_torchs_adam_then_a_clip_to_unit_range():
     """First Adam step: x - lr * g / (|g| + eps), then clipped; a saturated image must clip."""
     start = np.clip(2.0 * noise_image(SMALL) - 0.5, 0.0, 1.0)  # a quarter at each bound
-    adapter = adapter_with_image(SMALL, start)
+    adapter = adapter_with_image(StyleTransferAdapter, SMALL, start)
     staged = adapter.stage(SMALL.load_data())
     x = torch.from_numpy(start).requires_grad_(True)
     loss_terms(SMALL, x, vgg_taps(adapter.vgg, x), staged, adapter.style_targets)[
@@ -141,16 +120,6 @@ def test_step_is_torchs_adam_then_a_clip_to_unit_range():
                                atol=1e-6)
 
 
-def test_step_never_updates_vgg():
-    adapter = adapter_with_image(SMALL, noise_image(SMALL))
-    before = adapter.get_weights()
-    adapter.train_step(adapter.stage(SMALL.load_data()))
-    after = adapter.get_weights()
-    assert not np.array_equal(before["image"], after["image"])
-    for name in SMALL.vgg_shapes():
-        np.testing.assert_array_equal(before[name], after[name])
-
-
 def test_flops_per_step_match_torchs_flop_counter():
     adapter = StyleTransferAdapter(SMALL)
     staged = adapter.stage(SMALL.load_data())
@@ -161,33 +130,3 @@ def test_flops_per_step_match_torchs_flop_counter():
 
 # --- weights ---
 
-
-def test_random_weights_are_the_specs_numpy_arrays_and_say_so():
-    cfg = SMALL.replace(weight_seed=3)
-    adapter = StyleTransferAdapter(cfg)
-    weights, expected = adapter.get_weights(), cfg.initial_weights()
-    assert sorted(weights) == sorted(expected)  # the image too: both frameworks start alike
-    for name, value in expected.items():
-        np.testing.assert_array_equal(weights[name], value)
-    assert not np.array_equal(expected["features.0.weight"],
-                              SMALL.vgg_state()["features.0.weight"])
-    assert adapter.tags() == {"weights": "random-seed-3"}
-    assert adapter.param_count() == 3 * 32 * 32
-
-
-def test_set_weights_round_trips_and_refreshes_the_style_targets():
-    source = adapter_with_image(SMALL, noise_image(SMALL))
-    target = StyleTransferAdapter(SMALL.replace(weight_seed=1))
-    target.set_weights(source.get_weights())
-    for name, value in source.get_weights().items():
-        np.testing.assert_array_equal(target.get_weights()[name], value)
-    staged = source.stage(SMALL.load_data())
-    assert source.forward(staged)["loss_style"] == target.forward(staged)["loss_style"]
-
-
-def test_sample_is_the_current_image_in_the_boundary_format():
-    adapter = adapter_with_image(SMALL, noise_image(SMALL))
-    samples = adapter.sample(2, seed=5)
-    expected = layouts.nchw_to_nhwc(noise_image(SMALL)) * 2.0 - 1.0
-    assert samples.shape == (2, 32, 32, 3)
-    np.testing.assert_allclose(samples, np.repeat(expected, 2, axis=0), atol=1e-7)
