@@ -321,6 +321,7 @@ def execute(job: Job) -> JobResult:
 TABLE_METRICS = ["steps_per_s", "steps_per_s_iqr", "best_steps_per_s", "samples_per_s",
                  "first_step_s", "peak_memory_bytes", "memory_increase_bytes",
                  "achieved_flops_per_s", "mfu", "round_spread", "unstable"]
+NOT_PROFILED = "not measured"  # the framework's profiler cannot attribute its time
 BREAKDOWN = ["mfu", "matmul_conv_share", "matmul_conv_mfu", "optimizer_share",
              "other_ops_share", "outside_ops_share", "framework_matmul_flops_per_s"]
 
@@ -355,8 +356,11 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         where = profiled.pivot_table(index=keys, columns="metric", values="value",
                                      aggfunc="median")
         # The framework's own matmul beside the MFU's reference (runs before it lack it).
-        where = where.dropna(subset=["matmul_conv_share"]).reindex(columns=BREAKDOWN)
-        out["where the time goes"] = where.dropna(axis=1, how="all").reset_index()
+        where = where.reindex(columns=BREAKDOWN).dropna(axis=1, how="all")
+        # A row whose framework's profiler cannot attribute its time stays, and says so.
+        where.insert(0, "profile", where["matmul_conv_share"].isna().map(
+            {True: NOT_PROFILED, False: "measured"}))
+        out["where the time goes"] = where.reset_index()
     return out
 
 

@@ -12,11 +12,18 @@ from bench import registry
 from bench.errors import UsageError
 from bench.figures import artifact_rows
 from bench.jobs import Job
+from bench.records import Measurement, make_record
 from bench.report import run_frame
 from bench.suite import Request
 from bench.timing import MIN_ROUNDS, Timing, rounds_within
 from conftest import run_cli
-from gan_bench_testing.runs import artifact_records, write_run
+from gan_bench_testing.runs import (
+    ENV,
+    THROUGHPUT_JOBS,
+    artifact_records,
+    throughput_records,
+    write_run,
+)
 from suites import overhead, throughput
 
 
@@ -139,3 +146,25 @@ def test_a_timing_reports_its_median_and_fastest_round_and_the_cores_it_used():
     assert summary["best_steps_per_s"] == pytest.approx(100.0)
     assert summary["round_spread"] == pytest.approx(4.0) and summary["unstable"] == 1.0
     assert summary["cores_used"] == pytest.approx(1.0)  # the slow round held half a core
+
+
+def test_where_the_time_goes_keeps_a_row_its_framework_could_not_profile(tmp_path):
+    """One job carries a profile, the others none (a framework whose profiler cannot
+    attribute op time): every row stays, and the unprofiled ones say so."""
+    profiled = THROUGHPUT_JOBS[0]
+    job = Job(suite="throughput", model=profiled.model, framework=profiled.framework,
+              mode=profiled.mode, profile="quick", params={"variant": profiled.variant})
+    shares = {"matmul_conv_share": 0.6, "optimizer_share": 0.1, "other_ops_share": 0.3}
+    extra = [make_record("synthetic", job, Measurement(name, value,
+                                                       tags={"variant": profiled.variant}),
+                         batch_size=64, env=ENV) for name, value in shares.items()]
+    frame = run_frame(write_run(tmp_path, throughput_records() + extra))
+    where = throughput.tables(frame)["where the time goes"]
+    assert len(where) == len(THROUGHPUT_JOBS)
+    measured = where[where["profile"] == "measured"]
+    assert list(zip(measured["framework"], measured["mode"], strict=True)) == [
+        (profiled.framework, profiled.mode)]
+    assert measured["matmul_conv_share"].tolist() == [0.6]
+    unprofiled = where[where["profile"] == throughput.NOT_PROFILED]
+    assert len(unprofiled) == len(THROUGHPUT_JOBS) - 1
+    assert unprofiled["matmul_conv_share"].isna().all()
