@@ -38,6 +38,20 @@ def run_python(code: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return done
 
 
+def invoke(*args: str) -> subprocess.CompletedProcess:
+    """`gan-bench ARGS` in this process, with click's CliRunner: the exit status and stdout and
+    stderr apart. For bad input, where the message and the status are what is tested, not a
+    fresh interpreter."""
+    from click.testing import CliRunner
+
+    from bench.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), prog_name="gan-bench")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -46,7 +46,7 @@ from bench.errors import UsageError
 from bench.jobs import Job
 from bench.registry import load_suite
 from bench.suite import Request
-from conftest import run_cli, run_python
+from conftest import invoke, run_python
 
 SETTINGS = Settings()
 KEYS = 22  # throughput keys of the quick profile over every family and both frameworks
@@ -407,15 +407,15 @@ def test_an_unknown_ref_is_one_line_naming_it(repo):
 
 
 def test_check_with_an_unknown_ref_is_exit_2_naming_it():
-    done = run_cli("check", "--base", "no-such-ref-xyz", "--models", "mlp_gan",
-                   "--frameworks", "torch")
+    done = invoke("check", "--base", "no-such-ref-xyz", "--models", "mlp_gan",
+                  "--frameworks", "torch")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "unknown git ref 'no-such-ref-xyz'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_check_of_a_suite_without_a_round_timer_is_exit_2_naming_it():
-    done = run_cli("check", "--base", "HEAD", "--suite", "faults", "--models", "mlp_gan")
+    done = invoke("check", "--base", "HEAD", "--suite", "faults", "--models", "mlp_gan")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "suite 'faults' offers no round_timer" in done.stderr
 
@@ -426,7 +426,7 @@ def test_check_of_a_suite_without_a_round_timer_is_exit_2_naming_it():
     (["--baseline", "b.json"], "--baseline and --allow-missing go with RUN_DIR"),
 ])
 def test_check_mixing_its_two_modes_is_exit_2(args, message):
-    done = run_cli("check", *args)
+    done = invoke("check", *args)
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
 

@@ -8,21 +8,10 @@ process (`run_cli`), for the exit status a shell sees and for real runs.
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
-from click.testing import CliRunner
 
-from bench.cli import cli
-from conftest import run_cli
-
-
-def invoke(*args: str) -> subprocess.CompletedProcess:
-    """`gan-bench ARGS` in this process: the exit status and stdout and stderr apart."""
-    result = CliRunner().invoke(cli, list(args), prog_name="gan-bench")
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+from conftest import invoke, run_cli
 
 
 def test_list_shows_every_model_and_framework():

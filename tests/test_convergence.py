@@ -30,7 +30,7 @@ from bench.registry import load_suite, models
 from bench.report import write_report
 from bench.runner import RunOptions, run
 from bench.suite import Request
-from conftest import TESTS, run_cli, run_python
+from conftest import TESTS, invoke, run_python
 from implementations.spec.mlp_gan import MLPGANConfig
 from suites import convergence, fid, quality
 from suites.convergence import (
@@ -149,8 +149,8 @@ def test_families_left_out_are_named_on_one_line_on_stderr(capsys):
 
 
 def test_style_transfer_on_the_command_line_is_one_line_and_exit_2(tmp_path):
-    done = run_cli("run", "convergence", "--models", "style_transfer", "--frameworks", "torch",
-                   "--out", str(tmp_path / "run"))
+    done = invoke("run", "convergence", "--models", "style_transfer", "--frameworks", "torch",
+                  "--out", str(tmp_path / "run"))
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "cannot run style_transfer: style_transfer declares no convergence_data" in line

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import parity, registry
-from conftest import run_cli, run_python
+from conftest import invoke, run_cli, run_python
 from implementations.spec.dcgan import DCGANConfig
 from implementations.spec.pacgan import PacGANConfig
 from implementations.spec.style_transfer import StyleTransferConfig
@@ -223,7 +223,7 @@ def test_mlp_gan_parity_checks_1_to_4():
 
 
 def test_parity_needs_two_frameworks():
-    done = run_cli("parity", "--models", "mlp_gan", "--frameworks", "torch")
+    done = invoke("parity", "--models", "mlp_gan", "--frameworks", "torch")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "parity compares a reference with other frameworks" in done.stderr

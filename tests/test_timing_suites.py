@@ -16,7 +16,7 @@ from bench.records import Measurement, make_record
 from bench.report import run_frame
 from bench.suite import Request
 from bench.timing import MIN_ROUNDS, Timing, rounds_within
-from conftest import run_cli
+from conftest import invoke, run_cli
 from gan_bench_testing.runs import (
     ENV,
     THROUGHPUT_JOBS,
@@ -65,8 +65,8 @@ def test_requested_modes_and_batch_sizes_replace_the_profiles():
     ("caffe:eager", "'caffe' is not among the selected frameworks (torch, tf)"),
 ])
 def test_a_mode_no_selected_framework_declares_is_one_line_and_exit_2(modes, message):
-    done = run_cli("run", "throughput", "--models", "mlp_gan", "--frameworks", "torch,tf",
-                   "--modes", modes)
+    done = invoke("run", "throughput", "--models", "mlp_gan", "--frameworks", "torch,tf",
+                  "--modes", modes)
     assert done.returncode == 2
     assert done.stderr.startswith("gan-bench: error: ") and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
