@@ -10,9 +10,9 @@ import pytest
 
 from bench import registry
 from bench.errors import UsageError
-from bench.figures import artifact_rows
 from bench.jobs import Job
-from bench.report import run_frame
+from bench.report.pages import run_frame
+from bench.report.tables import artifact_rows
 from bench.suite import Request
 from bench.timing import MIN_ROUNDS, Timing, rounds_within
 from conftest import run_cli
