@@ -233,10 +233,10 @@ def _with_options(func, options: list) -> Any:
 
 
 def _execute(options: RunOptions) -> RunSummary:
-    from bench.benchmark_json import FILE as BENCHMARK_FILE
-    from bench.benchmark_json import write_pytest_benchmark_json
     from bench.progress import RunProgress
     from bench.records import load_frame
+    from bench.report.benchmark_json import FILE as BENCHMARK_FILE
+    from bench.report.benchmark_json import write_pytest_benchmark_json
     from bench.runner import execute, prepare
 
     prepared = prepare(options)
@@ -255,7 +255,7 @@ def _execute(options: RunOptions) -> RunSummary:
 @run_options
 def run_command(suites: tuple[str, ...], **options: Any) -> int:
     """Run benchmark SUITES (throughput, ...) and write a run folder with its report."""
-    from bench.report import write_report
+    from bench.report.pages import write_report
 
     summary = _execute(build_run(suites, **options))
     report = write_report(summary.run_dir, ("md", "html", "csv"))
@@ -275,8 +275,8 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     them as used (each in its default mode), at their fastest, and eager (a diagnostic),
     each against the first framework, with the ratio's interval over pairs. Writes
     compare.csv and compare.md in the run folder; its report leads with them."""
-    from bench.compare import AS_USED, comparison_table, ratio_figure
-    from bench.report import write_report
+    from bench.report.comparison import AS_USED, comparison_table, ratio_figure
+    from bench.report.pages import write_report
 
     run = build_run(registry.split_list(suite_names), **options)
     frameworks = list(run.request.frameworks)
@@ -321,15 +321,15 @@ def _side_by_side(jobs: list, pairs: int) -> dict:
 
 
 def _compare_markdown(table) -> str:  # noqa: ANN001 - a DataFrame
-    from bench.compare import COMPARISONS
-    from bench.report import markdown_table
+    from bench.report.comparison import COMPARISONS
+    from bench.report.formatting import to_markdown
 
     if table.empty:
         return "(no two frameworks ran the same key: nothing to compare)"
     parts = []
     for comparison, meaning in COMPARISONS.items():
         rows = table[table["comparison"] == comparison].drop(columns="comparison")
-        parts.append(f"{comparison.replace('_', ' ')}: {meaning}\n\n{markdown_table(rows)}")
+        parts.append(f"{comparison.replace('_', ' ')}: {meaning}\n\n{to_markdown(rows)}")
     return "\n\n".join(parts)
 
 
@@ -389,7 +389,7 @@ def parity_command(models, frameworks, devices, trajectory) -> int:
               help="With several run folders: where their history page goes.")
 def report_command(run_dirs: tuple[Path, ...], formats: str, out: Path | None) -> None:
     """Write report.md (and html, csv, parquet) for a run folder; for several, their history."""
-    from bench.report import parse_formats, write_report
+    from bench.report.pages import parse_formats, write_report
 
     if len(run_dirs) > 1:
         _write_history(run_dirs, out)
@@ -409,7 +409,7 @@ def history_command(run_dirs: tuple[Path, ...], out: Path) -> None:
 
 
 def _write_history(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    from bench.history import write_history
+    from bench.report.history import write_history
 
     if out is None:
         raise UsageError("several run folders make a history page: give --out DIR for it")
@@ -485,18 +485,19 @@ def _only_with_base(ctx: click.Context) -> None:
 
 def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
                     allow_missing: bool) -> int:
-    from bench.regression import ADVISORY_NOTE, check, compact, comparison_table
-    from bench.report import markdown_table, write_report
+    from bench.checks.baseline import ADVISORY_NOTE, check, compact, comparison_table
+    from bench.report.formatting import to_markdown
+    from bench.report.pages import write_report
 
     result = check(run_dir, baseline_path, allow_missing)
     table = comparison_table(result.rows)
-    (Path(run_dir) / "check.md").write_text(markdown_table(table) + "\n")
+    (Path(run_dir) / "check.md").write_text(to_markdown(table) + "\n")
     table.to_csv(Path(run_dir) / "check.csv", index=False)  # the verdicts the report reads
     write_report(Path(run_dir), ("md", "html", "csv"))  # its summary now shows the verdict
     shown = table if show_all else table[table["status"].isin(result.failing_statuses | {"new"})]
     if not shown.empty:
         shown, shared = compact(shown)
-        click.echo(f"{shared}\n{markdown_table(shown)}" if shared else markdown_table(shown))
+        click.echo(f"{shared}\n{to_markdown(shown)}" if shared else to_markdown(shown))
     click.echo(f"{result.summary()}\n{ADVISORY_NOTE}")
     return EXIT_FAILED if result.failed else 0
 
@@ -504,8 +505,8 @@ def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
 def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: int,
               min_effect: float, alpha: float, max_seconds_per_key: float, out_dir: Path | None,
               **selection: Any) -> int:
-    from bench import ab_check
-    from bench.report import markdown_table
+    from bench.checks import ab_check
+    from bench.report.formatting import to_markdown
     from bench.runner import DEFAULT_RESULTS, new_run_id
 
     # A killed check still ends its workers and removes its base worktree (the with blocks).
@@ -528,7 +529,7 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
     result = ab_check.run_check(jobs, base_ref, settings, on_measured=show)
     out = out_dir or DEFAULT_RESULTS / f"ab-{new_run_id()}"
     report = ab_check.write(result, out)
-    click.echo(f"{result.header()}\n{markdown_table(ab_check.table(result.rows))}\n"
+    click.echo(f"{result.header()}\n{to_markdown(ab_check.table(result.rows))}\n"
                f"{result.summary()}\nreport: {report}")
     return EXIT_FAILED if result.failed else 0
 
@@ -539,7 +540,7 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
               help="Baseline JSON to write, e.g. results/baselines/cpu-quick.json.")
 def baseline_command(run_dirs: tuple[Path, ...], out: Path) -> None:
     """Write a baseline for `gan-bench check` from one or more clean runs (rounds pooled)."""
-    from bench.regression import make_baseline, write_baseline
+    from bench.checks.baseline import make_baseline, write_baseline
 
     baseline = make_baseline(run_dirs)
     path = write_baseline(baseline, out)

@@ -91,7 +91,7 @@ def run_fresh(target: str, inputs: dict[str, Any] | None = None, *,
     """`target(**inputs)` in a fresh process; its return value, or FreshProcessError.
 
     `root` is the source tree whose code the child imports first (default: this project);
-    another checkout of it (bench.ab_check's base worktree) runs that checkout's code.
+    another checkout of it (bench.checks.ab_check's base worktree) runs that checkout's code.
     """
     with tempfile.TemporaryDirectory(prefix="gan-bench-") as tmp:
         folder = Path(tmp)

@@ -47,8 +47,8 @@ class Job:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        """Without an empty context: the form a tree older than it reads (bench.ab_check runs
-        this tree's jobs in a base tree's worker)."""
+        """Without an empty context: the form a tree older than it reads
+        (bench.checks.ab_check runs this tree's jobs in a base tree's worker)."""
         data = dataclasses.asdict(self)
         if not data["context"]:
             del data["context"]

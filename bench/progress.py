@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from bench.jobs import Job
+from bench.records import ARTIFACT_METRIC
 
 PROGRESS_ENV = "GAN_BENCH_PROGRESS"
 MIN_INTERVAL_S = 1.0  # a training step can take microseconds: write at most once a second
@@ -55,7 +56,7 @@ def key_figure(records: Sequence[dict[str, Any]], key_metric: str | Sequence[str
     `key_metric` is a suite's KEY_METRIC: a name, or candidate names of which the first the job
     measured wins; None, or no candidate measured, means the job's first measured metric.
     """
-    measured = [r for r in records if r["status"] == "ok" and r["metric"] != "artifact"]
+    measured = [r for r in records if r["status"] == "ok" and r["metric"] != ARTIFACT_METRIC]
     if not measured:
         return ""
     candidates = (key_metric,) if isinstance(key_metric, str) else tuple(key_metric or ())

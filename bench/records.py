@@ -27,6 +27,9 @@ RECORDS_FILE = "records.jsonl"
 JOB_FIELDS = ("suite", "model", "framework", "device", "mode", "profile", "seed", "perturbation")
 COLUMNS = ("run_id", "job_id", *JOB_FIELDS, "batch_size", "step", "metric", "value", "unit",
            "status", "error")
+#: The metric of a record that points to a sample array (bench.worker): its value is the
+#: sample count, its `path` tag the array's file in the run folder.
+ARTIFACT_METRIC = "artifact"
 
 
 @dataclass

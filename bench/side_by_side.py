@@ -5,7 +5,8 @@ changes speed by a fifth for minutes at a time, two frameworks timed minutes apa
 that much for no reason of their own. Here every (framework, mode) of a key gets a fresh
 worker (bench.round_worker), all alive at once; once all have built and warmed their step,
 each times one round per turn, back to back, the order rotating from turn to turn. A turn's
-rounds meet the same moment of the machine, so it cancels in their ratio (bench.compare).
+rounds meet the same moment of the machine, so it cancels in their ratio (the tables:
+bench.report.comparison).
 
 A *pair* is one such set of fresh workers. The unit of the interval is the pair, not the
 turn: a worker keeps its own few-percent luck (where its memory landed, which core it got)
@@ -14,15 +15,38 @@ for its whole life, and only a new process draws it anew.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.compare import Side
 from bench.fresh_process import PROJECT_ROOT
 from bench.jobs import Job
 from bench.round_worker import RoundWorker, RoundWorkerError
+
+
+@dataclass
+class Side:
+    """One (framework, mode) of one key: its steps/s and what its ratios are computed from:
+    its turns when timed here, side by side; its job's rounds when it comes from a run's
+    sequential jobs (bench.report.comparison.sequential_sides)."""
+
+    framework: str
+    mode: str
+    rounds: np.ndarray = field(default_factory=lambda: np.array([]))  # sequential: its rounds
+    turns: list[np.ndarray] | None = None  # side by side: per pair, its rate in each turn
+    error: str = ""
+
+    @property
+    def steps_per_s(self) -> float:
+        """The median over pairs of each pair's median turn, or over the job's rounds."""
+        if self.turns is not None:
+            medians = [np.median(t) for t in self.turns if np.isfinite(t).all() and len(t)]
+            return float(np.median(medians)) if medians else math.nan
+        return float(np.median(self.rounds)) if len(self.rounds) else math.nan
+
 
 #: Hears each pair of a key as it finishes: (pair index, the key, its sides so far).
 OnPair = Callable[[int, tuple, dict[tuple[str, str], Side]], None]

@@ -17,7 +17,7 @@ A suite is any object, usually a module, with:
   moved while the jobs ran (throughput: the matmul peak);
 - `round_timer(job) -> RoundTimer` (optional; timing suites, in the job's worker): the job's
   step built, staged and warmed up, timing one more round per call; the A/B check
-  (bench.ab_check) alternates two source trees' timers round by round;
+  (bench.checks.ab_check) alternates two source trees' timers round by round;
 - `KEY_METRIC` (optional): a metric name, or candidates of which the first a job measured wins,
   whose value at the job's last step a progress line shows for a finished job;
 - `METRICS` (optional): a `MetricSpec` per metric it records, the one place that says how a
@@ -136,7 +136,7 @@ def workload(config: Any, flops_per_step: float) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Gate:
-    """How the baseline check (bench.regression) judges a metric: it may worsen by
+    """How the baseline check (bench.checks.baseline) judges a metric: it may worsen by
     max(relative * |baseline|, absolute) before it fails. `advisory`: a verdict to read that
     never fails the check (a timing against a baseline from another day)."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.errors import UsageError
 from bench.jobs import Job
-from bench.records import Measurement, make_record
+from bench.records import ARTIFACT_METRIC, Measurement, make_record
 from bench.registry import load_suite
 from bench.suite import JobResult
 
@@ -51,7 +51,7 @@ def run_job(job: dict[str, Any], run_id: str, env: dict[str, Any]) -> JobOutput:
 
 def artifact_measurements(job: Job, result: JobResult) -> list[Measurement]:
     """One `artifact` record per array: value = its sample count, `path` where it is kept."""
-    return [Measurement("artifact", float(len(a.array)),
+    return [Measurement(ARTIFACT_METRIC, float(len(a.array)),
                         tags={**a.tags, "artifact": a.name, "path": artifact_path(job, a.name)})
             for a in result.artifacts]
 

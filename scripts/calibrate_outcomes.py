@@ -33,7 +33,7 @@ from bench.features import digits_classifier, raw_features
 from bench.metrics import fid_from_features, mode_stats_2d
 from bench.registry import family_config, models
 from suites.convergence import CALIBRATED_COUNTS, DIGITS_COUNTS
-from suites.quality import reference_sample
+from suites.quality_engine import reference_sample
 
 
 def point_quantiles(dataset: str, n: int, draws: int, rng: np.random.Generator

@@ -47,10 +47,10 @@ measurements log (docs/measurements.md) and for `resample`:
 
 `resample`: what the A/B check's rule would decide on the pairs the `ab` mode measured. Each
 simulated check draws its pairs, with replacement, from the measured pairs of each key of one
-series and runs them through bench.ab_check's own screen, confirmation and test, so settings
-(--confirm-pairs) can be compared without rerunning the machine. Drawing pairs independently
-ignores what the pairs of one check share (a slow hour), so it is a prediction; `ab` is the
-measurement.
+series and runs them through bench.checks.ab_check's own screen, confirmation and test, so
+settings (--confirm-pairs) can be compared without rerunning the machine. Drawing pairs
+independently ignores what the pairs of one check share (a slow hour), so it is a prediction;
+`ab` is the measurement.
 
     python scripts/gate_false_positives.py resample \\
         docs/measurements/gate-ab-fastest-round-pairs.csv --confirm-pairs 5,10
@@ -69,10 +69,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.ab_check import KeySamples, Measured, Pair, Settings, screen_confirm_decide
-from bench.jobs import Job
-from bench.records import load_frame
-from bench.regression import (
+from bench.checks.ab_check import KeySamples, Measured, Pair, Settings, screen_confirm_decide
+from bench.checks.baseline import (
     CheckResult,
     check,
     compact,
@@ -80,7 +78,9 @@ from bench.regression import (
     make_baseline,
     write_baseline,
 )
-from bench.report import markdown_table
+from bench.jobs import Job
+from bench.records import load_frame
+from bench.report.formatting import to_markdown
 
 GAN_BENCH = [sys.executable, "-m", "bench.cli"]
 AB_REPORT = "ab-check.md"
@@ -240,7 +240,7 @@ def resample_main(args: argparse.Namespace) -> int:
                          "log(ratio) SD": round(logs.std(), 3), "pairs": args.pairs,
                          "confirmation pairs": confirm,
                          f"checks failed of {args.checks}": failed})
-    print(markdown_table(pd.DataFrame(rows)))
+    print(to_markdown(pd.DataFrame(rows)))
     return 0
 
 
@@ -262,7 +262,7 @@ def bench_run(run_dir: Path, suites: list[str], models: str) -> None:
 
 def show(run_dir: Path, result: CheckResult) -> None:
     table, shared = compact(comparison_table(result.rows))
-    print(f"--- {run_dir.name}: {result.summary()}\n{shared}\n{markdown_table(table)}", flush=True)
+    print(f"--- {run_dir.name}: {result.summary()}\n{shared}\n{to_markdown(table)}", flush=True)
 
 
 def baseline_main(args: argparse.Namespace) -> int:

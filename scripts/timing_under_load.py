@@ -27,7 +27,7 @@ import pandas as pd
 from bench.environment import machine_environment
 from bench.executors import run_isolated
 from bench.registry import load_suite, parse_frameworks, parse_models
-from bench.report import write_measurement
+from bench.report.pages import write_measurement
 from bench.suite import Request
 
 BUSY_LOOP = "while True: pass"

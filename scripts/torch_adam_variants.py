@@ -27,7 +27,7 @@ import pandas as pd
 from bench.environment import machine_environment
 from bench.fresh_process import run_fresh
 from bench.registry import load_suite, parse_models
-from bench.report import write_measurement
+from bench.report.pages import write_measurement
 from bench.suite import Request
 
 IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},

@@ -13,9 +13,9 @@ framework: the request's when it asks for more than one, else the profile's (3;
 quick: 1). Perturbation label, config overrides and seed are part of a job's identity, so
 `--resume` skips exactly the runs that finished.
 
-Runs. A job is the quality engine's job (`suites.quality.execute`: the same training loop
-and the same evaluator every K steps), so every run is a curve of fid_raw and PacGAN's mode
-statistics (2-D points) or fid_digits and class coverage (digits). The worker then
+Runs. A job is the quality engine's job (`suites.quality_engine.execute`: the same training
+loop and the same evaluator every K steps), so every run is a curve of fid_raw and PacGAN's
+mode statistics (2-D points) or fid_digits and class coverage (digits). The worker then
 classifies the run, in this order (`classify`):
 
 - diverged: a loss or a sample became NaN or inf (bench.training stops the run there);
@@ -76,25 +76,18 @@ from bench.adapter import FamilyConfig
 from bench.build import job_config
 from bench.data import DIGITS_COUNT, DataSpec, mixture_params
 from bench.errors import UsageError
-from bench.figures import (
-    Figure,
-    colour,
-    framework_sort_key,
-    line_style,
-    ok_rows,
-    pyplot,
-    save,
-)
 from bench.jobs import Job
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import family_config
+from bench.report.figures import Figure, colour, line_style, pyplot, save
+from bench.report.tables import framework_sort_key, ok_rows
 from bench.suite import Gate, JobResult, MetricSpec, Request, served
-from suites import quality
+from suites import quality_engine
 
 SUITE = "convergence"
-KEY_METRIC = quality.QUALITY_METRICS
-METRICS = (*quality.METRICS,
+KEY_METRIC = quality_engine.QUALITY_METRICS
+METRICS = (*quality_engine.METRICS,
            MetricSpec("converged", better="higher", flag=True),
            MetricSpec("steps_to_threshold", better="lower"),
            MetricSpec("success_rate", better="higher", gate=Gate(absolute=0.20)))
@@ -209,11 +202,12 @@ class ConvergenceProfile:
     seeds: int  # when the request leaves --seeds at 1 (3 by default)
     search: int = 0  # random-search configurations, on top of the one-axis runs
 
-    def settings(self, steps: int) -> quality.QualitySettings:
+    def settings(self, steps: int) -> quality_engine.QualitySettings:
         # KID and NDB come with the image evaluator; convergence reads neither: they stay small.
-        return quality.QualitySettings(steps, max(1, steps // self.evaluations),
-                                       self.n_samples, kid_subsets=10,
-                                       kid_subset_size=self.n_samples // 2, ndb_k=self.ndb_k)
+        return quality_engine.QualitySettings(steps, max(1, steps // self.evaluations),
+                                              self.n_samples, kid_subsets=10,
+                                              kid_subset_size=self.n_samples // 2,
+                                              ndb_k=self.ndb_k)
 
 
 # quick: few axis values, 1 seed: the built-in families that declare quick data (the MLP GAN:
@@ -278,7 +272,7 @@ def jobs(request: Request) -> list[Job]:
                     perturbations(base, family_study.axes, plan.search), request.frameworks,
                     request.devices, seeds_for(request, plan)):
                 out.append(Job(suite=SUITE, model=model, framework=framework, device=device,
-                               mode=quality.training_mode(framework, device),
+                               mode=quality_engine.training_mode(framework, device),
                                profile=request.profile, seed=seed, perturbation=p.label,
                                config={"dataset": dataset, **p.overrides}, params=params,
                                **request.runtime()))
@@ -543,7 +537,7 @@ def run_tags(job: Job, config: FamilyConfig) -> dict[str, Any]:
 
 
 def execute(job: Job) -> JobResult:
-    result = quality.execute(job)
+    result = quality_engine.execute(job)
     config = job_config(job)
     criteria = criteria_for(job.model, config.data_spec(), job.params["n_samples"])
     verdict = classify(run_curve(result.measurements, criteria), criteria)
@@ -793,7 +787,7 @@ def budget_figures(budget: pd.DataFrame, out_dir: Path) -> list[Figure]:
 
 
 def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
-    curves = quality.quality_figures(frame, out_dir, SUITE)
+    curves = quality_engine.quality_figures(frame, out_dir, SUITE)
     per_run = runs(frame)
     if per_run.empty:
         return curves

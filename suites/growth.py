@@ -18,21 +18,18 @@ import numpy as np
 import pandas as pd
 
 from bench.adapter import Adapter
-from bench.figures import (
+from bench.records import Measurement
+from bench.report.figures import (
     Figure,
-    artifact_rows,
     colour,
     draw_samples,
     framework_legend,
-    framework_sort_key,
     line_style,
     load_samples,
-    ok_rows,
     pyplot,
     save,
-    text_column,
 )
-from bench.records import Measurement
+from bench.report.tables import artifact_rows, framework_sort_key, ok_rows, text_column
 from bench.suite import Artifact
 from bench.training import Evaluator, finite_samples
 

@@ -3,9 +3,9 @@
 Families that train on 2-D points (the MLP GAN) run on PacGAN's ring8 and grid25; image
 families run on digits (classes covered, KL from uniform, NDB), and on stacked digits (1,000
 modes) only where the family accepts that dataset (3 channels); the others are left out of it.
-A job is the quality engine's (suites.quality), as the fid suite's: the same training and the
-same evaluation at every step, so the curves of both suites read alike; this suite's tables
-show the mode statistics, its figures the curves and the last samples.
+A job is the quality engine's (suites.quality_engine), as the fid suite's: the same training
+and the same evaluation at every step, so the curves of both suites read alike; this suite's
+tables show the mode statistics, its figures the curves and the last samples.
 
 A family with a packing degree (PacGAN, `packing`) runs at each m of PACKINGS, on ring8 and
 grid25; its rows are labelled `<model>-m<m>` in the tables and figures, and one more table sets
@@ -24,21 +24,21 @@ import pandas as pd
 from bench.adapter import FamilyConfig
 from bench.data import POINT_DATASETS
 from bench.errors import UsageError
-from bench.figures import Figure, colour, pyplot, save
 from bench.jobs import Job
 from bench.profiles import profile_settings
+from bench.report.figures import Figure, colour, pyplot, save
 from bench.suite import Request
-from suites import quality
+from suites import quality_engine
 
 SUITE = "mode-collapse"
-METRICS = quality.METRICS
-PROFILES = quality.PROFILES  # the quality engine's budgets, shared with fid
+METRICS = quality_engine.METRICS
+PROFILES = quality_engine.PROFILES  # the quality engine's budgets, shared with fid
 KEY_METRIC = ("modes_captured", "classes_covered")
 IMAGE_DATASETS = ("digits", "stacked_digits")
 MODE_METRICS = ("modes_captured", "high_quality_share", "modes_kl_uniform", "classes_covered",
                 "classes_kl_uniform", "ndb", "ndb_share", "ndb_js", "diverged")
 
-execute = quality.execute
+execute = quality_engine.execute
 
 
 def accepts(family: type[FamilyConfig], profile: str, dataset: str) -> bool:
@@ -65,12 +65,12 @@ def variants(family: type[FamilyConfig], profile: str) -> list[dict[str, Any]]:
 
 
 def jobs(request: Request) -> list[Job]:
-    return quality.quality_jobs(SUITE, request, variants)
+    return quality_engine.quality_jobs(SUITE, request, variants)
 
 
 def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     frame = with_packing(frame)
-    out = quality.quality_tables(labelled_by_packing(frame), SUITE, MODE_METRICS)
+    out = quality_engine.quality_tables(labelled_by_packing(frame), SUITE, MODE_METRICS)
     paper = pacgan_table(frame)
     if not paper.empty:
         out[PACGAN_TABLE] = paper
@@ -79,7 +79,7 @@ def tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def figures(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
     frame = with_packing(frame)
-    return [*quality.quality_figures(labelled_by_packing(frame), out_dir, SUITE),
+    return [*quality_engine.quality_figures(labelled_by_packing(frame), out_dir, SUITE),
             *pacgan_figure(frame, out_dir)]
 
 
@@ -177,7 +177,7 @@ def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
     has no row for)."""
     if "packing" not in frame:
         return pd.DataFrame()
-    final = quality.last_step_records(frame, SUITE, tuple(PACGAN_METRICS))
+    final = quality_engine.last_step_records(frame, SUITE, tuple(PACGAN_METRICS))
     final = final[(final["model"] == PACGAN) & final["packing"].notna()]
     if final.empty:
         return pd.DataFrame()
@@ -205,7 +205,7 @@ PACKING_STYLES = ("-", "--", ":", "-.")  # m = 1, 2, 3, 4
 def pacgan_curves(frame: pd.DataFrame) -> pd.DataFrame:
     """PacGAN's mode statistics at every evaluation, averaged over seeds per (dataset,
     framework, m, metric, step), in the paper's units."""
-    rows = quality.curve_records(frame, SUITE, lambda metric: metric in PACGAN_METRICS)
+    rows = quality_engine.curve_records(frame, SUITE, lambda metric: metric in PACGAN_METRICS)
     if rows.empty or "packing" not in rows:
         return pd.DataFrame()
     rows = rows[(rows["model"] == PACGAN) & rows["packing"].notna()]

@@ -20,10 +20,10 @@ import pandas as pd
 from bench.build import build_adapter
 from bench.data import batches, noise
 from bench.errors import UsageError
-from bench.figures import Figure
 from bench.jobs import Job
 from bench.profiles import profile_settings
 from bench.records import Measurement
+from bench.report.figures import Figure
 from bench.stats import bootstrap_median
 from bench.suite import JobResult, MetricSpec, Request
 from bench.timing import steps_for, timed_round

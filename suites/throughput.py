@@ -27,21 +27,6 @@ from bench.adapter import Adapter, FamilyConfig
 from bench.build import Built, build_adapter, memory_in_use_bytes
 from bench.data import batches
 from bench.errors import UsageError
-from bench.figures import (
-    Figure,
-    SamplePanel,
-    artifact_rows,
-    colour,
-    framework_legend,
-    framework_sort_key,
-    int_text,
-    load_samples,
-    ok_rows,
-    pyplot,
-    sample_figure,
-    save,
-    text_column,
-)
 from bench.framework import modes_to_run
 from bench.fresh_process import run_fresh
 from bench.jobs import Job
@@ -49,6 +34,17 @@ from bench.op_profile import profile_values
 from bench.profiles import profile_settings
 from bench.records import Measurement
 from bench.registry import find
+from bench.report.figures import (
+    Figure,
+    SamplePanel,
+    colour,
+    framework_legend,
+    load_samples,
+    pyplot,
+    sample_figure,
+    save,
+)
+from bench.report.tables import artifact_rows, framework_sort_key, int_text, ok_rows, text_column
 from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, RoundTimer, workload
 from bench.timing import reference_matmul_flops_per_s, time_steps, warm_step
 
@@ -64,7 +60,7 @@ SAMPLES = 64  # per (model, framework, variant): the grids of the report
 PROFILED_FRACTION = 4
 
 RATE, GFLOPS, MIB = "steps/s", "GFLOP/s", "MiB"
-# Speed and memory against a baseline from another day are advisory (bench.regression says
+# Speed and memory against a baseline from another day are advisory (bench.checks.baseline says
 # why): their tolerances say what is worth a look. The speed gate is the A/B check.
 METRICS = (
     MetricSpec("steps_per_s", RATE, "higher", label=RATE, lead=True, history=True,

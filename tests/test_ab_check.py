@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.ab_check import (
+from bench.checks.ab_check import (
     KeySamples,
     Measured,
     Pair,
@@ -33,7 +33,7 @@ from bench.ab_check import (
     worktree,
     write,
 )
-from bench.ab_power import (
+from bench.checks.ab_power import (
     MAX_PAIRS,
     PRECISION,
     Rule,
@@ -432,7 +432,7 @@ def test_check_mixing_its_two_modes_is_exit_2(args, message):
 
 
 def test_the_ab_check_loads_no_framework():
-    done = run_python("import sys, bench.ab_check; "
+    done = run_python("import sys, bench.checks.ab_check; "
                       "print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.benchmark_json import write_pytest_benchmark_json
+from bench.report.benchmark_json import write_pytest_benchmark_json
 
 
 def rounds_frame(rates: dict[str, list[float]]) -> pd.DataFrame:

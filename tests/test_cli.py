@@ -105,7 +105,7 @@ def test_importing_bench_loads_no_framework():
     from conftest import run_python
 
     done = run_python(
-        "import sys, bench, bench.cli, bench.runner, bench.report, bench.parity, bench.data, "
+        "import sys, bench, bench.cli, bench.runner, bench.report.pages, bench.parity, bench.data, "
         "suites.throughput; print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
 

@@ -27,12 +27,12 @@ from bench.jobs import Job
 from bench.metrics import fid_from_features, mode_stats_2d
 from bench.records import Measurement, RecordWriter, load_frame, make_record
 from bench.registry import load_suite, models
-from bench.report import write_report
+from bench.report.pages import write_report
 from bench.runner import RunOptions, run
 from bench.suite import Request
 from conftest import TESTS, invoke, run_python
 from implementations.spec.mlp_gan import MLPGANConfig
-from suites import convergence, fid, quality
+from suites import convergence, fid, quality_engine
 from suites.convergence import (
     BETA1,
     COLLAPSED,
@@ -323,11 +323,12 @@ class RealData:
 def test_criteria_name_metrics_the_quality_evaluators_produce_and_real_data_passes(tmp_path):
     # A misspelt name would read as NaN and every run would quietly fail to converge.
     ring = sample_mixture("ring8", 1000, np.random.default_rng(0))
-    evaluators = {"ring8": quality.PointQuality("ring8", ring[:500], seed=1)}
+    evaluators = {"ring8": quality_engine.PointQuality("ring8", ring[:500], seed=1)}
     images = load_digits_images(8)
-    settings = quality.QualitySettings(1, 1, 500, kid_subsets=2, kid_subset_size=100, ndb_k=5)
-    evaluators["digits"] = quality.ImageQuality(digits_classifier(8, cache_dir=tmp_path),
-                                            images[:500], settings, seed=1)
+    settings = quality_engine.QualitySettings(1, 1, 500, kid_subsets=2, kid_subset_size=100,
+                                              ndb_k=5)
+    evaluators["digits"] = quality_engine.ImageQuality(digits_classifier(8, cache_dir=tmp_path),
+                                                       images[:500], settings, seed=1)
     data = {"ring8": ring[500:], "digits": images[500:]}
     for dataset, evaluate in evaluators.items():
         got = {m.metric: m.value for m in evaluate(RealData(data[dataset]))}
@@ -462,7 +463,7 @@ def assert_digit_outcomes(pools: DigitPools, model: str, resolution: int,
         for generator, expected in DIGIT_GENERATORS.items():
             outcomes = []
             for seed in range(DRAWS):
-                reference = quality.reference_sample(pools.features["real"], n, seed)
+                reference = quality_engine.reference_sample(pools.features["real"], n, seed)
                 pick = rng.choice(len(pools.labels[generator]), len(reference))
                 fid = fid_from_features(reference, pools.features[generator][pick])
                 classes = len(set(pools.labels[generator][pick]))
@@ -480,7 +481,7 @@ def test_every_declared_study_is_calibrated_and_thresholds_follow_the_sample_cou
                 studies += len(study.bases)
                 for base in study.bases:
                     criteria = criteria_for(model, base.data_spec(), plan.n_samples)
-                    assert criteria.metric in quality.QUALITY_METRICS
+                    assert criteria.metric in quality_engine.QUALITY_METRICS
     assert studies >= 7  # the MLP GAN on 2 or 3 data per profile, DCGAN and ProGAN on digits
     quick, full = (criteria_for("mlp_gan", DataSpec("ring8"), n).structure for n in (1000, 5000))
     assert 0.85 < quick.min_high_quality < full.min_high_quality < 0.95

@@ -9,7 +9,7 @@ import pandas as pd
 
 from bench.jobs import Job
 from bench.records import Measurement, make_record
-from bench.report import run_frame
+from bench.report.pages import run_frame
 from gan_bench_testing.runs import artifact_records, write_run
 from suites import fid, growth
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bench.cli import cli
 from bench.errors import UsageError
-from bench.history import history_frame, write_history
+from bench.report.history import history_frame, write_history
 from gan_bench_testing.runs import throughput_records, write_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -14,7 +14,7 @@ import pytest
 
 from bench.jobs import Job
 from bench.records import Measurement, make_record
-from bench.report import run_frame
+from bench.report.pages import run_frame
 from bench.suite import Request
 from gan_bench_testing.runs import artifact_records, write_run
 from suites import mode_collapse

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 from bench import registry
+from bench.checks.baseline import check, make_baseline, write_baseline
 from bench.errors import UsageError
-from bench.history import write_history
 from bench.jobs import Job
 from bench.records import Measurement, make_record, read_records
-from bench.regression import check, make_baseline, write_baseline
-from bench.report import write_report
+from bench.report.history import write_history
+from bench.report.pages import write_report
 from bench.suite import Request, metric_spec
 from conftest import TESTS, run_cli
 from gan_bench_testing.runs import write_run

@@ -18,11 +18,12 @@ from bench.adapter import FamilyConfig, require_choice
 from bench.data import DataSpec, load_digits_images, sample_mixture, upsample_nearest
 from bench.errors import UsageError
 from bench.features import CACHE_ENV, INCEPTION_WEIGHTS_ENV, digits_classifier
-from bench.figures import artifact_rows, load_samples
 from bench.jobs import Job
 from bench.records import Measurement, load_frame, make_record
 from bench.registry import load_suite
-from bench.report import run_frame, write_report
+from bench.report.figures import load_samples
+from bench.report.pages import run_frame, write_report
+from bench.report.tables import artifact_rows
 from bench.runner import RunOptions, run
 from bench.suite import Request
 from bench.training import Diverged
@@ -30,10 +31,10 @@ from conftest import run_python
 from gan_bench_testing.runs import artifact_records, write_run
 from implementations.spec.mlp_gan import MLPGANConfig
 from implementations.spec.progan import ProGANConfig
-from suites import fid, mode_collapse, quality
+from suites import fid, mode_collapse, quality_engine
 
-TINY = quality.QualityProfile(eval_every=10, n_samples=200, kid_subsets=2, kid_subset_size=100,
-                              ndb_k=5)
+TINY = quality_engine.QualityProfile(eval_every=10, n_samples=200, kid_subsets=2,
+                                     kid_subset_size=100, ndb_k=5)
 
 
 # --- jobs -----------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ FAMILIES = {"mlp_gan": MLPGANConfig, "painter": PainterConfig, "images": ImageOn
 
 @pytest.fixture
 def families(monkeypatch):
-    monkeypatch.setattr(quality, "family_config", FAMILIES.__getitem__)
+    monkeypatch.setattr(quality_engine, "family_config", FAMILIES.__getitem__)
 
 
 def request_for(*models: str, seeds: int = 2) -> Request:
@@ -104,13 +105,13 @@ def test_fid_jobs_are_models_frameworks_devices_seeds_without_non_generators(fam
         (fw, s) for fw in ("torch", "tf") for s in range(3)}
     mlp = next(j for j in jobs if j.model == "mlp_gan")
     assert mlp.config == {}  # the profile's own dataset
-    assert mlp.params == dataclasses.asdict(quality.PROFILES["quick"].settings(MLPGANConfig,
-                                                                                "quick"))
+    quick = quality_engine.PROFILES["quick"]
+    assert mlp.params == dataclasses.asdict(quick.settings(MLPGANConfig, "quick"))
     assert mlp.params["steps"] == 300 and not mlp.params["fid_inception"]
 
 
 def test_a_family_runs_the_budget_and_evaluation_it_declares(families):
-    quick, standard = (quality.PROFILES[name] for name in ("quick", "standard"))
+    quick, standard = (quality_engine.PROFILES[name] for name in ("quick", "standard"))
     assert quick.settings(ImageOnlyConfig, "quick") == dataclasses.replace(
         quick.settings(MLPGANConfig, "quick"), steps=120, n_samples=333)
     settings = standard.settings(ImageOnlyConfig, "standard")
@@ -155,7 +156,7 @@ def test_mode_collapse_runs_points_on_rings_and_grids_and_images_on_digits(famil
 
 @pytest.mark.parametrize("profile", ["quick", "standard", "full"])
 def test_the_progressive_gans_budget_completes_its_schedule(profile):
-    settings = quality.PROFILES[profile].settings(ProGANConfig, profile)
+    settings = quality_engine.PROFILES[profile].settings(ProGANConfig, profile)
     ends = ProGANConfig.for_profile(profile).phase_end_steps()
     assert len(ends) == 7 and settings.steps >= ends[-1]  # it reaches 32x32 and stabilises
     if profile == "standard":  # the budget ends with the schedule, evaluated inside phases
@@ -166,9 +167,9 @@ def test_the_progressive_gans_budget_completes_its_schedule(profile):
 
 def test_quality_suites_are_registered_and_import_no_framework():
     assert load_suite("fid") is fid and load_suite("mode-collapse") is mode_collapse
-    assert fid.PROFILES is mode_collapse.PROFILES is quality.PROFILES  # one table, shared
-    assert fid.execute is mode_collapse.execute is quality.execute
-    done = run_python("import sys, suites.fid, suites.mode_collapse, suites.quality, "
+    assert fid.PROFILES is mode_collapse.PROFILES is quality_engine.PROFILES  # one table, shared
+    assert fid.execute is mode_collapse.execute is quality_engine.execute
+    done = run_python("import sys, suites.fid, suites.mode_collapse, suites.quality_engine, "
                       "bench.training; "
                       "print(sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
@@ -196,7 +197,7 @@ def values(measurements: list[Measurement]) -> dict[str, float]:
 
 def test_points_from_the_data_score_as_the_data_and_a_collapse_shows():
     real = sample_mixture("ring8", 1000, np.random.default_rng(0))
-    evaluate = quality.PointQuality("ring8", real, seed=1)
+    evaluate = quality_engine.PointQuality("ring8", real, seed=1)
     perfect = values(evaluate(Sampler(lambda n, rng: sample_mixture("ring8", n, rng))))
     # Within 3 sigma of its mean in 2-D: 1 - exp(-4.5) = 98.9 % of the data.
     assert perfect["modes_captured"] == 8 and perfect["high_quality_share"] > 0.97
@@ -211,7 +212,7 @@ def test_points_from_the_data_score_as_the_data_and_a_collapse_shows():
 def test_non_finite_samples_are_a_divergence_not_a_crash():
     real = sample_mixture("grid25", 100, np.random.default_rng(0))
     with pytest.raises(Diverged):
-        quality.PointQuality("grid25", real, seed=0)(
+        quality_engine.PointQuality("grid25", real, seed=0)(
             Sampler(lambda n, rng: np.full((n, 2), np.nan)))
 
 
@@ -220,14 +221,14 @@ def classifier8(tmp_path_factory):
     return digits_classifier(8, cache_dir=tmp_path_factory.mktemp("features"))
 
 
-def digits_evaluator(classifier, channels: int = 1, n: int = 300) -> quality.ImageQuality:
-    settings = quality.QualitySettings(steps=1, eval_every=1, n_samples=n, kid_subsets=3,
-                                   kid_subset_size=100, ndb_k=5)
+def digits_evaluator(classifier, channels: int = 1, n: int = 300) -> quality_engine.ImageQuality:
+    settings = quality_engine.QualitySettings(steps=1, eval_every=1, n_samples=n,
+                                              kid_subsets=3, kid_subset_size=100, ndb_k=5)
     images = load_digits_images(8)
     rng = np.random.default_rng(0)
     real = np.concatenate([images[rng.integers(len(images), size=n)] for _ in range(channels)],
                           axis=-1)
-    return quality.ImageQuality(classifier, real, settings, seed=0)
+    return quality_engine.ImageQuality(classifier, real, settings, seed=0)
 
 
 def test_digits_from_the_data_cover_every_class(classifier8):
@@ -242,7 +243,7 @@ def test_digits_from_the_data_cover_every_class(classifier8):
     assert {m.tags["ndb_k"] for m in result} == {5}
     assert not any("upsampled" in m.tags for m in result)
     fids = {name for name in got if name.startswith("fid")}
-    assert fids == {"fid_digits"} <= set(quality.QUALITY_METRICS)
+    assert fids == {"fid_digits"} <= set(quality_engine.QUALITY_METRICS)
 
 
 def test_lower_resolution_samples_are_upsampled_nearest_and_say_so(classifier8):
@@ -277,30 +278,32 @@ def test_fid_inception_without_weights_is_a_clear_skipped_record(tmp_path, monke
     monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, str(tmp_path / "missing.pth"))
     images = load_digits_images(8)[:20]
     job = Job(suite="fid", model="mlp_gan", framework="tf", params={"fid_inception": True})
-    m = quality.inception_measurement(Sampler(lambda n, rng: images[:n]), images, job, step=20)
+    m = quality_engine.inception_measurement(Sampler(lambda n, rng: images[:n]), images, job,
+                                             step=20)
     record = make_record("run", job, m)
     assert record["metric"] == "fid_inception" and record["status"] == "skipped"
     assert "missing.pth does not exist" in record["error"] and record["value"] == "nan"
-    points = quality.inception_measurement(Sampler(lambda n, rng: np.zeros((n, 2))),
-                                       np.zeros((5, 2)), job, step=20)
+    points = quality_engine.inception_measurement(Sampler(lambda n, rng: np.zeros((n, 2))),
+                                                  np.zeros((5, 2)), job, step=20)
     assert points.tags["status"] == "skipped" and "needs images" in points.tags["error"]
 
 
 def test_fid_inception_under_2048_samples_is_marked_biased(monkeypatch, families):
     # The Inception features themselves need torch; what is marked depends only on the count.
-    monkeypatch.setattr(quality, "inception_fid", lambda real, fake, device, threads: 12.5)
+    monkeypatch.setattr(quality_engine, "inception_fid", lambda real, fake, device, threads: 12.5)
     job = Job(suite="fid", model="mlp_gan", framework="tf", params={"fid_inception": True})
     images = load_digits_images(8)
-    few = quality.inception_measurement(Sampler(lambda n, rng: images[:n]), images[:20], job, 20)
+    few = quality_engine.inception_measurement(Sampler(lambda n, rng: images[:n]), images[:20],
+                                               job, 20)
     assert few.value == 12.5 and few.tags == {"n_samples": 20, "fid_inception_biased": True}
-    enough = quality.reference_sample(np.concatenate([images, images]), 2048, seed=0)
-    m = quality.inception_measurement(Sampler(lambda n, rng: enough[:n]), enough, job, 20)
+    enough = quality_engine.reference_sample(np.concatenate([images, images]), 2048, seed=0)
+    m = quality_engine.inception_measurement(Sampler(lambda n, rng: enough[:n]), enough, job, 20)
     assert m.tags == {"n_samples": 2048, "fid_inception_biased": False}
     assert make_record("run", job, m)["fid_inception_biased"] is False
     # --fid-inception: standard uses the feature dimension's 2,048 samples, full 10,000.
     counts = {name: profile.settings(MLPGANConfig, name).inception_samples
-              for name, profile in quality.PROFILES.items()}
-    assert counts["standard"] >= quality.INCEPTION_DIM == 2048 and counts["full"] == 10_000
+              for name, profile in quality_engine.PROFILES.items()}
+    assert counts["standard"] >= quality_engine.INCEPTION_DIM == 2048 and counts["full"] == 10_000
     request = dataclasses.replace(request_for("mlp_gan", seeds=1), profile="standard",
                                   fid_inception=True)
     assert {j.params["inception_samples"] for j in fid.jobs(request)} == {counts["standard"]}
@@ -370,7 +373,9 @@ def test_sample_figures_come_from_artifact_records_captioned_with_seed_and_step(
     assert [f.name for f in fid.figures(frame, out)] == ["samples-fid-dcgan-digits"]
     assert (out / "samples-fid-dcgan-digits.png").exists()
     rows = artifact_rows(frame, "fid").sort_values(["framework", "seed"])
-    assert [quality.sample_caption(row, many_devices=False) for _, row in rows.iterrows()] == [
+    captions = [quality_engine.sample_caption(row, many_devices=False)
+                for _, row in rows.iterrows()]
+    assert captions == [
         "tf seed 0, step 150", "tf seed 1, step 150",
         "torch seed 0, step 150", "torch seed 1, step 150"]
     # Each file is named by its job, never parsed: the record says what it holds.
@@ -382,7 +387,7 @@ def test_last_step_records_skip_artifacts_and_keep_the_suites_metric_order():
     job = Job(suite="fid", model="dcgan", framework="torch")
     frame = pd.concat([frame, pd.DataFrame([make_record("run", job, Measurement(
         "artifact", 64, step=30, tags={"dataset": "digits", "n_samples": 1000}))])])
-    final = quality.last_step_records(frame, "fid", ("diverged", "fid_digits", "artifact"))
+    final = quality_engine.last_step_records(frame, "fid", ("diverged", "fid_digits", "artifact"))
     assert "artifact" not in set(final["metric"])
     assert list(final["metric"].cat.categories) == ["diverged", "fid_digits"]
     torch0 = final[(final["framework"] == "torch") & (final["seed"] == 0)]
@@ -395,7 +400,7 @@ def test_last_step_records_skip_artifacts_and_keep_the_suites_metric_order():
 def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
     # Tiny budgets ride in the jobs' params to the workers; the classifier is trained here
     # once (numpy and scikit-learn only) so that both workers read it from the cache.
-    monkeypatch.setitem(quality.PROFILES, "quick", TINY)
+    monkeypatch.setitem(quality_engine.PROFILES, "quick", TINY)
     monkeypatch.setattr(MLPGANConfig, "quality_steps", {"quick": 20})
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     accuracy = digits_classifier(28).test_accuracy
@@ -436,7 +441,7 @@ def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
     for framework in ("torch", "tf"):
         row = artifacts.loc[framework]
         samples = load_samples(summary.run_dir / row["path"])
-        assert samples.shape == (quality.SHOWN_IMAGES, 28, 28, 1)
+        assert samples.shape == (quality_engine.SHOWN_IMAGES, 28, 28, 1)
         assert (row["dataset"], row["step"], row["trained"], row["seed"]) == ("digits", 20, True, 0)
     report = write_report(summary.run_dir).read_text()
     assert "## fid final per seed" in report and "## fid over seeds" in report

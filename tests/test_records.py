@@ -44,7 +44,8 @@ def test_the_timeout_and_the_run_context_do_not_change_identity(job, timeout, pe
 
 
 def test_a_job_without_context_has_the_wire_form_older_trees_read():
-    # bench.ab_check hands this tree's jobs to a base tree's worker, whose Job may lack context.
+    # bench.checks.ab_check hands this tree's jobs to a base tree's worker, whose Job may lack
+    # context.
     assert "context" not in Job(suite="s", model="m", framework="f").to_dict()
 
 

@@ -15,16 +15,18 @@ import pandas as pd
 import pytest
 
 from bench import registry
-from bench.compare import Side, comparison_table, ratio_figure
 from bench.errors import UsageError
-from bench.figures import artifact_rows, image_grid
-from bench.formatting import format_value, natural_order, to_html, to_markdown
 from bench.framework import Framework, Mode
 from bench.jobs import Job
 from bench.profiles import PROFILE_NAMES, profile_settings
 from bench.records import load_frame
 from bench.registry import load_suite
-from bench.report import markdown_table, parse_formats, run_frame, run_tables, write_report
+from bench.report.comparison import comparison_table, ratio_figure
+from bench.report.figures import image_grid
+from bench.report.formatting import format_value, natural_order, to_html, to_markdown
+from bench.report.pages import parse_formats, run_frame, run_tables, write_report
+from bench.report.tables import artifact_rows
+from bench.side_by_side import Side
 from gan_bench_testing.runs import (
     PERTURBATIONS,
     artifact_records,
@@ -214,7 +216,7 @@ def test_the_existing_api_still_works(tmp_path):
     tables = run_tables(run)
     assert list(tables) == ["throughput"]
     # tabulate pads cells to the column's width: the header reads model, variant, ...
-    assert re.match(r"\| model +\| variant +\|", markdown_table(tables["throughput"]))
+    assert re.match(r"\| model +\| variant +\|", to_markdown(tables["throughput"]))
     with pytest.raises(UsageError, match="unknown report format 'pdf'"):
         parse_formats("md,pdf")
 

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from bench.jobs import Job
-from bench.report import Section, html_page, write_report
+from bench.report.pages import Section, html_page, write_report
 from gan_bench_testing.runs import artifact_records, quality_records, throughput_records, write_run
 
 VIEWPORT = (1366, 900)

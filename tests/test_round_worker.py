@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from bench import ab_check
-from bench.ab_check import require_round_worker, time_pair
+from bench.checks import ab_check
+from bench.checks.ab_check import require_round_worker, time_pair
 from bench.errors import UsageError
 from bench.jobs import Job
 from bench.round_worker import Ready, RoundWorker, RoundWorkerError

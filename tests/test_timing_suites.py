@@ -10,10 +10,10 @@ import pytest
 
 from bench import registry
 from bench.errors import UsageError
-from bench.figures import artifact_rows
 from bench.jobs import Job
 from bench.records import Measurement, make_record
-from bench.report import run_frame
+from bench.report.pages import run_frame
+from bench.report.tables import artifact_rows
 from bench.suite import Request
 from bench.timing import MIN_ROUNDS, Timing, rounds_within
 from conftest import invoke, run_cli

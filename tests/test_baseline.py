@@ -1,6 +1,6 @@
-"""The regression gate: it fails real regressions, passes noise and slower machines, and says
-clearly what is wrong with bad input. Every run here is synthetic, so no verdict depends on
-how busy the machine running the tests is."""
+"""The baseline check (bench.checks.baseline): it fails real regressions, passes noise and
+slower machines, and says clearly what is wrong with bad input. Every run here is synthetic,
+so no verdict depends on how busy the machine running the tests is."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import math
 import pytest
 from scipy.stats import mannwhitneyu
 
-from bench.errors import UsageError
-from bench.records import load_frame
-from bench.regression import (
+from bench.checks.baseline import (
     ALPHA,
     KEY_FIELDS,
     check,
@@ -23,6 +21,8 @@ from bench.regression import (
     worsening,
     write_baseline,
 )
+from bench.errors import UsageError
+from bench.records import load_frame
 from conftest import run_cli
 from gan_bench_testing.runs import (
     THROUGHPUT_JOBS,
@@ -391,7 +391,7 @@ def test_the_gate_loads_no_framework():
     from conftest import run_python
 
     done = run_python(
-        "import sys, bench.regression, bench.figures, bench.report; "
+        "import sys, bench.checks.baseline, bench.report.figures, bench.report.pages; "
         "print(sorted({'torch', 'tensorflow', 'keras', 'matplotlib'} & set(sys.modules)))")
     assert done.stdout.strip() == "[]"
 

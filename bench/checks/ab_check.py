@@ -21,9 +21,9 @@ for their whole life (where their memory landed, which core they got), and only 
 processes draw that anew. Per key (one job of the suite) the decision uses the pairs' ratios:
 
 0. Power: a key's pair scatter (the SD of its log ratios) gives the smallest slowdown steps
-   1 to 4 catch on it at TARGET_POWER (bench.ab_power). One that cannot see target_effect
-   first gets the pairs that let it, as many as max_seconds_per_key buys; a key still blind
-   says so in its note.
+   1 to 4 catch on it at TARGET_POWER (bench.checks.ab_power). One that cannot see
+   target_effect first gets the pairs that let it, as many as max_seconds_per_key buys; a
+   key still blind says so in its note.
 1. Screen: a key is suspected when its median ratio is below 1 - min_effect.
 2. Confirm: suspected keys, and only they, run `confirm_pairs` more pairs (10 by default).
 3. Test, on all pairs of each suspected key: Wilcoxon's signed-rank test (exact, one-sided)
@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.ab_power import MAX_SLOWDOWN, Rule, detectable_slowdown, pairs_to_see
+from bench.checks.ab_power import MAX_SLOWDOWN, Rule, detectable_slowdown, pairs_to_see
 from bench.errors import UsageError
 from bench.fresh_process import PROJECT_ROOT
 from bench.jobs import Job
@@ -91,7 +91,8 @@ class Settings:
     target_effect: float = 0.10
 
     def rule(self, pairs: int) -> Rule:
-        """The rule as bench.ab_power simulates it, for a key screened on `pairs` pairs."""
+        """The rule as bench.checks.ab_power simulates it, for a key screened on `pairs`
+        pairs."""
         return Rule(pairs, self.confirm_pairs, self.min_effect, self.alpha)
 
 
@@ -582,12 +583,12 @@ def pairs_table(samples: Mapping[str, KeySamples]) -> pd.DataFrame:
 
 def write(result: Result, out_dir: Path) -> Path:
     """ab-check.md (header, table, summary), ab-check.csv and ab-pairs.csv in out_dir."""
-    from bench.report import markdown_table
+    from bench.report.formatting import to_markdown
 
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = table(result.rows)
     frame.to_csv(out_dir / f"{REPORT}.csv", index=False)
     pairs_table(result.samples).to_csv(out_dir / "ab-pairs.csv", index=False)
     path = out_dir / f"{REPORT}.md"
-    path.write_text(f"{result.header()}\n\n{markdown_table(frame)}\n\n{result.summary()}\n")
+    path.write_text(f"{result.header()}\n\n{to_markdown(frame)}\n\n{result.summary()}\n")
     return path

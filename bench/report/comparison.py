@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import pandas as pd
 
 from bench import registry
 from bench.framework import EAGER
+from bench.side_by_side import Side
 from bench.stats import bootstrap_median, bootstrap_ratio_of_medians
 
 KEYS = ["model", "variant", "device", "batch_size"]
@@ -43,25 +43,6 @@ COLUMNS = ["comparison", "family", "variant", "batch", "device", "framework", "m
 SEQUENTIAL_NOTE = ("These ratios come from sequential jobs, minutes apart: their intervals "
                    "cover one job's rounds and leave out the drift between jobs. "
                    "`gan-bench compare` times the frameworks side by side.")
-
-
-@dataclass
-class Side:
-    """One (framework, mode) of one key: its steps/s and what its ratios are computed from."""
-
-    framework: str
-    mode: str
-    rounds: np.ndarray = field(default_factory=lambda: np.array([]))  # sequential: its rounds
-    turns: list[np.ndarray] | None = None  # side by side: per pair, its rate in each turn
-    error: str = ""
-
-    @property
-    def steps_per_s(self) -> float:
-        """The median over pairs of each pair's median turn, or over the job's rounds."""
-        if self.turns is not None:
-            medians = [np.median(t) for t in self.turns if np.isfinite(t).all() and len(t)]
-            return float(np.median(medians)) if medians else math.nan
-        return float(np.median(self.rounds)) if len(self.rounds) else math.nan
 
 
 def ratio_to(reference: Side, other: Side) -> tuple[float, float, float, int]:
@@ -222,7 +203,7 @@ def wide(table: pd.DataFrame, comparison: str, fmt: Callable[[float], str]) -> p
 def ratio_figure(table: pd.DataFrame, comparison: str, out_dir: Path) -> Path | None:
     """One panel per family: each framework's ratio to the reference per variant, with its
     interval, in the framework's colour; the reference's line at 1."""
-    from bench.figures import colour, framework_legend, pyplot, save
+    from bench.report.figures import colour, framework_legend, pyplot, save
 
     rows = table[(table["comparison"] == comparison) & table["ratio"].notna()]
     if rows.empty:

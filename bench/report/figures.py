@@ -2,13 +2,12 @@
 
 Each suite draws its own figures (`figures(frame, out_dir)`, bench.suite) from its own tables;
 this module holds what they share: the Figure record and saving, the framework colours and
-order, curves against step, and sample panels (image grids, point scatters).
+line styles, curves against step, and sample panels (image grids, point scatters). Which
+records a figure draws, and in which framework order, bench.report.tables says.
 
-Sample arrays are found from `artifact` records (bench.worker): each names its file in the
-`path` column (absolute when a suite's `figures` is called, see bench.report) and carries what
-the samples are (model, framework, device, seed, dataset, step, variant, trained). NHWC
-float32 images in [-1, 1] or N x 2 points. Nothing is parsed back from file names.
-matplotlib is imported only when a figure is drawn: reading records needs no plotting stack.
+A sample panel loads the array an `artifact` record names (bench.report.tables.artifact_rows):
+NHWC float32 images in [-1, 1] or N x 2 points. matplotlib is imported only when a figure is
+drawn: reading records needs no plotting stack.
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UsageError
+from bench.report.tables import framework_sort_key
 
 GRID_SIDE = 8  # an 8 x 8 grid of samples per panel
-ARTIFACT_METRIC = "artifact"
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,6 @@ def line_style(framework: str) -> str:
     return "-" if framework_sort_key(framework)[0] == 0 else "--"
 
 
-def framework_sort_key(framework: str) -> tuple[int, str]:
-    """Registration order (the reference first); unregistered names after, by name."""
-    from bench.registry import frameworks
-
-    order = frameworks()
-    return (order.index(framework) if framework in order else len(order)), framework
-
-
 def framework_legend(fig: Any, frameworks: Sequence[str], lines: bool = False) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -84,23 +75,6 @@ def framework_legend(fig: Any, frameworks: Sequence[str], lines: bool = False) -
     # Above the panels: inside, it would cover a title or a bar.
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
                ncols=len(names), frameon=False)
-
-
-def ok_rows(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
-    """One suite's records of jobs that measured something."""
-    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
-    return ok[ok["suite"] == suite]
-
-
-def text_column(frame: pd.DataFrame, name: str, default: str = "") -> pd.Series:
-    """A tag column as text; a tag no record carries reads as `default`."""
-    if name not in frame:
-        return pd.Series(default, index=frame.index)
-    return frame[name].fillna(default).astype(str)
-
-
-def int_text(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def panel_grid(plt: Any, panels: int, width: float, height: float, max_columns: int = 3
@@ -148,12 +122,6 @@ def curves_figure(panels: list[tuple[str, pd.DataFrame]], out_dir: Path, name: s
 
 
 # --- samples --------------------------------------------------------------------------------
-
-
-def artifact_rows(frame: pd.DataFrame, suite: str) -> pd.DataFrame:
-    """The suite's `artifact` records: one per sample array, with what it holds as columns."""
-    ok = ok_rows(frame, suite)
-    return ok[ok["metric"] == ARTIFACT_METRIC]
 
 
 def load_samples(path: str | Path) -> np.ndarray:

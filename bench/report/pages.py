@@ -1,9 +1,10 @@
 """Reports: the run's records pivoted into tables, written as Markdown, HTML, CSV, Parquet.
 
-A report opens with its Summary (bench.summary), then each suite's tables (found through the
-registry) and the table of jobs not measured, then the figures; samples of untrained
-networks (a suite's smoke-check figures) come last, collapsed in HTML and labelled as such.
-Every table goes through bench.formatting, so Markdown and HTML show the same numbers.
+A report opens with its Summary (bench.report.summary), then each suite's tables (found
+through the registry) and the table of jobs not measured, then the figures; samples of
+untrained networks (a suite's smoke-check figures) come last, collapsed in HTML and labelled
+as such. Every table goes through bench.report.formatting, so Markdown and HTML show the
+same numbers.
 report.md links the figures under RUN_DIR/figures/; report.html embeds them as base64 PNG so
 the one file can be mailed or attached to a CI job and still show everything.
 """
@@ -21,23 +22,18 @@ import pandas as pd
 from markupsafe import Markup
 
 from bench.errors import UsageError
-from bench.figures import ARTIFACT_METRIC, Figure
-from bench.formatting import natural_order, to_html, to_markdown
-from bench.records import RECORDS_FILE, load_frame
+from bench.records import ARTIFACT_METRIC, RECORDS_FILE, load_frame
 from bench.registry import load_suite
+from bench.report.figures import Figure
+from bench.report.formatting import natural_order, to_html, to_markdown
+from bench.report.summary import summarise
 from bench.runner import RUN_FILE
-from bench.summary import summarise
 
 FORMATS = ("md", "html", "csv", "parquet")
 FIGURES_DIR = "figures"
 SMOKE_CHECK_NOTE = ("Samples of untrained networks, drawn after the timing steps on one batch: "
                     "they show that generation runs, not what a model learns. Trained samples "
                     "come from the quality suites (fid, mode-collapse).")
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """A table in Markdown through the one formatter (bench.formatting)."""
-    return to_markdown(table)
 
 
 def write_measurement(rows: pd.DataFrame, table: pd.DataFrame, out: Path, rows_suffix: str,
@@ -48,7 +44,7 @@ def write_measurement(rows: pd.DataFrame, table: pd.DataFrame, out: Path, rows_s
     rows.to_csv(out.with_suffix(rows_suffix), index=False)
     table.to_csv(out, index=False)
     print(f"\n{note}")
-    print(markdown_table(table))
+    print(to_markdown(table))
 
 
 @dataclass
@@ -188,7 +184,7 @@ def markdown_page(title: str, sections: list[Section], base_dir: Path) -> str:
         md += [""] if section.notes else []
         for name, table in section.tables.items():
             md += ([] if name == section.title else [f"### {name}", ""])
-            md += [markdown_table(table), ""]
+            md += [to_markdown(table), ""]
         md += [f"![{f.title}]({f.path.relative_to(base_dir).as_posix()})\n"
                for f in section.figures]
     return "\n".join(md)

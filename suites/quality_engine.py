@@ -53,18 +53,6 @@ from bench.build import build_adapter
 from bench.data import POINT_DATASETS, upsample_nearest
 from bench.errors import UsageError
 from bench.features import DigitsClassifier, digits_classifier, raw_features
-from bench.figures import (
-    ARTIFACT_METRIC,
-    Figure,
-    SamplePanel,
-    artifact_rows,
-    curves_figure,
-    framework_sort_key,
-    load_samples,
-    ok_rows,
-    sample_figure,
-    text_column,
-)
 from bench.fresh_process import FreshProcessError, run_fresh
 from bench.jobs import Job
 from bench.metrics import (
@@ -78,8 +66,10 @@ from bench.metrics import (
     stacked_labels,
 )
 from bench.profiles import profile_settings
-from bench.records import Measurement
+from bench.records import ARTIFACT_METRIC, Measurement
 from bench.registry import family_config
+from bench.report.figures import Figure, SamplePanel, curves_figure, load_samples, sample_figure
+from bench.report.tables import artifact_rows, framework_sort_key, ok_rows, text_column
 from bench.suite import Artifact, Gate, JobResult, MetricSpec, Request, served
 from bench.training import Budget, Diverged, Evaluator, finite_samples, train
 from suites import growth

@@ -1,6 +1,6 @@
 """How small a slowdown the A/B check's rule can see on one key, from that key's pair scatter.
 
-The rule (bench.ab_check): screen on the median of a key's `pairs` ratios against
+The rule (bench.checks.ab_check): screen on the median of a key's `pairs` ratios against
 1 - min_effect; a suspected key runs `confirm_pairs` more; it fails when the exact one-sided
 signed-rank test on all of them puts the log ratio below log(1 - min_effect) at alpha. Its
 power against a true slowdown s (each pair's ratio 1 / (1 + s) in the middle) at a pair
@@ -35,7 +35,8 @@ MAX_PAIRS = 50
 
 @dataclass(frozen=True)
 class Rule:
-    """The A/B check's rule for one key (bench.ab_check.Settings, and the pairs it screens)."""
+    """The A/B check's rule for one key (bench.checks.ab_check.Settings, and the pairs it
+    screens)."""
 
     pairs: int  # screened on
     confirm_pairs: int

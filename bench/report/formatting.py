@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from bench.figures import framework_sort_key
 from bench.framework import EAGER
+from bench.report.tables import framework_sort_key
 from bench.suite import MetricSpec, metric_spec
 
 #: Headers of the columns that identify a row; a metric's header is its declaration's

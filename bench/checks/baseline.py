@@ -15,10 +15,10 @@ judged in its direction (`better`) within the gate's tolerance; one without is n
   reported with a verdict, never failing the check. A run on another day, under another
   load, differs by more than the 10% a gate must catch (docs/methodology/timing.md),
   and peak memory differs between identical TF runs (it is read after XLA compiles the peak
-  measurement). The gate for speed is the A/B check (bench.ab_check, `gan-bench check --base
-  REF`), which times both trees on one machine, interleaved. The advisory verdict divides
-  each timed round by the job's measurement its spec names as `per` (the float32 matmul
-  peak, so a slower machine is not flagged) and asks for a drop past the tolerance AND a
+  measurement). The gate for speed is the A/B check (bench.checks.ab_check, `gan-bench check
+  --base REF`), which times both trees on one machine, interleaved. The advisory verdict
+  divides each timed round by the job's measurement its spec names as `per` (the float32
+  matmul peak, so a slower machine is not flagged) and asks for a drop past the tolerance AND a
   one-sided Mann-Whitney U test over the rounds (p < ALPHA); a baseline pooled from three or
   more runs widens the tolerance to RERUN_Z standard deviations of the drift between them.
   A metric in constant proportion to a timed rate within one key (samples/s, MFU) is

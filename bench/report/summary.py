@@ -1,9 +1,9 @@
 """The report's first section: what a reader wants before any table of raw figures.
 
-Per family, torch and tf like with like (bench.compare) with the ratio's interval; the best
-MFU of each; the quality headline where quality suites ran (final FID and coverage per
-framework, mean and spread over seeds); the gate's verdict when a check wrote its table into
-the run folder; the jobs flagged unstable or failed; and the machine it all ran on.
+Per family, torch and tf like with like (bench.report.comparison) with the ratio's interval;
+the best MFU of each; the quality headline where quality suites ran (final FID and coverage
+per framework, mean and spread over seeds); the gate's verdict when a check wrote its table
+into the run folder; the jobs flagged unstable or failed; and the machine it all ran on.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.compare import (
+from bench.report.comparison import (
     AS_USED,
     COMPARISONS,
     EAGER,
@@ -26,8 +26,8 @@ from bench.compare import (
     sequential_sides,
     wide,
 )
-from bench.figures import framework_sort_key, int_text, text_column
-from bench.formatting import format_value, header
+from bench.report.formatting import format_value, header
+from bench.report.tables import framework_sort_key, int_text, text_column
 from bench.runner import CONTEXT_AT_END, RUN_FILE
 from bench.suite import MetricSpec, metric_spec, metric_specs
 
@@ -38,7 +38,6 @@ CHECK_TABLES = {"check.csv": ("baseline check", "status"), "ab-check.csv": ("A/B
 #: A run-context measurement (a suite's reading of the machine, such as its matmul peak) that
 #: moved this much between the run's start and its end: the machine's speed changed meanwhile.
 CONTEXT_DRIFT = 0.10
-ARTIFACT_METRIC = "artifact"
 
 
 @dataclass

@@ -17,21 +17,12 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import UsageError
-from bench.figures import (
-    Figure,
-    colour,
-    framework_legend,
-    framework_sort_key,
-    int_text,
-    panel_grid,
-    pyplot,
-    save,
-    text_column,
-)
-from bench.formatting import format_value, header, natural_order
-from bench.report import FIGURES_DIR, Section, html_page, markdown_page, run_frame
+from bench.report.figures import Figure, colour, framework_legend, panel_grid, pyplot, save
+from bench.report.formatting import format_value, header, natural_order
+from bench.report.pages import FIGURES_DIR, Section, html_page, markdown_page, run_frame
+from bench.report.summary import check_regressions
+from bench.report.tables import framework_sort_key, int_text, text_column
 from bench.suite import MetricSpec, metric_spec, metric_specs
-from bench.summary import check_regressions
 
 KEYS = ["suite", "model", "variant", "framework", "device", "mode", "batch_size"]
 
