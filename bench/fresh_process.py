@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from bench.progress import PROGRESS_ENV
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_TAIL = 4000  # characters of the child's output kept in an error
 POLL_S = 0.5  # how often the parent looks at the child's progress file
+PARENT_POLL_S = 2.0  # how often the child looks whether its parent is still there
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 #: OpenMP's wait policy: "passive" threads sleep at a barrier, "active" ones spin for a while
@@ -161,7 +163,22 @@ def wait_polling(proc: subprocess.Popen, timeout_s: float | None,
         return returncode
 
 
+def exit_with_parent() -> None:
+    """End this child when its parent dies. The child runs in a session of its own, so a
+    signal to the parent's process group misses it; killed, the parent can take no result
+    and remove no folder, and a job left running would hold a core for nothing."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _child(folder: Path) -> int:
+    exit_with_parent()
     target, inputs = pickle.loads((folder / "inputs.pkl").read_bytes())
     module, _, name = target.partition(":")
     try:

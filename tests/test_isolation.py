@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,45 @@ def test_sigkill_of_the_main_process_then_resume_loses_and_duplicates_nothing(tm
     assert len(ids) == len(set(ids)) == 12
     assert finished_before <= set(ids)
     assert sorted(r["value"] for r in final) == [42.0 + s for s in range(12)]
+
+
+ORPHAN_SCRIPT = """
+from bench.fresh_process import run_fresh
+run_fresh("gan_bench_testing.steps:count_steps", {"total": 1200, "seconds_per_step": 0.1})
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie that no init has reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_worker_whose_parent_is_killed_ends_too():
+    """A killed main process takes its workers with it: none trains on for nothing."""
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT], cwd=ROOT,
+                            env=subprocess_env())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not children_of(proc.pid):
+        time.sleep(0.05)
+    [child] = children_of(proc.pid)
+    time.sleep(1.0)  # the child is up and watching
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and alive(child):
+        time.sleep(0.1)
+    gone = not alive(child)
+    if not gone:
+        os.kill(child, signal.SIGKILL)
+    assert gone, "the worker outlived its killed parent"
 
 
 def test_the_cpus_a_run_may_use_are_recorded_with_every_record(tmp_path):
