@@ -252,6 +252,9 @@ def to_uint8_nchw_rgb(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
 
 
+INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's file name
+
+
 def _weights_path(weights_path: str | os.PathLike | None) -> str | None:
     """The user's weights file (argument, else environment), or None for torch-fidelity's own."""
     chosen = weights_path if weights_path is not None else os.environ.get(INCEPTION_WEIGHTS_ENV)
@@ -260,7 +263,7 @@ def _weights_path(weights_path: str | os.PathLike | None) -> str | None:
     if not Path(chosen).is_file():
         raise UsageError(
             f"InceptionV3 weights file {chosen} does not exist; give the path of "
-            "weights-inception-2015-12-05-6726825d.pth"
+            f"{INCEPTION_WEIGHTS_FILE}"
         )
     return str(Path(chosen).resolve())
 
@@ -268,7 +271,7 @@ def _weights_path(weights_path: str | os.PathLike | None) -> str | None:
 _MISSING_WEIGHTS = (
     "fid_inception needs torch-fidelity's InceptionV3 weights and they are neither cached nor "
     "downloadable here ({error}); pass a local file (weights_path, or the environment variable "
-    f"{INCEPTION_WEIGHTS_ENV}=/path/weights-inception-2015-12-05-6726825d.pth), or run once "
+    f"{INCEPTION_WEIGHTS_ENV}=/path/{INCEPTION_WEIGHTS_FILE}), or run once "
     "online so torch-fidelity caches them"
 )
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from update_order import assert_update_order
 
-from bench import registry
 from bench.adapter import Adapter
 from bench.parity import step_inputs
+from conftest import adapter_class
 from implementations.spec.dcgan import DCGANConfig
 
 DCGAN = DCGANConfig(width=8, batch_size=8)
@@ -24,9 +24,7 @@ def framework(request: pytest.FixtureRequest) -> str:
 
 
 def dcgan_class(framework: str) -> type[Adapter]:
-    cls = registry.find("dcgan", framework).load()
-    cls.configure(1)
-    return cls
+    return adapter_class("dcgan", framework)
 
 
 def test_dcgan_init_is_dcgans(framework):

@@ -13,10 +13,10 @@ import functools
 import numpy as np
 import pytest
 
-from bench import registry
 from bench.adapter import Adapter
 from bench.data import noise
 from bench.training import Budget, train
+from conftest import adapter_class
 from implementations.spec.progan import ProGANConfig
 from suites import growth
 
@@ -41,9 +41,7 @@ def staged(adapter: Adapter, seed: int = 1):
 
 @pytest.fixture
 def progan_class(request: pytest.FixtureRequest) -> type[Adapter]:
-    cls = registry.find("progan", request.module.FRAMEWORK).load()
-    cls.configure(1)
-    return cls
+    return adapter_class("progan", request.module.FRAMEWORK)
 
 
 def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase(progan_class):

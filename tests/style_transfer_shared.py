@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import layouts, registry
+from bench import layouts
 from bench.adapter import Adapter
 from bench.errors import UsageError
+from conftest import adapter_class
 from implementations.spec.style_transfer import StyleTransferConfig
 
 SMALL = StyleTransferConfig(size=32, width=4)
@@ -34,9 +35,7 @@ def adapter_with_image(cls: type[Adapter], cfg: StyleTransferConfig, image: np.n
 
 @pytest.fixture
 def style_class(request: pytest.FixtureRequest) -> type[Adapter]:
-    cls = registry.find("style_transfer", request.module.FRAMEWORK).load()
-    cls.configure(1)
-    return cls
+    return adapter_class("style_transfer", request.module.FRAMEWORK)
 
 
 def test_the_first_content_loss_is_exactly_zero(style_class):
