@@ -52,16 +52,6 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
-def adapter_class(model: str, framework: str) -> type:
-    """The registered adapter class of `model` in `framework`, pinned to one thread: what the
-    shared family tests (tests/*_shared.py) build their adapters from."""
-    from bench import registry
-
-    cls = registry.find(model, framework).load()
-    cls.configure(1)
-    return cls
-
-
 @pytest.fixture
 def cli():
     return run_cli

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from adapter_classes import adapter_class
 from update_order import assert_update_order
 
 from bench.adapter import Adapter
 from bench.parity import step_inputs
-from conftest import adapter_class
 from implementations.spec.dcgan import DCGANConfig
 
 DCGAN = DCGANConfig(width=8, batch_size=8)

@@ -12,11 +12,11 @@ import functools
 
 import numpy as np
 import pytest
+from adapter_classes import adapter_class
 
 from bench.adapter import Adapter
 from bench.data import noise
 from bench.training import Budget, train
-from conftest import adapter_class
 from implementations.spec.progan import ProGANConfig
 from suites import growth
 

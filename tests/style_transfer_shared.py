@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from adapter_classes import adapter_class
 
 from bench import layouts
 from bench.adapter import Adapter
 from bench.errors import UsageError
-from conftest import adapter_class
 from implementations.spec.style_transfer import StyleTransferConfig
 
 SMALL = StyleTransferConfig(size=32, width=4)
