@@ -31,10 +31,6 @@ class Mode:
 
     name: str  # what --modes and every record say
     label: str  # what the framework's users call it: "tf.function", "torch.compile"
-    #: Its first steps cost minutes on a CPU (a compile ahead of the first step, or one per
-    #: primitive on first use): a profile that cannot pay for that leaves the mode out unless
-    #: it is the framework's default.
-    slow_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,12 +102,12 @@ def check_requested_modes(requested: tuple[str, ...], frameworks: list[Framework
 
 
 def modes_to_run(fw: Framework, device: str, requested: tuple[str, ...],
-                 pays_slow_starts: bool) -> tuple[str, ...]:
+                 every_mode: bool) -> tuple[str, ...]:
     """The modes a timing suite runs for `fw` on `device`, its default first.
 
-    Without `requested`: every declared mode, or, where the profile cannot pay for slow
-    starts (`pays_slow_starts` False), the modes that start quickly and the default. With
-    it: the requested modes this framework declares (checked by check_requested_modes).
+    Without `requested`: every declared mode, or, for a profile that runs the default only
+    (`every_mode` False), the way the framework's users train on that device. With it: the
+    requested modes this framework declares (checked by check_requested_modes).
     """
     default = fw.default_for(device)
     if requested:
@@ -122,7 +118,6 @@ def modes_to_run(fw: Framework, device: str, requested: tuple[str, ...],
             if owner in ("", fw.name) and mode in fw.mode_names():
                 chosen.append(mode)
     else:
-        chosen = [m.name for m in fw.modes
-                  if pays_slow_starts or not m.slow_start or m.name == default]
+        chosen = [m.name for m in fw.modes if every_mode or m.name == default]
     ordered = sorted(dict.fromkeys(chosen), key=lambda m: m != default)
     return tuple(ordered)

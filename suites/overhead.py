@@ -58,12 +58,12 @@ PROFILES = {
 
 
 def jobs(request: Request) -> list[Job]:
-    pays = profile_settings(PROFILES, request.profile).timing.pays_slow_starts
+    every_mode = profile_settings(PROFILES, request.profile).timing.every_mode
     return [Job(suite=SUITE, model=model, framework=framework, device=device, mode=mode,
                 profile=request.profile, **request.runtime())
             for model in request.models for framework in request.frameworks
             for device in request.devices
-            for mode in throughput.job_modes(request, framework, device, pays)]
+            for mode in throughput.job_modes(request, framework, device, every_mode)]
 
 
 def execute(job: Job) -> JobResult:

@@ -166,6 +166,14 @@ def test_phase_configs_pin_each_phase_of_the_schedule():
     assert all(not c.grow for c in phases.values())
 
 
+def test_throughput_times_every_phase_or_the_schedules_ends():
+    every = ProGANConfig(resolution=16).throughput_variants()
+    assert list(every) == ["4x4", "8x8 a=0.5", "8x8 a=1", "16x16 a=0.5", "16x16 a=1"]
+    assert every["8x8 a=0.5"] == {"grow": False, "phase_resolution": 8, "alpha": 0.5}
+    quick = ProGANConfig.for_profile("quick").throughput_variants()
+    assert list(quick) == ["4x4", "32x32 a=0.5", "32x32 a=1"]
+
+
 def test_weights_noise_and_flops_follow_the_network():
     cfg = ProGANConfig(channels=8, latent=16, batch_size=4)
     shapes = cfg.weight_shapes()

@@ -17,7 +17,7 @@ FRAMEWORK = Framework(
     module="jax",
     install="pip install 'gan-bench[jax]'",
     colour="#009e73",
-    modes=(Mode(EAGER, "eager", slow_start=True), Mode("jit", "jax.jit")),
+    modes=(Mode(EAGER, "eager"), Mode("jit", "jax.jit")),
     default_mode="jit",
     default_mode_source="JAX's training loops jit the whole step (jax.jit; Flax NNX's nnx.jit)",
     packages=("jax", "jaxlib", "flax", "optax"),

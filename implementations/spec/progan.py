@@ -53,7 +53,8 @@ class Phase:
 class ProGANConfig(FamilyConfig):
     family = "progan"
     profiles = {
-        "quick": {"channels": 16, "fade_images": 512, "stable_images": 512},
+        "quick": {"channels": 16, "fade_images": 512, "stable_images": 512,
+                  "time_every_phase": False},
         "standard": {},
         # Wider, with phases of 200,000 images: a GPU run.
         "full": {"channels": 128, "fade_images": 200_000, "stable_images": 200_000},
@@ -86,6 +87,9 @@ class ProGANConfig(FamilyConfig):
     grow: bool = True  # False pins the network at (phase_resolution, alpha)
     phase_resolution: int = 4  # where training starts (grow) or stays (not grow)
     alpha: float = 1.0
+    #: Throughput times each phase of the schedule; without, only its ends: the first phase
+    #: and the target resolution's fade and stable phases (the quick profile's budget).
+    time_every_phase: bool = True
     gp_weight: float = 10.0
     drift: float = 0.001
     lr: float = 1e-3
@@ -222,18 +226,20 @@ class ProGANConfig(FamilyConfig):
         raise AssertionError("check_phase admits only phases of the schedule")
 
     def phase_configs(self) -> dict[str, ProGANConfig]:
-        """One pinned config per phase of the schedule, for throughput measured per phase."""
-        return {label: self.replace(**overrides)
-                for label, overrides in self.throughput_variants().items()}
-
-    def throughput_variants(self) -> dict[str, dict]:
-        """Each phase of the schedule, pinned (a fading phase at alpha 0.5)."""
+        """One pinned config per phase of the schedule (a fading phase at alpha 0.5)."""
         return {
-            phase_label(p.resolution, 0.5 if p.fading else 1.0):
-                {"grow": False, "phase_resolution": p.resolution,
-                 "alpha": 0.5 if p.fading else 1.0}
+            phase_label(p.resolution, 0.5 if p.fading else 1.0): self.replace(
+                grow=False, phase_resolution=p.resolution, alpha=0.5 if p.fading else 1.0)
             for p in self.schedule()
         }
+
+    def throughput_variants(self) -> dict[str, dict]:
+        """The phases throughput times, pinned: each, or only the schedule's ends."""
+        ends = {RESOLUTIONS[0], self.resolution}
+        return {label: {"grow": False, "phase_resolution": config.phase_resolution,
+                        "alpha": config.alpha}
+                for label, config in self.phase_configs().items()
+                if self.time_every_phase or config.phase_resolution in ends}
 
     def parity_configs(self) -> dict[str, ProGANConfig]:
         """Every resolution at alpha 0, 0.5 and 1 (4x4 has no fade), small enough for CPU tests."""

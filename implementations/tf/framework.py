@@ -15,7 +15,7 @@ FRAMEWORK = Framework(
     install="pip install 'gan-bench[tf]'",
     colour="#0072b2",
     modes=(Mode(EAGER, "eager"), Mode("compiled", "tf.function"),
-           Mode("xla", "tf.function(jit_compile=True)", slow_start=True)),
+           Mode("xla", "tf.function(jit_compile=True)")),
     default_mode="compiled",
     device_default_modes={"cuda": "xla"},
     default_mode_source=("Keras 3 Model.fit: a tf.function train step; jit_compile='auto' "

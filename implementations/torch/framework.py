@@ -8,7 +8,7 @@ FRAMEWORK = Framework(
     module="torch",
     install="pip install 'gan-bench[torch]'",
     colour="#d55e00",
-    modes=(Mode(EAGER, "eager"), Mode("compiled", "torch.compile", slow_start=True)),
+    modes=(Mode(EAGER, "eager"), Mode("compiled", "torch.compile")),
     default_mode=EAGER,
     default_mode_source="PyTorch runs eagerly unless a model is wrapped in torch.compile",
     order=0,
