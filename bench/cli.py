@@ -275,8 +275,9 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     them as used (each in its default mode), at their fastest, and eager (a diagnostic),
     each against the first framework, with the ratio's interval over pairs. Writes
     compare.csv and compare.md in the run folder; its report leads with them."""
-    from bench.report.comparison import AS_USED, comparison_table, ratio_figure
+    from bench.report.comparison import comparison_table
     from bench.report.pages import write_report
+    from bench.report.summary import COMPARE_FILE
 
     run = build_run(registry.split_list(suite_names), **options)
     frameworks = list(run.request.frameworks)
@@ -289,13 +290,11 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     table.to_csv(summary.run_dir / COMPARE_FILE, index=False)
     text = _compare_markdown(table)
     (summary.run_dir / COMPARE_FILE).with_suffix(".md").write_text(text + "\n")
-    ratio_figure(table, AS_USED, summary.run_dir / "figures")
-    write_report(summary.run_dir, ("md", "html", "csv"))  # the summary leads with the table
+    # The summary leads with the table; the figures end with its as-used ratios.
+    write_report(summary.run_dir, ("md", "html", "csv"))
     click.echo(text)
     return EXIT_FAILED if summary.errors else 0
 
-
-COMPARE_FILE = "compare.csv"
 
 
 def _timing_suite(names: tuple[str, ...]) -> Any:
@@ -490,7 +489,7 @@ def _baseline_check(run_dir: Path, baseline_path: Path, show_all: bool,
     from bench.report.pages import write_report
 
     result = check(run_dir, baseline_path, allow_missing)
-    table = comparison_table(result.rows)
+    table = comparison_table(result)
     (Path(run_dir) / "check.md").write_text(to_markdown(table) + "\n")
     table.to_csv(Path(run_dir) / "check.csv", index=False)  # the verdicts the report reads
     write_report(Path(run_dir), ("md", "html", "csv"))  # its summary now shows the verdict

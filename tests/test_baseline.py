@@ -15,6 +15,7 @@ from bench.checks.baseline import (
     KEY_FIELDS,
     check,
     compare,
+    comparison_table,
     gated_spec,
     make_baseline,
     read_baseline,
@@ -203,7 +204,10 @@ def test_a_key_missing_from_the_run_fails_and_says_why(tmp_path, baseline):
     assert {(r.metric, r.status, r.note) for r in result.failed} == {
         (metric, "missing", "job failed: Killed: out of memory")
         for metric in ("steps_per_s", "peak_memory_bytes")}
-    assert not check(run, baseline, allow_missing=True).failed
+    assert list(comparison_table(result).query("fails == 'yes'")["status"]) == ["missing"] * 2
+    allowed = check(run, baseline, allow_missing=True)
+    assert not allowed.failed
+    assert set(comparison_table(allowed)["fails"]) == {"no"}
 
 
 def test_a_key_new_in_the_run_is_reported_and_passes(tmp_path, baseline):
@@ -328,7 +332,7 @@ def test_check_exit_codes_and_table(tmp_path, baseline):
     done = run_cli("check", str(worse), "--baseline", str(baseline))
     assert done.returncode == 1, done.stdout + done.stderr  # quality is gated
     # The check rewrites the run's report: its summary opens with the verdict it reached.
-    for run, verdict in ((same, "passed, no regression"), (worse, "REGRESSED in")):
+    for run, verdict in ((same, "passed, no regression"), (worse, "FAILED in")):
         summary = (run / "report.md").read_text().split("\n## ", 2)[1]
         assert f"Gate (baseline check): {verdict}" in summary
         assert "Gate (baseline check)" in (run / "report.html").read_text()

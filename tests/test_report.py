@@ -285,7 +285,7 @@ def test_the_report_opens_with_a_summary_of_speed_as_used_and_the_environment(tm
     text = write_report(run, ["md"]).read_text()
     assert text.index("## Summary") < text.index("## throughput")
     summary = text[text.index("## Summary"):text.index("## throughput")]
-    assert "Gate (baseline check): REGRESSED in 1 comparison." in summary
+    assert "Gate (baseline check): FAILED in 1 comparison." in summary
     # An advisory flag (a baseline check's throughput) is no regression of the gate.
     (run / "check.csv").write_text("status,gate,metric\nREGRESSED,advisory,steps_per_s\n")
     advised = write_report(run, ["md"]).read_text().split("## throughput")[0]
@@ -295,7 +295,14 @@ def test_the_report_opens_with_a_summary_of_speed_as_used_and_the_environment(tm
     (run / "check.csv").unlink()
     (run / "ab-check.csv").write_text("verdict,model\nok,mlp_gan\nREGRESSED,dcgan\n")
     ab = write_report(run, ["md"]).read_text().split("## throughput")[0]
-    assert "Gate (A/B check): REGRESSED in 1 comparison." in ab
+    assert "Gate (A/B check): FAILED in 1 comparison." in ab
+    # A baseline check names the rows that fail it: a missing key fails unless allowed.
+    (run / "ab-check.csv").unlink()
+    for fails, verdict in (("yes", "FAILED in 1 comparison."), ("no", "passed, no regression.")):
+        (run / "check.csv").write_text(f"status,gate,fails,metric\nmissing,gated,{fails},"
+                                       "steps_per_s\nok,gated,no,fid_raw\n")
+        missing = write_report(run, ["md"]).read_text().split("## throughput")[0]
+        assert f"Gate (baseline check): {verdict}" in missing
     as_used = summary[summary.index("### speed as used"):summary.index("### speed at its")]
     # torch eager 180 against tf's default on a CPU (a tf.function, "compiled") at 120
     assert re.search(r"\| mlp_gan +\| images +\| +64 \| eager +\| 1[78]\d +\| compiled +\| "
@@ -379,9 +386,17 @@ def test_the_as_used_figure_draws_every_framework_against_the_reference(tmp_path
     sides = {("torch", "eager"): paired_side("torch", "eager", 100.0, machine),
              ("tf", "compiled"): paired_side("tf", "compiled", 130.0, machine)}
     table = comparison_table({("dcgan", "base", "cpu", 64): sides}, ["torch", "tf"])
-    path = ratio_figure(table, "as_used", tmp_path)
-    assert path == tmp_path / "compare-as-used.png" and path.stat().st_size > 5000
+    figure = ratio_figure(table, "as_used", tmp_path)
+    assert figure.path == tmp_path / "compare-as-used.png" and figure.path.stat().st_size > 5000
     assert ratio_figure(table.iloc[0:0], "as_used", tmp_path / "none") is None
+    # A run folder with the compare.csv that `gan-bench compare` writes: its report draws the
+    # figure with the others (it survives the report's redrawing of its figures) and shows it.
+    run = write_run(tmp_path / "run", throughput_records())
+    table.to_csv(run / "compare.csv", index=False)
+    for _ in range(2):
+        text = write_report(run, ["md"]).read_text()
+        assert (run / "figures" / "compare-as-used.png").exists()
+        assert "figures/compare-as-used.png" in text
 
 
 def test_the_fastest_comparison_says_which_declared_modes_were_not_run():

@@ -451,13 +451,17 @@ def failed_jobs(frame: pd.DataFrame) -> dict[tuple[str, ...], str]:
 # --- output -------------------------------------------------------------------------------
 
 
-def comparison_table(rows: list[Comparison]) -> pd.DataFrame:
-    """One row per comparison, status first; changes as signed percentages."""
+def comparison_table(result: CheckResult) -> pd.DataFrame:
+    """One row per comparison, status first, and whether it fails the check (a missing key
+    fails unless allowed); changes as signed percentages."""
+    failed = result.failed
     table = pd.DataFrame([{"status": r.status, "gate": "advisory" if r.advisory else "gated",
+                           "fails": "yes" if r in failed else "no",
                            **dict(zip(KEY_FIELDS, r.key, strict=True)),
                            "metric": r.metric, "baseline": r.baseline, "run": r.current,
                            "change": _percent(r.change), "allowed": r.allowed, "p": r.p_value,
-                           "95% interval": r.interval, "note": r.note} for r in rows])
+                           "95% interval": r.interval, "note": r.note}
+                          for r in result.rows])
     return table
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from bench import registry
 from bench.framework import EAGER
+from bench.report.figures import Figure
 from bench.side_by_side import Side
 from bench.stats import bootstrap_median, bootstrap_ratio_of_medians
 
@@ -200,7 +201,7 @@ def wide(table: pd.DataFrame, comparison: str, fmt: Callable[[float], str]) -> p
     return frame
 
 
-def ratio_figure(table: pd.DataFrame, comparison: str, out_dir: Path) -> Path | None:
+def ratio_figure(table: pd.DataFrame, comparison: str, out_dir: Path) -> Figure | None:
     """One panel per family: each framework's ratio to the reference per variant, with its
     interval, in the framework's colour; the reference's line at 1."""
     from bench.report.figures import colour, framework_legend, pyplot, save
@@ -231,4 +232,4 @@ def ratio_figure(table: pd.DataFrame, comparison: str, out_dir: Path) -> Path | 
     framework_legend(fig, frameworks)
     fig.tight_layout()
     title = f"{comparison.replace('_', ' ')}: {COMPARISONS[comparison]}"
-    return save(fig, out_dir, f"compare-{comparison.replace('_', '-')}", title).path
+    return save(fig, out_dir, f"compare-{comparison.replace('_', '-')}", title)

@@ -48,6 +48,7 @@ def pyplot() -> Any:
 
 def save(fig: Any, out_dir: Path, name: str, title: str, smoke_check: bool = False) -> Figure:
     path = Path(out_dir) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)  # the first figure of a run makes its folder
     fig.savefig(path, dpi=110, bbox_inches="tight")
     pyplot().close(fig)
     return Figure(name, title, path, smoke_check)

@@ -26,7 +26,7 @@ from bench.records import ARTIFACT_METRIC, RECORDS_FILE, load_frame
 from bench.registry import load_suite
 from bench.report.figures import Figure
 from bench.report.formatting import natural_order, to_html, to_markdown
-from bench.report.summary import summarise
+from bench.report.summary import side_by_side_figures, summarise
 from bench.runner import RUN_FILE
 
 FORMATS = ("md", "html", "csv", "parquet")
@@ -122,6 +122,7 @@ def write_report(run_dir: Path, formats: list[str] | tuple[str, ...] = ("md", "c
     suites = run_suites(run_dir, frame)
     tables = suite_tables(frame, suites)
     figures = write_figures(frame, suites, run_dir / FIGURES_DIR)
+    figures += side_by_side_figures(run_dir, run_dir / FIGURES_DIR)
     sections = report_sections(frame, run_dir, tables, figures)
     title = f"gan-bench run {run_dir.name}"
     write_table_files(run_dir, tables, formats)

@@ -23,9 +23,11 @@ from bench.report.comparison import (
     FASTEST,
     SEQUENTIAL_NOTE,
     comparison_table,
+    ratio_figure,
     sequential_sides,
     wide,
 )
+from bench.report.figures import Figure
 from bench.report.formatting import format_value, header
 from bench.report.tables import framework_sort_key, int_text, text_column
 from bench.runner import CONTEXT_AT_END, RUN_FILE
@@ -67,6 +69,13 @@ def speed_comparison(frame: pd.DataFrame, run_dir: Path) -> tuple[pd.DataFrame, 
         if spec.lead and spec.rounds:  # a rate timed in rounds: what comparisons compare
             sides.update(sequential_sides(frame, spec.name, spec.rounds))
     return comparison_table(sides, frameworks_of(frame)) if sides else pd.DataFrame(), False
+
+
+def side_by_side_figures(run_dir: Path, out_dir: Path) -> list[Figure]:
+    """The as-used ratios of compare.csv, where `gan-bench compare` wrote one."""
+    path = run_dir / COMPARE_FILE
+    figure = ratio_figure(pd.read_csv(path), AS_USED, out_dir) if path.exists() else None
+    return [figure] if figure else []
 
 
 def speed_tables(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -162,14 +171,16 @@ def spread_text(values: pd.Series) -> str:
 
 
 def check_verdicts(run_dir: Path) -> dict[str, tuple[int, int]]:
-    """Per check table in the run folder: its failing REGRESSED rows and its advisory ones."""
+    """Per check table in the run folder: its failing rows (its `fails` column where it has
+    one: a baseline check fails on a missing key too) and its advisory REGRESSED ones."""
     found = {}
     for file, (check, column) in CHECK_TABLES.items():
         if (run_dir / file).exists():
             table = pd.read_csv(run_dir / file, dtype=str, keep_default_na=False)
             regressed = table[column] == "REGRESSED"
             advisory = table.get("gate", pd.Series("", index=table.index)) == "advisory"
-            found[check] = (int((regressed & ~advisory).sum()), int((regressed & advisory).sum()))
+            fails = table["fails"] == "yes" if "fails" in table else regressed & ~advisory
+            found[check] = (int(fails.sum()), int((regressed & advisory).sum()))
     return found
 
 
@@ -187,7 +198,7 @@ def gate_notes(run_dir: Path) -> list[str]:
 
 def gate_note(name: str, failing: int, advisory: int) -> str:
     if failing:
-        return f"Gate ({name}): REGRESSED in {failing} comparison{'s' if failing > 1 else ''}."
+        return f"Gate ({name}): FAILED in {failing} comparison{'s' if failing > 1 else ''}."
     flagged = (f"; {advisory} advisory flag{'s' if advisory > 1 else ''} (speed or memory "
                "against a baseline from another day, which never fails)") if advisory else ""
     return f"Gate ({name}): passed, no regression{flagged}."

@@ -62,7 +62,12 @@ def contract_config(model: str) -> FamilyConfig:
     return list(registry.family_config(model).for_profile("quick").parity_configs().values())[-1]
 
 
-def build(entry: AdapterEntry, seed: int = 0, mode: str = "eager") -> Adapter:
+def build(entry: AdapterEntry, seed: int = 0, mode: str | None = None) -> Adapter:
+    """The family's adapter at its contract config, in `mode` or, by default, the mode the
+    framework's users train in on a CPU: what the suites run, and for a framework whose eager
+    mode dispatches op by op (JAX), seconds where eager takes minutes. Eager and every other
+    mode are held to it by test_modes_agree_on_one_step."""
+    mode = mode or registry.framework(entry.framework).default_for("cpu")
     return adapter_class(entry)(contract_config(entry.model), seed=seed, mode=mode)
 
 
