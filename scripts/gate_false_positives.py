@@ -24,7 +24,7 @@ WORK/check-NN, timed. Run it twice:
     python scripts/gate_false_positives.py ab --checks 20 --base main --busy \\
         --work results/gate-ab-slow
 
-    Target (issue 16): 0 of 20 failures on the unchanged tree, at least 19 of 20 on the branch.
+    Target: 0 of 20 failures on the unchanged tree, at least 19 of 20 on the branch.
     `--summarise` prints the summary of the checks finished so far, running nothing. So that
     both series meet the same hours, alternate them one check at a time from two worktrees
     (git worktree add), each with --busy: `--checks i` runs the series up to its i-th check.

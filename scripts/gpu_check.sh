@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The GPU check of issue 15 (item 7), for a machine that has PyTorch and a GPU but neither
-# TensorFlow, this project, nor a network:
+# The GPU check, for a machine that has PyTorch and a GPU but neither TensorFlow, this
+# project, nor a network:
 #
 #   1. every family's quick torch throughput on the device, batch 64 and 256 where a family
 #      sweeps batches; each row also records the device's matmul peak in float32 (MFU's
 #      denominator, 8192 x 8192, timed to a device sync) and in bfloat16, and cuDNN autotuning;
 #   2. torch's device path against its CPU path, parity checks 1 to 3 for every family
 #      (`gan-bench parity --frameworks torch,torch --devices cpu,cuda`): the CPU path is the
-#      one checked against TensorFlow, so together they tie the device to both frameworks.
+#      one checked against TensorFlow, so together they tie the device to both frameworks;
+#   3. where the image has JAX with Flax and Optax, the same throughput rows for jax (its
+#      default mode, jit); where it has not, versions.txt says that they were not run.
 #
 # Here, online, first:   scripts/gpu_check.sh --wheels
 #   writes build/gpu-wheels/: gan-bench's wheel and the pure-Python dependencies a bare
@@ -51,6 +53,13 @@ python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version
 # A failed job or a parity mismatch is a finding, recorded in the files: keep going.
 python -m bench.cli run throughput --frameworks torch "${models[@]}" --device "$DEVICE" \
     --batch-sizes 64,256 --out throughput 2>&1 | tee throughput.log || true
+if python -c "import jax, flax, optax; print('jax', jax.__version__, jax.devices())" \
+        >> versions.txt 2>/dev/null; then
+    python -m bench.cli run throughput --frameworks jax "${models[@]}" --device "$DEVICE" \
+        --batch-sizes 64,256 --out throughput-jax 2>&1 | tee throughput-jax.log || true
+else
+    echo "no jax, flax and optax in this image: the jax rows were not run" | tee -a versions.txt
+fi
 if [[ "$DEVICE" != cpu ]]; then
     python -m bench.cli parity --frameworks torch,torch "${models[@]}" --devices "cpu,$DEVICE" \
         2>&1 | tee parity.txt || true
