@@ -323,6 +323,7 @@ def rates_jobs(models: str) -> list[Job]:
     return load_suite("rates").jobs(request)
 
 
+@pytest.mark.slow
 def test_a_slower_commit_fails_and_a_family_new_in_it_is_new(repo, tmp_path):
     commit_rates(repo, {"mlp_gan": 80.0, "dcgan": 100.0}, "slower, and a new family")
     result = run_check(rates_jobs("mlp_gan,dcgan"), "main~1", SETTINGS, repo=repo)

@@ -307,6 +307,7 @@ def test_tolerances_are_relative_or_absolute_whichever_is_larger():
 # --- the command line ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_exit_codes_and_table(tmp_path, baseline):
     same = write_run(tmp_path / "same", throughput_records() + quality_records())
     done = run_cli("check", str(same), "--baseline", str(baseline))

@@ -638,6 +638,7 @@ TINY = convergence.ConvergenceProfile((LR.only(1e20),), evaluations=2, n_samples
                                       seeds=1)
 
 
+@pytest.mark.slow
 def test_tiny_run_records_curves_and_outcomes_and_a_divergence_is_an_outcome(tmp_path,
                                                                              monkeypatch):
     monkeypatch.setitem(convergence.PROFILES, "quick", TINY)  # rides in the jobs' params

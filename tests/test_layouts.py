@@ -105,6 +105,7 @@ check("reshape", rs(d["x_vec"][:, :7]).numpy().reshape(2, 4, 5, 3), d["y_reshape
 """
 
 
+@pytest.mark.slow
 def test_every_rule_computes_the_same_layer_in_both_frameworks(tmp_path):
     path = str(tmp_path / "layers.npz")
     run_python(f"PATH = {path!r}\n" + TORCH_SIDE)

@@ -35,6 +35,7 @@ def test_a_worker_reports_its_steps_to_on_progress():
     assert set(heard) <= {"step 1/3", "step 2/3", "step 3/3"}
 
 
+@pytest.mark.slow
 def test_the_timeout_counts_from_the_latest_step_and_still_stops_a_stall():
     # Twelve steps 0.6 s apart take over 7 s, nearly twice the timeout: progress keeps it alive.
     assert run_fresh("gan_bench_testing.steps:count_steps",

@@ -397,6 +397,7 @@ def test_last_step_records_skip_artifacts_and_keep_the_suites_metric_order():
 # --- a real quick run -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_quick_fid_run_of_the_mlp_gan_in_both_frameworks(tmp_path, monkeypatch):
     # Tiny budgets ride in the jobs' params to the workers; the classifier is trained here
     # once (numpy and scikit-learn only) so that both workers read it from the cache.

@@ -79,6 +79,7 @@ def test_a_family_without_a_batch_sweep_keeps_one_size():
     assert len(throughput.jobs(request)) == len(registry.framework("torch").modes)
 
 
+@pytest.mark.slow
 def test_overhead_run_pairs_every_round_and_skips_families_without_a_bare_loop(tmp_path):
     done = run_cli("run", "overhead", "--models", "mlp_gan,progan", "--frameworks", "torch",
                    "--out", str(tmp_path))
