@@ -7,12 +7,14 @@ fresh process: this one imports no framework.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bench import parity
 from implementations.spec.dcgan import DCGANConfig
 from implementations.spec.style_transfer import StyleTransferConfig
 
 FRAMEWORKS = ("torch", "jax")
+pytestmark = pytest.mark.slow  # each test runs parity probes in two fresh processes
 
 
 def section(archive: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
