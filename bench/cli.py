@@ -296,7 +296,6 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     return EXIT_FAILED if summary.errors else 0
 
 
-
 def _timing_suite(names: tuple[str, ...]) -> Any:
     for name in names:
         suite = registry.load_suite(name)

@@ -225,21 +225,25 @@ class ProGANConfig(FamilyConfig):
             start += phase.images
         raise AssertionError("check_phase admits only phases of the schedule")
 
-    def phase_configs(self) -> dict[str, ProGANConfig]:
-        """One pinned config per phase of the schedule (a fading phase at alpha 0.5)."""
+    def phase_overrides(self) -> dict[str, dict]:
+        """Each phase of the schedule, pinned (a fading phase at alpha 0.5): label -> overrides."""
         return {
-            phase_label(p.resolution, 0.5 if p.fading else 1.0): self.replace(
-                grow=False, phase_resolution=p.resolution, alpha=0.5 if p.fading else 1.0)
+            phase_label(p.resolution, 0.5 if p.fading else 1.0):
+                {"grow": False, "phase_resolution": p.resolution,
+                 "alpha": 0.5 if p.fading else 1.0}
             for p in self.schedule()
         }
 
+    def phase_configs(self) -> dict[str, ProGANConfig]:
+        """One pinned config per phase of the schedule."""
+        return {label: self.replace(**overrides)
+                for label, overrides in self.phase_overrides().items()}
+
     def throughput_variants(self) -> dict[str, dict]:
-        """The phases throughput times, pinned: each, or only the schedule's ends."""
+        """The phases throughput times: each, or only the schedule's ends."""
         ends = {RESOLUTIONS[0], self.resolution}
-        return {label: {"grow": False, "phase_resolution": config.phase_resolution,
-                        "alpha": config.alpha}
-                for label, config in self.phase_configs().items()
-                if self.time_every_phase or config.phase_resolution in ends}
+        return {label: overrides for label, overrides in self.phase_overrides().items()
+                if self.time_every_phase or overrides["phase_resolution"] in ends}
 
     def parity_configs(self) -> dict[str, ProGANConfig]:
         """Every resolution at alpha 0, 0.5 and 1 (4x4 has no fade), small enough for CPU tests."""
