@@ -3,7 +3,9 @@
 The run folder is the unit of work: run.json says what was asked, records.jsonl holds what
 finished. Resuming a folder reruns only the jobs without a good record, and only for the same
 question: suites and request must match run.json, except the fields that are not part of a
-job's identity (the timeout), which follow the command line.
+job's identity (the timeout), which follow the command line, and the seeds, which may grow (a
+run extended to more seeds keeps its first seeds' jobs and records; run.json then says the
+new count).
 
 `prepare` expands the jobs once (the display's total and the executor's work are the same
 list) and measures what suites share across a run (their run context); `execute` runs them;
@@ -112,7 +114,8 @@ def prepare(options: RunOptions) -> PreparedRun:
     jobs = expand_jobs(options)
     run_dir = prepare_run_dir(options.out, options.resume)
     if options.resume:
-        check_same_run(run_dir, options)
+        check_same_run(run_dir, options, jobs)
+        save_request(run_dir, options.request)
     else:
         (run_dir / RUN_FILE).write_text(json.dumps(
             {"run_id": run_dir.name, "suites": list(options.suites),
@@ -153,18 +156,30 @@ def record_contexts_at_end(run_dir: Path, options: RunOptions) -> None:
     (run_dir / RUN_FILE).write_text(json.dumps(saved, indent=2))
 
 
-def check_same_run(run_dir: Path, options: RunOptions) -> None:
-    """A resume asks the question run.json asked, or it is a UsageError naming what differs."""
+def check_same_run(run_dir: Path, options: RunOptions, jobs: list[Job]) -> None:
+    """A resume asks the question run.json asked, or more seeds of it (every job run.json asked
+    for is still one of `jobs`), or it is a UsageError naming what differs."""
     saved = json.loads((run_dir / RUN_FILE).read_text())
     differ = [] if tuple(saved["suites"]) == options.suites else ["suites"]
     asked = saved_request(saved["request"])
     differ += [f.name for f in dataclasses.fields(Request) if f.name not in NOT_IDENTITY
                and getattr(asked, f.name) != getattr(options.request, f.name)]
+    if differ == ["seeds"] and options.request.seeds > asked.seeds:
+        asked_ids = {job.job_id for job in expand_jobs(dataclasses.replace(options,
+                                                                           request=asked))}
+        differ = [] if asked_ids <= {job.job_id for job in jobs} else differ
     if differ:
         raise UsageError(
             f"--resume: the command line differs from {run_dir / RUN_FILE} in "
             f"{', '.join(differ)}; rerun with the options it holds, or start a new run "
             "without --resume in another --out folder")
+
+
+def save_request(run_dir: Path, request: Request) -> None:
+    """run.json's request becomes this resume's (the same question, perhaps more seeds)."""
+    saved = json.loads((run_dir / RUN_FILE).read_text())
+    saved["request"] = asdict(request)
+    (run_dir / RUN_FILE).write_text(json.dumps(saved, indent=2))
 
 
 def saved_request(saved: dict[str, Any]) -> Request:

@@ -147,8 +147,19 @@ def test_resume_with_the_same_options_reruns_nothing(fault_run):
 
 
 @pytest.mark.slow
+def test_resume_with_more_seeds_runs_only_the_new_seeds(fault_run):
+    out, _ = fault_run
+    before = (out / "records.jsonl").read_text()
+    done = run_cli(*FAULT_RUN[:-1], "3", "--out", str(out), "--resume")
+    assert done.returncode == 0, done.stderr
+    assert "(3 jobs, 2 resumed, 0 failed)" in done.stdout
+    assert (out / "records.jsonl").read_text().startswith(before)  # the first seeds' kept
+    assert json.loads((out / "run.json").read_text())["request"]["seeds"] == 3
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("change, named", [
-    (["--seeds", "3"], "in seeds;"),
+    (["--seeds", "1"], "in seeds;"),
     (["--profile", "standard"], "in profile;"),
     (["--seeds", "1", "--frameworks", "tf"], "in frameworks, seeds;"),
 ])
