@@ -336,7 +336,7 @@ def test_a_slower_commit_fails_and_a_family_new_in_it_is_new(repo, tmp_path):
     assert git(repo, "worktree", "list").count("\n") == 0  # the base worktree is gone
     report = write(result, tmp_path / "out")
     assert "REGRESSED" in report.read_text()
-    assert (tmp_path / "out" / "ab-check.csv").read_text().startswith("verdict,model,")
+    assert (tmp_path / "out" / "ab-check.csv").read_text().startswith("verdict,fails,model,")
 
 
 FAMILY = """from dataclasses import dataclass

@@ -30,8 +30,8 @@ def three_runs(tmp_path):
     """Given out of time order; the third in time is 30% slower and its check said so."""
     return [dated_run(tmp_path / "b", 2, 1.0, "bbb"),
             dated_run(tmp_path / "c", 3, 0.7, "ccc",
-                      check="status,gate,metric\nREGRESSED,gated,steps_per_s\n"),
-            dated_run(tmp_path / "a", 1, 1.0, "aaa", check="status,gate\nok,gated\n")]
+                      check="status,gate,fails,metric\nREGRESSED,gated,yes,steps_per_s\n"),
+            dated_run(tmp_path / "a", 1, 1.0, "aaa", check="status,gate,fails\nok,gated,no\n")]
 
 
 def test_runs_come_in_time_order_with_their_commit_and_verdict(three_runs):

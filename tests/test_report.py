@@ -280,22 +280,25 @@ def test_the_report_opens_with_a_summary_of_speed_as_used_and_the_environment(tm
                 "framework_version": "2.5.0" if r["framework"] == "torch" else "tf 2.18"}
                for r in records]
     run = write_run(tmp_path / "run", records)
-    (run / "check.csv").write_text("status,gate,metric\nREGRESSED,gated,steps_per_s\n"
-                                   "ok,gated,fid_raw\n")
+    (run / "check.csv").write_text("status,gate,fails,metric\nREGRESSED,gated,yes,steps_per_s\n"
+                                   "ok,gated,no,fid_raw\n")
     text = write_report(run, ["md"]).read_text()
     assert text.index("## Summary") < text.index("## throughput")
     summary = text[text.index("## Summary"):text.index("## throughput")]
     assert "Gate (baseline check): FAILED in 1 comparison." in summary
     # An advisory flag (a baseline check's throughput) is no regression of the gate.
-    (run / "check.csv").write_text("status,gate,metric\nREGRESSED,advisory,steps_per_s\n")
+    (run / "check.csv").write_text("status,gate,fails,metric\n"
+                                   "REGRESSED,advisory,no,steps_per_s\n")
     advised = write_report(run, ["md"]).read_text().split("## throughput")[0]
     assert ("Gate (baseline check): passed, no regression; 1 advisory flag (speed or memory "
             "against a baseline from another day, which never fails).") in advised
-    # An A/B check's table names its verdict in a `verdict` column.
+    # An A/B check's table names its verdict in a `verdict` column; a job that fails in the
+    # head tree only fails the check as a regression does.
     (run / "check.csv").unlink()
-    (run / "ab-check.csv").write_text("verdict,model\nok,mlp_gan\nREGRESSED,dcgan\n")
+    (run / "ab-check.csv").write_text("verdict,fails,model\nok,no,mlp_gan\n"
+                                      "REGRESSED,yes,dcgan\nerror,yes,style_transfer\n")
     ab = write_report(run, ["md"]).read_text().split("## throughput")[0]
-    assert "Gate (A/B check): FAILED in 1 comparison." in ab
+    assert "Gate (A/B check): FAILED in 2 comparisons." in ab
     # A baseline check names the rows that fail it: a missing key fails unless allowed.
     (run / "ab-check.csv").unlink()
     for fails, verdict in (("yes", "FAILED in 1 comparison."), ("no", "passed, no regression.")):

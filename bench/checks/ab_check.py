@@ -546,12 +546,14 @@ def _key_columns(job: Job, batch_size: str) -> dict[str, str]:
 
 
 def table(rows: list[Row]) -> pd.DataFrame:
-    """base, head, ratio, interval, p and verdict per key; failures first."""
+    """Verdict, whether it fails the check, base, head, ratio, interval and p per key;
+    failures first."""
     order = {v: i for i, v in enumerate(("REGRESSED", "error", "not confirmed", "broken",
                                          WORKLOAD_CHANGED, "new", "faster", "ok"))}
     rows = sorted(rows, key=lambda r: order[r.verdict])
     return pd.DataFrame([{
-        "verdict": r.verdict, **_key_columns(r.job, r.batch_size),
+        "verdict": r.verdict, "fails": "yes" if r.fails else "no",
+        **_key_columns(r.job, r.batch_size),
         "base steps/s": _rounded(r.base), "head steps/s": _rounded(r.head),
         "ratio": _rounded(r.ratio, 3),
         "95% interval": "" if math.isnan(r.low) else f"{r.low:.3f} to {r.high:.3f}",

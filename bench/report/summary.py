@@ -171,16 +171,17 @@ def spread_text(values: pd.Series) -> str:
 
 
 def check_verdicts(run_dir: Path) -> dict[str, tuple[int, int]]:
-    """Per check table in the run folder: its failing rows (its `fails` column where it has
-    one: a baseline check fails on a missing key too) and its advisory REGRESSED ones."""
+    """Per check table in the run folder: its failing rows (its `fails` column: a baseline
+    check also fails on a missing key, an A/B check on a job that fails in the head tree
+    only) and its advisory REGRESSED ones."""
     found = {}
     for file, (check, column) in CHECK_TABLES.items():
         if (run_dir / file).exists():
             table = pd.read_csv(run_dir / file, dtype=str, keep_default_na=False)
             regressed = table[column] == "REGRESSED"
             advisory = table.get("gate", pd.Series("", index=table.index)) == "advisory"
-            fails = table["fails"] == "yes" if "fails" in table else regressed & ~advisory
-            found[check] = (int(fails.sum()), int((regressed & advisory).sum()))
+            found[check] = (int((table["fails"] == "yes").sum()),
+                            int((regressed & advisory).sum()))
     return found
 
 
