@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -40,9 +41,13 @@ def tests(session: nox.Session) -> None:
     frameworks never share a process.
 
     `nox -s tests -- -m "not slow"` skips the tests that train, run parity, spawn many
-    workers or the CLI end to end: the quick loop for local work."""
+    workers or the CLI end to end: the quick loop for local work.
+
+    Each process spreads its tests over pytest-xdist workers, one per core up to
+    TEST_WORKERS: a worker imports the process's framework alone, as the process does."""
     install_all(session)
-    args = session.posargs or []
+    workers = min(TEST_WORKERS, os.cpu_count() or 1)
+    args = ["-n", str(workers), *session.posargs]
     frameworks = installed_frameworks(session)
     own = {fw: [f"tests/{fw}"] if Path("tests", fw).is_dir() else [] for fw in frameworks}
     processes = [["tests", *(f"--ignore={d}" for d in sum(own.values(), [])),
@@ -56,6 +61,8 @@ def tests(session: nox.Session) -> None:
         session.run("pytest", *process, *args)
 
 
+#: More workers than this gain little on these tests and cost a framework's memory each.
+TEST_WORKERS = 4
 #: The four processes' sum, measured on 2 cores (docs/measurements.md#tests-duration).
 TESTS_MINUTES = "40 min"
 

@@ -160,7 +160,16 @@ def _request(options: dict[str, Any]) -> Request:
                    timeout_s=options["timeout"],
                    fid_inception=options["fid_inception"],
                    modes=_modes(options["modes"], frameworks),
-                   batch_sizes=_batch_sizes(options["batch_sizes"]))
+                   batch_sizes=_batch_sizes(options["batch_sizes"]),
+                   steps=options["steps"] or 0, only=_only(options["only"]))
+
+
+def _only(text: str | None) -> tuple[tuple[str, str], ...]:
+    pairs = registry.split_list(text)
+    if not all(p.count("=") == 1 and all(p.split("=")) for p in pairs):
+        raise UsageError(f"--only takes KEY=VALUE pairs of a job's config, e.g. "
+                         f"dataset=grid25,packing=1; got {text!r}")
+    return tuple(tuple(p.split("=")) for p in pairs)
 
 
 def _use_data_dir(data_dir: Path | None) -> None:
@@ -208,6 +217,11 @@ def selection_options(func):
                                      "`gan-bench list` shows every framework's modes."),
         click.option("--batch-sizes", help="Throughput: comma-separated batch sizes instead "
                                            "of the profile's."),
+        click.option("--steps", type=click.IntRange(min=1),
+                     help="Quality suites: train this many steps instead of the profile's, "
+                          "evaluated at the profile's interval."),
+        click.option("--only", help="Only the jobs whose config has these values: "
+                                    "comma-separated KEY=VALUE, e.g. dataset=grid25,packing=1."),
     ])
 
 

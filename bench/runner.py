@@ -105,7 +105,20 @@ def expand_jobs(options: RunOptions) -> list[Job]:
     jobs = []
     for name in options.suites:
         jobs.extend(load_suite(name).jobs(options.request))
-    return list({job.job_id: job for job in jobs}.values())
+    return only_matching(list({job.job_id: job for job in jobs}.values()), options.request.only)
+
+
+def only_matching(jobs: list[Job], only: tuple[tuple[str, str], ...]) -> list[Job]:
+    """The jobs whose config holds every (key, value) of `only` (values compared as text);
+    none is a UsageError naming the keys the jobs' configs have."""
+    kept = [job for job in jobs if all(key in job.config and str(job.config[key]) == value
+                                       for key, value in only)]
+    if jobs and not kept:
+        asked = ",".join(f"{key}={value}" for key, value in only)
+        keys = sorted({f"{k}={v}" for job in jobs for k, v in job.config.items()})
+        raise UsageError(f"--only {asked} matches none of the run's jobs; choose among "
+                         f"{', '.join(keys)}")
+    return kept
 
 
 def prepare(options: RunOptions) -> PreparedRun:
@@ -185,8 +198,12 @@ def save_request(run_dir: Path, request: Request) -> None:
 def saved_request(saved: dict[str, Any]) -> Request:
     """run.json's request; a field it lacks (an older run) takes Request's default."""
     known = {f.name for f in dataclasses.fields(Request)}
-    return Request(**{k: tuple(v) if isinstance(v, list) else v
-                      for k, v in saved.items() if k in known})
+    return Request(**{k: as_tuples(v) for k, v in saved.items() if k in known})
+
+
+def as_tuples(value: Any) -> Any:
+    """JSON's lists back as the tuples a Request holds (`only` holds tuples of pairs)."""
+    return tuple(as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def execute(prepared: PreparedRun, on_job: Callable[[Job, list[dict]], None] | None = None,

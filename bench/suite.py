@@ -57,6 +57,8 @@ class Request:
     fid_inception: bool = False  # quality suites: also FID on Inception features (needs weights)
     modes: tuple[str, ...] = ()  # timing suites: these modes instead of the profile's
     batch_sizes: tuple[int, ...] = ()  # throughput: these batch sizes instead of the profile's
+    steps: int = 0  # quality suites: train this many steps instead of the profile's (0: its)
+    only: tuple[tuple[str, str], ...] = ()  # (config key, value): the jobs whose config has all
 
 
     def runtime(self) -> dict[str, Any]:

@@ -265,7 +265,7 @@ def jobs(request: Request) -> list[Job]:
     studies = served(SUITE, request.models, lambda model: study(model, request.profile, plan))
     out = []
     for model, family_study in studies.items():
-        params = dataclasses.asdict(plan.settings(family_study.steps))
+        params = dataclasses.asdict(plan.settings(request.steps or family_study.steps))
         for base in family_study.bases:
             dataset = base.data_spec().name
             for p, framework, device, seed in product(

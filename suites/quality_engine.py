@@ -194,7 +194,10 @@ def quality_jobs(suite: str, request: Request, variants: VariantChoice) -> list[
         if not configs:
             raise UsageError(f"{model} accepts none of the {suite} suite's datasets; choose "
                              "a family that does (gan-bench list)")
-        return profile.settings(family, request.profile), configs
+        settings = profile.settings(family, request.profile)
+        if request.steps:
+            settings = dataclasses.replace(settings, steps=request.steps)
+        return settings, configs
 
     out = []
     for model, (settings, configs) in served(suite, request.models, plan).items():

@@ -44,6 +44,7 @@ def progan_class(request: pytest.FixtureRequest) -> type[Adapter]:
     return adapter_class("progan", request.module.FRAMEWORK)
 
 
+@pytest.mark.slow  # trains through all seven phases: a compile or a first dispatch in each
 def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase(progan_class):
     cfg = tiny(fade_images=8, stable_images=8)
     seen = {}

@@ -69,6 +69,11 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     (["run", "throughput", "--modes", "warp"], "unknown mode 'warp'"),
     (["run", "throughput", "--batch-sizes", "64,0"], "--batch-sizes takes positive integers"),
     (["compare", "--batch-sizes", "big"], "--batch-sizes takes positive integers"),
+    (["run", "mode-collapse", "--steps", "0"], "--steps"),
+    (["run", "mode-collapse", "--only", "grid25"], "--only takes KEY=VALUE pairs"),
+    (["run", "mode-collapse", "--models", "pacgan", "--profile", "standard", "--only",
+      "dataset=grid26"], "--only dataset=grid26 matches none of the run's jobs; choose among "
+                         "dataset=grid25, dataset=ring8, packing=1, packing=2"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = invoke(*args)

@@ -5,6 +5,7 @@ frameworks in worker processes."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from bench.registry import load_suite
 from bench.report.figures import load_samples
 from bench.report.pages import run_frame, write_report
 from bench.report.tables import artifact_rows
-from bench.runner import RunOptions, run
+from bench.runner import RunOptions, expand_jobs, run, saved_request
 from bench.suite import Request
 from bench.training import Diverged
 from conftest import run_python
@@ -120,6 +121,23 @@ def test_a_family_runs_the_budget_and_evaluation_it_declares(families):
     [job] = fid.jobs(dataclasses.replace(request_for("images", seeds=1), frameworks=("torch",),
                                          profile="standard"))
     assert job.params == dataclasses.asdict(settings)
+
+
+def test_steps_and_only_narrow_a_run_to_a_longer_one_of_the_jobs_asked(tmp_path):
+    """--steps trains longer at the profile's evaluation interval; --only keeps the jobs whose
+    config matches (here PacGAN's grid25 at m = 1); both are the run's question on resume."""
+    request = Request(models=("pacgan",), frameworks=("torch", "tf"), profile="standard",
+                      steps=40_000, only=(("dataset", "grid25"), ("packing", "1")))
+    options = RunOptions(("mode-collapse",), request, tmp_path / "run")
+    jobs = expand_jobs(options)
+    assert sorted(job.framework for job in jobs) == ["tf", "torch"]
+    assert all(job.config == {"dataset": "grid25", "packing": 1} for job in jobs)
+    standard = expand_jobs(RunOptions(("mode-collapse",), dataclasses.replace(request, steps=0)))
+    assert {job.params["steps"] for job in jobs} == {40_000}
+    assert {job.params["eval_every"] for job in jobs} == {standard[0].params["eval_every"]}
+    assert {job.job_id for job in jobs}.isdisjoint(job.job_id for job in standard)
+    saved = json.loads(json.dumps(dataclasses.asdict(request)))  # run.json's request
+    assert saved_request(saved) == request
 
 
 def test_families_that_cannot_serve_are_named_on_one_line(families, capsys):

@@ -22,7 +22,7 @@ def one_step(config, mode):
     return forward, adapter.losses(), adapter.get_weights()
 
 
-@pytest.mark.parametrize("mode", ["compiled", "xla"])
+@pytest.mark.parametrize("mode", ["compiled", pytest.param("xla", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("dataset, d_steps", [("ring8", 1), ("digits", 2)])
 def test_modes_compute_what_eager_computes(mode, dataset, d_steps):
     config = MLPGANConfig(dataset=dataset, width=16, batch_size=8, d_steps=d_steps)

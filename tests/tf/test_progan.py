@@ -176,7 +176,7 @@ def test_set_phase_moves_and_validates():
 
 # --- modes ---
 
-@pytest.mark.parametrize("mode", ["compiled", "xla"])
+@pytest.mark.parametrize("mode", ["compiled", pytest.param("xla", marks=pytest.mark.slow)])
 def test_compiled_modes_compute_what_eager_does(mode):
     cfg = tiny(grow=False, phase_resolution=8, alpha=0.5)
     eager = progan.ProGANAdapter(cfg)
