@@ -43,11 +43,13 @@ def tests(session: nox.Session) -> None:
     `nox -s tests -- -m "not slow"` skips the tests that train, run parity, spawn many
     workers or the CLI end to end: the quick loop for local work.
 
-    Each process spreads its tests over pytest-xdist workers, one per core up to
-    TEST_WORKERS: a worker imports the process's framework alone, as the process does."""
+    Each process spreads its test files over pytest-xdist workers, one per core up to
+    TEST_WORKERS: a worker imports the process's framework alone, as the process does, and
+    holds whole files, so that a module's fixture (a Ray cluster, a trained classifier) is
+    made once."""
     install_all(session)
     workers = min(TEST_WORKERS, os.cpu_count() or 1)
-    args = ["-n", str(workers), *session.posargs]
+    args = ["-n", str(workers), "--dist", "loadfile", *session.posargs]
     frameworks = installed_frameworks(session)
     own = {fw: [f"tests/{fw}"] if Path("tests", fw).is_dir() else [] for fw in frameworks}
     processes = [["tests", *(f"--ignore={d}" for d in sum(own.values(), [])),

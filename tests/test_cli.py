@@ -74,6 +74,9 @@ def test_list_shows_every_suite_and_where_it_comes_from():
     (["run", "mode-collapse", "--models", "pacgan", "--profile", "standard", "--only",
       "dataset=grid26"], "--only dataset=grid26 matches none of the run's jobs; choose among "
                          "dataset=grid25, dataset=ring8, packing=1, packing=2"),
+    (["check", "--models", "mlp_gan", "--only", "dataset=grid26"],
+     "--only dataset=grid26 matches none of the run's jobs; choose among batch_size=64, "
+     "dataset=ring8"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = invoke(*args)
