@@ -202,9 +202,13 @@ def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
 PACKING_STYLES = ("-", "--", ":", "-.")  # m = 1, 2, 3, 4
 
 
+CURVE_KEYS = ["dataset", "framework", "m", "step"]
+
+
 def pacgan_curves(frame: pd.DataFrame) -> pd.DataFrame:
     """PacGAN's mode statistics at every evaluation, averaged over seeds per (dataset,
-    framework, m, metric, step), in the paper's units."""
+    framework, m, metric, step), in the paper's units; `too_few` where some seed had fewer
+    high-quality samples at that evaluation than the table's minimum."""
     rows = quality_engine.curve_records(frame, SUITE, lambda metric: metric in PACGAN_METRICS)
     if rows.empty or "packing" not in rows:
         return pd.DataFrame()
@@ -212,16 +216,23 @@ def pacgan_curves(frame: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
     rows = rows.assign(m=rows["packing"].astype(int), metric=rows["metric"].astype(str),
-                       value=rows["value"] * rows["metric"].map(
-                           lambda metric: PACGAN_METRICS[metric][2]))
-    return rows.groupby(["dataset", "framework", "m", "metric", "step"], as_index=False,
-                        observed=True)["value"].mean()
+                       dataset=rows["dataset"].astype(str))
+    share = rows[rows["metric"] == "high_quality_share"]
+    too_few = share.assign(too_few=share["value"] * share["n_samples"].astype(float)
+                           < share["dataset"].map(MIN_HIGH_QUALITY).astype(float)).groupby(
+        CURVE_KEYS, as_index=False, observed=True)["too_few"].any()
+    rows = rows.assign(value=rows["value"] * rows["metric"].map(
+        lambda metric: PACGAN_METRICS[metric][2]))
+    curves = rows.groupby([*CURVE_KEYS[:3], "metric", "step"], as_index=False,
+                          observed=True)["value"].mean()
+    return curves.merge(too_few, on=CURVE_KEYS, how="left").fillna({"too_few": False})
 
 
 def pacgan_figure(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
     """pacgan-steps: per dataset and statistic, the mean over seeds against step for each
     framework and m, with the paper's Table 1 value for each m as a thin grey line: how far
-    a budget gets toward the published numbers."""
+    a budget gets toward the published numbers. Modes and reverse KL from too few
+    high-quality samples are hollow points: the table shows no number there."""
     curves = pacgan_curves(frame)
     if curves.empty:
         return []
@@ -236,6 +247,10 @@ def pacgan_figure(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
                 ax.plot(line["step"], line["value"], color=colour(framework), marker=".",
                         ls=PACKING_STYLES[(m - 1) % len(PACKING_STYLES)],
                         label=f"{framework} m={m}")
+                if metric in COUNTED_ON_HIGH_QUALITY:  # what the table would not give
+                    few = line[line["too_few"]]
+                    ax.plot(few["step"], few["value"], ls="none", marker="o", mfc="white",
+                            color=colour(framework))
             for m in sorted(panel["m"].unique()):
                 paper = PAPER_TABLE_1.get((dataset, m))
                 if paper:
@@ -246,7 +261,8 @@ def pacgan_figure(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    title = "PacGAN against step; grey: Lin et al. 2018, Table 1 (same line style per m)"
+    title = ("PacGAN against step; grey: Lin et al. 2018, Table 1 (same line style per m); "
+             "hollow: too few high-quality samples")
     fig.suptitle(title)
     fig.tight_layout()
     return [save(fig, out_dir, "pacgan-steps", title)]

@@ -173,6 +173,21 @@ def test_step_curves_average_seeds_in_the_papers_units():
     assert len(curves) == 2 * 3 * len(MODES)
 
 
+def test_step_curves_mark_the_evaluations_with_too_few_high_quality_samples():
+    """At step 10 every share is about 0.45 of 1,000 samples: under ring8's 550 and grid25's
+    700; at step 20 about 0.9, over both, except one grid25 seed set to 0.6 (600 < 700)."""
+    frame = records_frame()
+    low = ((frame["metric"] == "high_quality_share") & (frame["dataset"] == "grid25")
+           & (frame["seed"] == 1) & (frame["step"] == 20) & (frame["packing"] == "2"))
+    frame.loc[low, "value"] = 0.6
+    curves = mode_collapse.pacgan_curves(mode_collapse.with_packing(frame))
+    flags = curves.groupby(["dataset", "m", "step"])["too_few"].agg(["all", "any"])
+    assert flags.loc[[key for key in flags.index if key[2] == 10], "all"].all()
+    assert flags.loc[("grid25", 2, 20), "all"]  # one seed short marks the mean
+    assert not flags.loc[[key for key in flags.index
+                          if key[2] == 20 and key[:2] != ("grid25", 2)], "any"].any()
+
+
 def test_modes_and_kl_from_too_few_high_quality_samples_say_so():
     frame = records_frame()
     # grid25 m = 2, seed 1: 600 high-quality samples of 1,000, under grid25's 700.
