@@ -292,7 +292,7 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
     from bench.report.comparison import comparison_table
     from bench.report.pages import write_report
     from bench.report.summary import COMPARE_FILE
-    from bench.runner import only_matching
+    from bench.runner import suite_jobs
 
     run = build_run(registry.split_list(suite_names), **options)
     frameworks = list(run.request.frameworks)
@@ -300,7 +300,7 @@ def compare_command(suite_names: str, pairs: int, **options: Any) -> int:
         raise UsageError("compare needs two frameworks or more, e.g. --frameworks torch,tf")
     timing = _timing_suite(run.suites)
     summary = _execute(run)
-    sides = _side_by_side(only_matching(timing.jobs(run.request), run.request.only), pairs)
+    sides = _side_by_side(suite_jobs(timing, run.request), pairs)
     table = comparison_table(sides, frameworks)
     table.to_csv(summary.run_dir / COMPARE_FILE, index=False)
     text = _compare_markdown(table)
@@ -520,7 +520,7 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
               **selection: Any) -> int:
     from bench.checks import ab_check
     from bench.report.formatting import to_markdown
-    from bench.runner import DEFAULT_RESULTS, new_run_id, only_matching
+    from bench.runner import DEFAULT_RESULTS, new_run_id, suite_jobs
 
     # A killed check still ends its workers and removes its base worktree (the with blocks).
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
@@ -529,7 +529,7 @@ def _ab_check(base_ref: str | None, ab_suite: str, pairs: int, confirm_pairs: in
     if not hasattr(suite, "round_timer"):
         raise UsageError(f"suite {ab_suite!r} offers no round_timer, which the A/B check times; "
                          "give a timing suite with --suite (throughput has one)")
-    jobs = only_matching(suite.jobs(request), request.only)
+    jobs = suite_jobs(suite, request)
     settings = ab_check.Settings(pairs, confirm_pairs, min_effect, alpha, max_seconds_per_key)
 
     def show(index: int, job, pair) -> None:  # noqa: ANN001 - the callback's

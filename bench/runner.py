@@ -108,6 +108,11 @@ def expand_jobs(options: RunOptions) -> list[Job]:
     return only_matching(list({job.job_id: job for job in jobs}.values()), options.request.only)
 
 
+def suite_jobs(suite: Any, request: Request) -> list[Job]:
+    """One suite's jobs for the request, narrowed by its `only`."""
+    return only_matching(suite.jobs(request), request.only)
+
+
 def only_matching(jobs: list[Job], only: tuple[tuple[str, str], ...]) -> list[Job]:
     """The jobs whose config holds every (key, value) of `only` (values compared as text);
     none is a UsageError naming the keys the jobs' configs have."""

@@ -150,10 +150,16 @@ def standard_error(values: pd.Series) -> float:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
-def too_few_high_quality(group: pd.DataFrame, dataset: str, n_samples: int) -> bool:
+def short_of_high_quality(shares: pd.DataFrame) -> pd.Series:
+    """Per high_quality_share record (value, n_samples, dataset): whether it counts fewer
+    high-quality samples than its dataset's minimum."""
+    return (shares["value"] * shares["n_samples"].astype(float)
+            < shares["dataset"].astype(str).map(MIN_HIGH_QUALITY).astype(float))
+
+
+def too_few_high_quality(group: pd.DataFrame) -> bool:
     """Whether some seed's last evaluation had fewer high-quality samples than the minimum."""
-    shares = group.loc[group["metric"] == "high_quality_share", "value"]
-    return bool((shares * float(n_samples) < MIN_HIGH_QUALITY[dataset]).any())
+    return bool(short_of_high_quality(group[group["metric"] == "high_quality_share"]).any())
 
 
 def measured_cells(group: pd.DataFrame, too_few: bool) -> dict[str, float | str]:
@@ -188,8 +194,7 @@ def pacgan_table(frame: pd.DataFrame) -> pd.DataFrame:
         row = dict(zip(PACGAN_KEYS, key, strict=True))
         row["m"] = int(row["m"])
         row["seeds"] = group.loc[group["metric"] == "modes_captured", "seed"].nunique()
-        row.update(measured_cells(group, too_few_high_quality(group, row["dataset"],
-                                                              row["n_samples"])))
+        row.update(measured_cells(group, too_few_high_quality(group)))
         paper = PAPER_TABLE_1.get((row["dataset"], row["m"]))
         row["paper trials"] = PAPER_TRIALS if paper else float("nan")
         blank = [(float("nan"), float("nan"))] * len(PACGAN_METRICS)
@@ -215,11 +220,9 @@ def pacgan_curves(frame: pd.DataFrame) -> pd.DataFrame:
     rows = rows[(rows["model"] == PACGAN) & rows["packing"].notna()]
     if rows.empty:
         return pd.DataFrame()
-    rows = rows.assign(m=rows["packing"].astype(int), metric=rows["metric"].astype(str),
-                       dataset=rows["dataset"].astype(str))
+    rows = rows.assign(m=rows["packing"].astype(int), metric=rows["metric"].astype(str))
     share = rows[rows["metric"] == "high_quality_share"]
-    too_few = share.assign(too_few=share["value"] * share["n_samples"].astype(float)
-                           < share["dataset"].map(MIN_HIGH_QUALITY).astype(float)).groupby(
+    too_few = share.assign(too_few=short_of_high_quality(share)).groupby(
         CURVE_KEYS, as_index=False, observed=True)["too_few"].any()
     rows = rows.assign(value=rows["value"] * rows["metric"].map(
         lambda metric: PACGAN_METRICS[metric][2]))
