@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adapter_classes import adapter_class
+from family_adapters import family_adapter
 from update_order import assert_update_order
 
-from bench.adapter import Adapter
 from bench.parity import step_inputs
 from implementations.spec.dcgan import DCGANConfig
 
@@ -23,12 +22,8 @@ def framework(request: pytest.FixtureRequest) -> str:
     return request.module.FRAMEWORK
 
 
-def dcgan_class(framework: str) -> type[Adapter]:
-    return adapter_class("dcgan", framework)
-
-
 def test_dcgan_init_is_dcgans(framework):
-    weights = dcgan_class(framework)(DCGANConfig(width=16)).get_weights()
+    weights = family_adapter("dcgan", framework)(DCGANConfig(width=16)).get_weights()
     conv = np.concatenate([v.ravel() for k, v in weights.items() if ".conv" in k])
     gamma = np.concatenate([v for k, v in weights.items() if ".bn" in k and "weight" in k])
     assert abs(conv.mean()) < 1e-3 and abs(conv.std() - 0.02) < 1e-3
@@ -37,5 +32,5 @@ def test_dcgan_init_is_dcgans(framework):
 
 
 def test_dcgan_step_follows_the_update_order(framework):
-    cls = dcgan_class(framework)
-    assert_update_order(lambda: cls(DCGAN), step_inputs(DCGAN, 0, 1)[0])
+    build = family_adapter("dcgan", framework)
+    assert_update_order(lambda: build(DCGAN), step_inputs(DCGAN, 0, 1)[0])

@@ -2,18 +2,21 @@
 population statistics, against numpy.
 
 tests/torch/test_pacgan.py, tests/tf/test_pacgan.py and tests/jax/test_pacgan.py import these
-tests and define the `pacgan` fixture (their framework's adapter class): each framework runs
-them in its own pytest process. The numpy reference below is the spec
-(implementations/spec/pacgan.py) written out: G in training mode (BatchNorm on each group's
-batch statistics), the packing, D's maxouts.
+tests and set FRAMEWORK: each framework runs them in its own pytest process. The numpy
+reference below is the spec (implementations/spec/pacgan.py) written out: G in training mode
+(BatchNorm on each group's batch statistics), the packing, D's maxouts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
+from family_adapters import family_adapter
 from update_order import assert_update_order, bce
 
+from bench.adapter import Adapter
 from bench.data import load_dataset, noise
 from bench.parity import fill_zero_tensors
 from implementations.spec.pacgan import (
@@ -25,6 +28,11 @@ from implementations.spec.pacgan import (
 )
 
 SMALL = PacGANConfig(dataset="grid25", width=16, maxout_units=8, maxout_pieces=3, batch_size=8)
+
+
+@pytest.fixture
+def build_pacgan(request: pytest.FixtureRequest) -> Callable[..., Adapter]:
+    return family_adapter("pacgan", request.module.FRAMEWORK)
 
 
 def reference_generator(w: dict[str, np.ndarray], z: np.ndarray,
@@ -62,10 +70,10 @@ def test_pack_puts_sample_i_of_every_group_side_by_side():
 
 
 @pytest.mark.parametrize("packing", [1, 2, 3])
-def test_the_networks_compute_the_numpy_reference(pacgan, packing):
+def test_the_networks_compute_the_numpy_reference(build_pacgan, packing):
     """D takes 2m inputs; G runs on each noise group apart; D sees the packed groups."""
     config = SMALL.replace(packing=packing)
-    adapter = pacgan(config)
+    adapter = build_pacgan(config)
     # Non-zero biases and BatchNorm shifts, so a wrong layout of them shows too.
     weights = fill_zero_tensors(config.initial_weights(3), seed=3)
     adapter.set_weights(weights)
@@ -83,13 +91,13 @@ def test_the_networks_compute_the_numpy_reference(pacgan, packing):
         weights, packed_fake, config), rtol=1e-4, atol=1e-6)
 
 
-def test_a_packed_d_of_known_weights_gives_the_value_by_hand(pacgan):
+def test_a_packed_d_of_known_weights_gives_the_value_by_hand(build_pacgan):
     """m = 2, b = 2: rows 0, 1 are group 0 and rows 2, 3 group 1, so packed input i is
     [x_i, y_i, x_{2+i}, y_{2+i}]. With these weights D's logit is
     max(x_i, x_{2+i}) + 10 max(y_i, y_{2+i}) + 0.5; a maxout that took pieces across units
     (a (pieces, units) view) would give max(x_i, y_i) and so on instead."""
     config = PacGANConfig(packing=2, width=4, maxout_units=2, maxout_pieces=2, batch_size=2)
-    adapter = pacgan(config)
+    adapter = build_pacgan(config)
     weights = adapter.get_weights()
     # fc1: outputs (unit 0: x of sample 0, x of sample 1; unit 1: y of sample 0, y of sample 1).
     fc1 = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], np.float32)
@@ -107,8 +115,8 @@ def test_a_packed_d_of_known_weights_gives_the_value_by_hand(pacgan):
     np.testing.assert_allclose(out["D(x)"], expected, rtol=1e-6)
 
 
-def test_the_init_is_the_papers(pacgan):
-    weights = pacgan(PacGANConfig(width=64, maxout_units=32)).get_weights()
+def test_the_init_is_the_papers(build_pacgan):
+    weights = build_pacgan(PacGANConfig(width=64, maxout_units=32)).get_weights()
     linear = np.concatenate([v.ravel() for k, v in weights.items() if ".fc" in k and
                              k.endswith("weight")])
     assert abs(linear.mean()) < 1e-3 and abs(linear.std() - 0.02) < 1e-3
@@ -120,26 +128,26 @@ def test_the_init_is_the_papers(pacgan):
 
 
 @pytest.mark.parametrize("packing", [1, 2])
-def test_the_alternating_step_follows_the_update_order(pacgan, packing):
+def test_the_alternating_step_follows_the_update_order(build_pacgan, packing):
     """loss_d is D's loss before its update on the packed real and fake; loss_g goes through
     the updated D on the same packed fake."""
     config = SMALL.replace(packing=packing, update="alternating")
-    assert_update_order(lambda: pacgan(config), inputs(config))
-    assert pacgan(config).tags() == {"packing": str(packing)}
+    assert_update_order(lambda: build_pacgan(config), inputs(config))
+    assert build_pacgan(config).tags() == {"packing": str(packing)}
 
 
 @pytest.mark.parametrize("packing", [1, 2])
-def test_the_simultaneous_step_takes_both_losses_from_one_pass(pacgan, packing):
+def test_the_simultaneous_step_takes_both_losses_from_one_pass(build_pacgan, packing):
     """The paper's step: loss_d and loss_g both at the weights before the step (loss_g through
     the D that has not moved yet), and every trainable weight moved."""
     config = SMALL.replace(packing=packing)
     assert config == SMALL.replace(packing=packing, update="simultaneous")  # the default
-    adapter = pacgan(config)
+    adapter = build_pacgan(config)
     staged = adapter.stage(*inputs(config))
     before = adapter.get_weights()
     adapter.train_step(staged)
     losses, after = adapter.losses(), adapter.get_weights()
-    reference = pacgan(config)
+    reference = build_pacgan(config)
     reference.set_weights(before)
     old = reference.forward(staged)
     assert losses["loss_d"] == pytest.approx(bce(old["D(x)"], 1) + bce(old["D(G(z))"], 0),
@@ -149,11 +157,11 @@ def test_the_simultaneous_step_takes_both_losses_from_one_pass(pacgan, packing):
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
-def test_batchnorm_keeps_the_papers_population_statistics(pacgan, update):
+def test_batchnorm_keeps_the_papers_population_statistics(build_pacgan, update):
     """After a step, each population statistic moved toward the average of the step's m batch
     statistics (a training-mode forward() outside the step counts for nothing)."""
     config = SMALL.replace(packing=2, update=update)
-    adapter = pacgan(config)
+    adapter = build_pacgan(config)
     weights = fill_zero_tensors(config.initial_weights(3), seed=3)
     weights["G.bn2.running_var"] = np.full_like(weights["G.bn2.running_var"], 0.25)
     adapter.set_weights(weights)
@@ -175,9 +183,9 @@ def test_batchnorm_keeps_the_papers_population_statistics(pacgan, update):
         np.testing.assert_allclose(after[f"G.bn{i}.running_var"], var, rtol=1e-4, atol=1e-6)
 
 
-def test_eval_mode_divides_by_the_population_stdev(pacgan):
+def test_eval_mode_divides_by_the_population_stdev(build_pacgan):
     config = SMALL
-    adapter = pacgan(config)
+    adapter = build_pacgan(config)
     weights = fill_zero_tensors(config.initial_weights(3), seed=3)
     weights["G.bn1.running_var"] = np.full_like(weights["G.bn1.running_var"], 0.5)
     adapter.set_weights(weights)

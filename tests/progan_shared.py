@@ -9,10 +9,11 @@ framework runs them in its own pytest process.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from adapter_classes import adapter_class
+from family_adapters import family_adapter
 
 from bench.adapter import Adapter
 from bench.data import noise
@@ -40,12 +41,12 @@ def staged(adapter: Adapter, seed: int = 1):
 
 
 @pytest.fixture
-def progan_class(request: pytest.FixtureRequest) -> type[Adapter]:
-    return adapter_class("progan", request.module.FRAMEWORK)
+def build_progan(request: pytest.FixtureRequest) -> Callable[..., Adapter]:
+    return family_adapter("progan", request.module.FRAMEWORK)
 
 
 @pytest.mark.slow  # trains through all seven phases: a compile or a first dispatch in each
-def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase(progan_class):
+def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase(build_progan):
     cfg = tiny(fade_images=8, stable_images=8)
     seen = {}
 
@@ -54,7 +55,7 @@ def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase(progan_class
         return []
 
     kept = growth.PhaseSamples(evaluate, n=2, seed=0)
-    train(progan_class(cfg), digits(), Budget(20, 5, cfg.phase_end_steps()), kept, 0)
+    train(build_progan(cfg), digits(), Budget(20, 5, cfg.phase_end_steps()), kept, 0)
     steps = Budget(20, 5, cfg.phase_end_steps()).eval_steps()
     assert steps == [2, 4, 5, 6, 8, 10, 12, 14, 15, 20]
     tags = {step: (t["resolution"], t["alpha"]) for step, t in zip(steps, seen.values(),
@@ -69,8 +70,8 @@ def test_a_growing_run_is_evaluated_at_each_phase_end_at_that_phase(progan_class
     assert len(np.unique(kept.samples["32"][0])) > 16
 
 
-def test_step_losses_are_the_wgan_gp_losses(progan_class):
-    adapter = progan_class(tiny(grow=False, phase_resolution=8, alpha=0.5))
+def test_step_losses_are_the_wgan_gp_losses(build_progan):
+    adapter = build_progan(tiny(grow=False, phase_resolution=8, alpha=0.5))
     inputs = staged(adapter)
     out = adapter.forward(inputs)
     adapter.train_step(inputs)
@@ -82,8 +83,8 @@ def test_step_losses_are_the_wgan_gp_losses(progan_class):
     assert losses["gradient_penalty"] > 0
 
 
-def test_samples_are_upsampled_to_the_target_and_clipped(progan_class):
-    adapter = progan_class(tiny(grow=False, phase_resolution=8))
+def test_samples_are_upsampled_to_the_target_and_clipped(build_progan):
+    adapter = build_progan(tiny(grow=False, phase_resolution=8))
     samples = adapter.sample(3, seed=0)
     assert samples.shape == (3, 32, 32, 1)
     assert samples.min() >= -1 and samples.max() <= 1
@@ -91,8 +92,8 @@ def test_samples_are_upsampled_to_the_target_and_clipped(progan_class):
     np.testing.assert_array_equal(samples, adapter.sample(3, seed=0))
 
 
-def test_flops_follow_the_current_phase(progan_class):
-    adapter = progan_class(tiny(grow=False))
+def test_flops_follow_the_current_phase(build_progan):
+    adapter = build_progan(tiny(grow=False))
     at_4 = adapter.flops_per_step()
     adapter.set_phase(8, 0.5)
     fading = adapter.flops_per_step()

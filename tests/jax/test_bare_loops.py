@@ -28,7 +28,8 @@ def leaves(module) -> list[np.ndarray]:
     return [np.asarray(leaf) for leaf in jax.tree.leaves(module)]
 
 
-@pytest.mark.parametrize("mode", ["eager", "jit"])
+# eager: each operation's first dispatch compiles (see tests/family_adapters.py)
+@pytest.mark.parametrize("mode", [pytest.param("eager", marks=pytest.mark.slow), "jit"])
 @pytest.mark.parametrize("model", CASES)
 def test_bare_loop_trains_the_same_weights_as_the_adapter(model: str, mode: str) -> None:
     adapter_cls, config = CASES[model]

@@ -13,15 +13,13 @@ from pacgan_shared import *  # noqa: F403  (the shared tests)
 from implementations.jax.pacgan import PacGANAdapter
 from implementations.spec.pacgan import PacGANConfig
 
+FRAMEWORK = "jax"
+
+
 
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     PacGANAdapter.configure(1)
-
-
-@pytest.fixture
-def pacgan() -> type[PacGANAdapter]:
-    return PacGANAdapter
 
 
 def test_param_count_is_the_frameworks_own():

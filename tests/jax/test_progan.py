@@ -125,7 +125,7 @@ def test_fade_at_alpha_zero_computes_the_previous_network():
 
 
 def test_growing_keeps_trained_weights():
-    adapter = progan.ProGANAdapter(tiny(fade_images=4, stable_images=4))
+    adapter = progan.ProGANAdapter(tiny(fade_images=4, stable_images=4), mode="jit")
     initial = adapter.get_weights()
     while adapter.progress.images < adapter.config.images_at(16, 0.0):
         adapter.train_step(staged(adapter))
@@ -143,7 +143,7 @@ def test_growing_keeps_trained_weights():
 def test_a_phase_leaves_the_layers_it_does_not_read_and_their_moments_alone():
     """After the 8x8 fade, 4x4's toRGB is no longer read: like PyTorch's optimiser, which
     skips a parameter without a gradient, the step neither moves it nor counts a step for it."""
-    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=8, alpha=0.5))
+    adapter = progan.ProGANAdapter(tiny(grow=False, phase_resolution=8, alpha=0.5), mode="jit")
     adapter.train_step(staged(adapter))
     adapter.set_phase(8, 1.0)  # the same resolution: the optimisers keep their state
     before = adapter.get_weights()
@@ -156,7 +156,7 @@ def test_a_phase_leaves_the_layers_it_does_not_read_and_their_moments_alone():
 
 
 def test_schedule_fades_then_stabilises_and_resets_the_optimisers():
-    adapter = progan.ProGANAdapter(tiny(fade_images=8, stable_images=8))
+    adapter = progan.ProGANAdapter(tiny(fade_images=8, stable_images=8), mode="jit")
     seen = []
     for _ in range(7):
         before = adapter.progress.resolution
@@ -172,7 +172,7 @@ def test_schedule_fades_then_stabilises_and_resets_the_optimisers():
 
 
 def test_set_phase_moves_and_validates():
-    adapter = progan.ProGANAdapter(tiny(grow=False))
+    adapter = progan.ProGANAdapter(tiny(grow=False), mode="jit")
     adapter.train_step(staged(adapter))
     adapter.set_phase(8, 0.25)
     assert adapter.tags() == {"resolution": "8", "alpha": "0.25"}
@@ -185,6 +185,7 @@ def test_set_phase_moves_and_validates():
         adapter.set_phase(4, 0.5)
 
 
+@pytest.mark.slow  # eager: each operation's first dispatch compiles (see tests/family_adapters.py)
 def test_jit_computes_what_eager_does():
     cfg = tiny(grow=False, phase_resolution=8, alpha=0.5)
     eager = progan.ProGANAdapter(cfg)

@@ -13,15 +13,13 @@ from pacgan_shared import *  # noqa: F403  (the shared tests)
 from implementations.spec.pacgan import PacGANConfig
 from implementations.tf.pacgan import PacGANAdapter
 
+FRAMEWORK = "tf"
+
+
 
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     PacGANAdapter.configure(1)
-
-
-@pytest.fixture
-def pacgan() -> type[PacGANAdapter]:
-    return PacGANAdapter
 
 
 def test_param_count_is_the_frameworks_own():

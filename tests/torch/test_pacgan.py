@@ -14,15 +14,13 @@ from bench.data import load_dataset, noise
 from implementations.spec.pacgan import PacGANConfig
 from implementations.torch.pacgan import PacGANAdapter
 
+FRAMEWORK = "torch"
+
+
 
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     PacGANAdapter.configure(1)
-
-
-@pytest.fixture
-def pacgan() -> type[PacGANAdapter]:
-    return PacGANAdapter
 
 
 def staged_inputs(adapter, config, seed=0):
