@@ -146,6 +146,10 @@ def with_leaf(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[s
     return {**tree, head: with_leaf(tree[head], tuple(rest), value) if rest else value}
 
 
+def to_numpy(arrays: Mapping[str, jax.Array]) -> dict[str, np.ndarray]:
+    return {name: np.asarray(value) for name, value in arrays.items()}
+
+
 class JAXAdapter(Adapter):
     framework = "jax"
 
@@ -222,10 +226,17 @@ class JAXAdapter(Adapter):
                      static_argnames: tuple[str, ...] = ()) -> Callable[..., Any]:
         """jax.jit of the whole step in mode "jit"; `static_argnames` are python values the
         step branches on (one compile per value)."""
-        if self.mode != "jit":
-            return step
         # The state (argument 0) is replaced by the step's result: its buffers are reused.
-        return jax.jit(step, donate_argnums=0, static_argnames=static_argnames)
+        return self.compile(step, static_argnames, donate_argnums=0)
+
+    def compile(self, function: Callable[..., Any], static_argnames: tuple[str, ...] = (),
+                donate_argnums: int | tuple[int, ...] = ()) -> Callable[..., Any]:
+        """jax.jit of a pure function of the state in mode "jit": the step, and forward and
+        sampling as JAX's users compile their generate function (run op by op, each operation
+        would compile at its first dispatch for every new batch size); as it is in eager."""
+        if self.mode != "jit":
+            return function
+        return jax.jit(function, static_argnames=static_argnames, donate_argnums=donate_argnums)
 
     def adam(self, name: str, lr: float, betas: tuple[float, float], eps: float) -> None:
         """Network `name`'s optimiser, with fresh moments."""

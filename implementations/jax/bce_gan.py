@@ -39,6 +39,14 @@ class BCEGANAdapter(JAXAdapter):
         """The fake D sees, from one D step's noise."""
         return G(z, train=train)
 
+    def _forward_pass(self, state: State, real: jax.Array, z: jax.Array) -> dict[str, jax.Array]:
+        """forward's outputs for a staged batch (its first D step's)."""
+        raise NotImplementedError
+
+    def _sample_pass(self, state: State, z: jax.Array) -> jax.Array:
+        """G's samples from noise z, in inference mode."""
+        return self.network(state, "G")(z, train=False)
+
     def __init__(self, config: FamilyConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
         G, D = self.make_networks(config, nnx.Rngs(self.seed))
@@ -51,6 +59,8 @@ class BCEGANAdapter(JAXAdapter):
         # (bench.training loads the same), so a seed is one experiment in every framework.
         self.set_weights(config.initial_weights(self.seed))
         self._step = self.compile_step(self._train_step)
+        self._forward = self.compile(self._forward_pass)
+        self._sample = self.compile(self._sample_pass)
         self._losses: tuple[jax.Array, jax.Array] | None = None
 
     def stage(self, batch: np.ndarray, noise: Mapping[str, np.ndarray] | None = None):

@@ -19,7 +19,14 @@ import numpy as np
 from flax import nnx
 
 from bench import layouts
-from implementations.jax.base import WeightMap, batch_norm, batch_norm_rules, leaky_relu
+from implementations.jax.base import (
+    State,
+    WeightMap,
+    batch_norm,
+    batch_norm_rules,
+    leaky_relu,
+    to_numpy,
+)
 from implementations.jax.bce_gan import BCEGANAdapter
 from implementations.spec.dcgan import BN_EPSILON, BN_MOMENTUM, KERNEL, ConvLayer, DCGANConfig
 
@@ -105,16 +112,14 @@ class DCGANAdapter(BCEGANAdapter):
     def weight_map(self) -> WeightMap:
         return weight_map(self.config)
 
+    def _forward_pass(self, state: State, real: jax.Array, z: jax.Array) -> dict[str, jax.Array]:
+        fake = self.network(state, "G")(z[0])
+        D = self.network(state, "D")
+        return {"G(z)": fake, "D(x)": D(real[0]), "D(G(z))": D(fake)}
+
     def forward(self, staged) -> dict[str, np.ndarray]:
-        real, z = staged
-        fake = self.network(self.state, "G")(z[0])
-        D = self.network(self.state, "D")
-        return {
-            "G(z)": np.asarray(fake),
-            "D(x)": np.asarray(D(real[0])),
-            "D(G(z))": np.asarray(D(fake)),
-        }
+        return to_numpy(self._forward(self.state, *staged))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         z = np.random.default_rng(seed).standard_normal((n, self.config.latent)).astype(np.float32)
-        return np.asarray(self.network(self.state, "G")(self.to_device(z), train=False))
+        return np.asarray(self._sample(self.state, self.to_device(z)))

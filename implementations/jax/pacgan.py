@@ -29,6 +29,7 @@ from implementations.jax.base import (
     batch_norm_rules,
     batch_stats,
     dense_rules,
+    to_numpy,
     with_stats,
 )
 from implementations.jax.bce_gan import BCEGANAdapter, bce_with_logits
@@ -197,20 +198,22 @@ class PacGANAdapter(BCEGANAdapter):
         state = self.apply_gradients(self.apply_gradients(state, "D", d_grads), "G", g_grads)
         return state, (loss_d, loss_g)
 
-    def forward(self, staged) -> dict[str, np.ndarray]:
-        real, z = staged
-        fake = self.generate(self.network(self.state, "G"), z)
-        D = self.network(self.state, "D")
+    def _forward_pass(self, state: State, real: jax.Array, z: jax.Array) -> dict[str, jax.Array]:
+        fake = self.generate(self.network(state, "G"), z)
+        D = self.network(state, "D")
         return {
-            "G(z)": np.asarray(fake[:, :X_DIM]),  # the first group
-            "packed G(z)": np.asarray(fake),
-            "D(x)": np.asarray(D(real)),
-            "D(G(z))": np.asarray(D(fake)),
+            "G(z)": fake[:, :X_DIM],  # the first group
+            "packed G(z)": fake,
+            "D(x)": D(real),
+            "D(G(z))": D(fake),
         }
+
+    def forward(self, staged) -> dict[str, np.ndarray]:
+        return to_numpy(self._forward(self.state, *staged))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         z = np.random.default_rng(seed).standard_normal((n, Z_DIM)).astype(np.float32)
-        return np.asarray(self.network(self.state, "G")(self.to_device(z), train=False))
+        return np.asarray(self._sample(self.state, self.to_device(z)))
 
     def tags(self) -> dict[str, str]:
         return {"packing": str(self.config.packing)}

@@ -21,7 +21,7 @@ import numpy as np
 from flax import nnx
 
 from bench import layouts
-from implementations.jax.base import JAXAdapter, State, WeightMap, leaky_relu, same
+from implementations.jax.base import JAXAdapter, State, WeightMap, leaky_relu, same, to_numpy
 from implementations.spec.progan import MBSTD_GROUP, ProGANConfig, Progress
 
 SQRT2 = math.sqrt(2.0)
@@ -243,8 +243,10 @@ class ProGANAdapter(JAXAdapter):
         # The spec's canonical init (bench.training loads the same).
         self.set_weights(config.initial_weights(self.seed))
         self.progress = Progress.start(config)
-        self._step = self.compile_step(self._train_step,
-                                       static_argnames=("resolution", "fading"))
+        phase = ("resolution", "fading")
+        self._step = self.compile_step(self._train_step, static_argnames=phase)
+        self._forward = self.compile(self._forward_pass, static_argnames=phase)
+        self._sample = self.compile(self._sample_pass, static_argnames=phase)
         self._reset_optimizers()
         self._losses: tuple[jax.Array, ...] | None = None
 
@@ -336,24 +338,32 @@ class ProGANAdapter(JAXAdapter):
         return {"loss_d": float(loss_d), "loss_g": float(loss_g),
                 "gradient_penalty": float(penalty)}
 
+    def _forward_pass(self, state: State, real: jax.Array, z: jax.Array, alpha: jax.Array,
+                      resolution: int, fading: bool) -> dict[str, jax.Array]:
+        phase = {"resolution": resolution, "fading": fading}
+        fake = self.network(state, "G")(z, alpha, **phase)
+        D = self.network(state, "D")
+        return {
+            "G(z)": fake,
+            "D(x)": D(real_at_phase(real, alpha, **phase), alpha, **phase),
+            "D(G(z))": D(fake, alpha, **phase),
+        }
+
     def forward(self, staged) -> dict[str, np.ndarray]:
         real, z, _ = staged
         alpha, resolution, fading = self.phase()
-        phase = {"resolution": resolution, "fading": fading}
-        fake = self.network(self.state, "G")(z, alpha, **phase)
-        D = self.network(self.state, "D")
-        return {
-            "G(z)": np.asarray(fake),
-            "D(x)": np.asarray(D(real_at_phase(real, alpha, **phase), alpha, **phase)),
-            "D(G(z))": np.asarray(D(fake, alpha, **phase)),
-        }
+        return to_numpy(self._forward(self.state, real, z, alpha,
+                                      resolution=resolution, fading=fading))
+
+    def _sample_pass(self, state: State, z: jax.Array, alpha: jax.Array,
+                     resolution: int, fading: bool) -> jax.Array:
+        x = self.network(state, "G")(z, alpha, resolution=resolution, fading=fading)
+        # G's output is linear; the boundary promises [-1, 1].
+        return jnp.clip(upsample(x, self.config.resolution // resolution), -1.0, 1.0)
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """Samples at the target resolution: an earlier phase's are upsampled (nearest)."""
         z = np.random.default_rng(seed).standard_normal((n, self.config.latent))
         alpha, resolution, fading = self.phase()
-        x = self.network(self.state, "G")(self.to_device(z.astype(np.float32)), alpha,
-                                          resolution=resolution, fading=fading)
-        # G's output is linear; the boundary promises [-1, 1].
-        x = jnp.clip(upsample(x, self.config.resolution // resolution), -1.0, 1.0)
-        return np.asarray(x)
+        return np.asarray(self._sample(self.state, self.to_device(z.astype(np.float32)), alpha,
+                                       resolution=resolution, fading=fading))

@@ -16,7 +16,7 @@ import numpy as np
 from flax import nnx
 
 from bench import layouts
-from implementations.jax.base import JAXAdapter, State, WeightMap, same
+from implementations.jax.base import JAXAdapter, State, WeightMap, same, to_numpy
 from implementations.spec.style_transfer import (
     CONTENT_LAYER,
     IMAGENET_MEAN,
@@ -121,6 +121,7 @@ class StyleTransferAdapter(JAXAdapter):
         self.set_weights(config.initial_weights())
         self.adam("image", config.lr, (config.beta1, config.beta2), config.eps)
         self._step = self.compile_step(self._train_step)
+        self._forward = self.compile(self._forward_pass)
         self._losses: dict[str, jax.Array] | None = None
 
     def weight_map(self) -> WeightMap:
@@ -167,12 +168,15 @@ class StyleTransferAdapter(JAXAdapter):
     def losses(self) -> dict[str, float]:
         return {name: float(value) for name, value in self._losses.items()}
 
+    def _forward_pass(self, state: State, content_target: jax.Array,
+                      style_targets: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        image = state["image"]["params"]
+        taps = vgg_taps(self.network(state, "vgg"), image)
+        return {**taps, **loss_terms(self.config, image, taps, content_target, style_targets)}
+
     def forward(self, staged) -> dict[str, np.ndarray]:
         """Features (NHWC) at every tap and the loss terms, for the current image."""
-        image = self.state["image"]["params"]
-        taps = vgg_taps(self.network(self.state, "vgg"), image)
-        terms = loss_terms(self.config, image, taps, staged, self.style_targets)
-        return {name: np.asarray(value) for name, value in {**taps, **terms}.items()}
+        return to_numpy(self._forward(self.state, staged, self.style_targets))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """The current image, n times, in the boundary format; the seed changes nothing."""
