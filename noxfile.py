@@ -41,8 +41,8 @@ def tests(session: nox.Session) -> None:
     frameworks never share a process.
 
     `nox -s tests -- -m "not slow"` skips the tests that train, run parity, spawn many
-    workers or the CLI end to end, and all but one of JAX's eager steps (each operation
-    compiles at its first dispatch): the quick loop for local work.
+    workers or the CLI end to end, and JAX's eager steps (each operation compiles at its
+    first dispatch): the quick loop for local work.
 
     Each process spreads its test files over pytest-xdist workers, one per core up to
     TEST_WORKERS: a worker imports the process's framework alone, as the process does, and

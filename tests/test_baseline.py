@@ -24,7 +24,7 @@ from bench.checks.baseline import (
 )
 from bench.errors import UsageError
 from bench.records import load_frame
-from conftest import run_cli
+from conftest import invoke, run_cli
 from gan_bench_testing.runs import (
     THROUGHPUT_JOBS,
     ThroughputJob,
@@ -342,10 +342,10 @@ def test_check_exit_codes_and_table(tmp_path, baseline):
 def test_baseline_command_writes_a_file_check_reads(tmp_path):
     run = write_run(tmp_path / "run", throughput_records())
     out = tmp_path / "baselines" / "cpu-quick.json"
-    done = run_cli("baseline", str(run), "--out", str(out))
+    done = invoke("baseline", str(run), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["format"] == "gan-bench-baseline"
-    assert run_cli("check", str(run), "--baseline", str(out)).returncode == 0
+    assert invoke("check", str(run), "--baseline", str(out)).returncode == 0
 
 
 def _malformed(tmp_path, text: str):
@@ -377,7 +377,7 @@ def test_bad_baselines_name_the_problem_and_the_fix(tmp_path, content, message):
 
 def test_a_bad_baseline_is_one_line_and_exit_2(tmp_path):
     run = write_run(tmp_path / "run", throughput_records())
-    done = run_cli("check", str(run), "--baseline", str(_malformed(tmp_path, "{not json")))
+    done = invoke("check", str(run), "--baseline", str(_malformed(tmp_path, "{not json")))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "is not valid JSON" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -387,7 +387,7 @@ def test_a_bad_baseline_is_one_line_and_exit_2(tmp_path):
 @pytest.mark.parametrize("command", ["check", "baseline"])
 def test_a_run_folder_without_records_is_exit_2(tmp_path, baseline, command):
     extra = ["--baseline", str(baseline)] if command == "check" else ["--out", "x.json"]
-    done = run_cli(command, str(tmp_path / "nowhere"), *extra)
+    done = invoke(command, str(tmp_path / "nowhere"), *extra)
     assert done.returncode == 2
     assert "has no records.jsonl" in done.stderr
 

@@ -30,10 +30,8 @@ def one_step(config, mode):
     return forward, adapter.losses(), adapter.get_weights()
 
 
-@pytest.mark.parametrize("dataset, d_steps", [
-    ("ring8", 1),
-    # eager: each operation's first dispatch compiles (see tests/family_adapters.py)
-    pytest.param("digits", 2, marks=pytest.mark.slow)])
+@pytest.mark.slow  # eager: each operation's first dispatch compiles (see tests/family_adapters.py)
+@pytest.mark.parametrize("dataset, d_steps", [("ring8", 1), ("digits", 2)])
 def test_jit_computes_what_eager_computes(dataset, d_steps):
     config = MLPGANConfig(dataset=dataset, width=16, batch_size=8, d_steps=d_steps)
     f_e, l_e, w_e = one_step(config, "eager")
