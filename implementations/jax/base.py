@@ -202,10 +202,16 @@ class JAXAdapter(Adapter):
         self.optimizers: dict[str, optax.GradientTransformation] = {}
         self.state: State = {}
 
-    def add_network(self, name: str, module: nnx.Module) -> None:
-        """Keep a network as its graph and its state (on the device)."""
-        self.graphdefs[name], state = split(module)
-        self.state[name] = self.to_device(state)
+    def add_networks(self, build: Callable[[], Mapping[str, nnx.Module]]) -> None:
+        """Keep each network `build` makes, by name, as its graph and its state (on the
+        device): zeros until set_weights loads the spec's initial weights, whose names cover
+        every leaf. The modules are made under nnx.eval_shape, shapes without values: NNX's
+        own initialisers, whose values the spec's replace, never run (op by op, each would
+        compile at its first dispatch)."""
+        for name, module in nnx.eval_shape(build).items():
+            self.graphdefs[name], state = split(module)
+            self.state[name] = self.to_device(
+                jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), state))
 
     def network(self, state: State, name: str) -> nnx.Module:
         """The network `name` as a module holding `state`'s arrays (inside a step: tracers)."""

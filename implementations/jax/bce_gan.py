@@ -49,9 +49,12 @@ class BCEGANAdapter(JAXAdapter):
 
     def __init__(self, config: FamilyConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
-        G, D = self.make_networks(config, nnx.Rngs(self.seed))
-        self.add_network("G", G)
-        self.add_network("D", D)
+
+        def networks() -> dict[str, nnx.Module]:
+            G, D = self.make_networks(config, nnx.Rngs(self.seed))
+            return {"G": G, "D": D}
+
+        self.add_networks(networks)
         betas = (config.beta1, config.beta2)
         for name in ("G", "D"):
             self.adam(name, config.lr, betas, config.eps)

@@ -237,9 +237,12 @@ class ProGANAdapter(JAXAdapter):
 
     def __init__(self, config: ProGANConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
-        rngs = nnx.Rngs(self.seed)
-        self.add_network("G", Generator(config, rngs))
-        self.add_network("D", Discriminator(config, rngs))
+
+        def networks() -> dict[str, nnx.Module]:
+            rngs = nnx.Rngs(self.seed)
+            return {"G": Generator(config, rngs), "D": Discriminator(config, rngs)}
+
+        self.add_networks(networks)
         # The spec's canonical init (bench.training loads the same).
         self.set_weights(config.initial_weights(self.seed))
         self.progress = Progress.start(config)

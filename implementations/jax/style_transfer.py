@@ -114,7 +114,7 @@ class StyleTransferAdapter(JAXAdapter):
 
     def __init__(self, config: StyleTransferConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
-        self.add_network("vgg", make_vgg(config, nnx.Rngs(self.seed)))
+        self.add_networks(lambda: {"vgg": make_vgg(config, nnx.Rngs(self.seed))})
         # The optimised image, kept as a network of one parameter for the optimiser's sake.
         self.state["image"] = self.to_device(
             {"params": np.zeros((1, *config.sample_shape()), np.float32)})
