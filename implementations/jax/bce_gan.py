@@ -58,7 +58,7 @@ class BCEGANAdapter(JAXAdapter):
         betas = (config.beta1, config.beta2)
         for name in ("G", "D"):
             self.adam(name, config.lr, betas, config.eps)
-        # NNX's default initialisers are not the spec's: start from the spec's canonical init
+        # The networks hold zeros (add_networks): start from the spec's canonical init
         # (bench.training loads the same), so a seed is one experiment in every framework.
         self.set_weights(config.initial_weights(self.seed))
         self._step = self.compile_step(self._train_step)
