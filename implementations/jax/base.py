@@ -204,10 +204,11 @@ class JAXAdapter(Adapter):
 
     def add_networks(self, build: Callable[[], Mapping[str, nnx.Module]]) -> None:
         """Keep each network `build` makes, by name, as its graph and its state (on the
-        device): zeros until set_weights loads the spec's initial weights, whose names cover
-        every leaf. The modules are made under nnx.eval_shape, shapes without values: NNX's
-        own initialisers, whose values the spec's replace, never run (op by op, each would
-        compile at its first dispatch)."""
+        device): zeros until set_weights loads the spec's initial weights. The modules are made
+        under nnx.eval_shape, shapes without values: NNX's own initialisers, whose values the
+        spec's replace, never run (op by op, each would compile at its first dispatch). A leaf
+        the weights do not name (PacGAN's per-step sums) is one NNX starts at 0 as well
+        (tests/jax/test_networks.py)."""
         for name, module in nnx.eval_shape(build).items():
             self.graphdefs[name], state = split(module)
             self.state[name] = self.to_device(

@@ -17,7 +17,7 @@ import optax
 from flax import nnx
 
 from bench.adapter import FamilyConfig
-from implementations.jax.base import JAXAdapter, State, batch_stats, with_stats
+from implementations.jax.base import JAXAdapter, State, batch_stats, to_numpy, with_stats
 
 
 def bce_with_logits(logits: jax.Array, target: float) -> jax.Array:
@@ -46,6 +46,9 @@ class BCEGANAdapter(JAXAdapter):
     def _sample_pass(self, state: State, z: jax.Array) -> jax.Array:
         """G's samples from noise z, in inference mode."""
         return self.network(state, "G")(z, train=False)
+
+    def forward(self, staged) -> dict[str, np.ndarray]:
+        return to_numpy(self._forward(self.state, *staged))
 
     def __init__(self, config: FamilyConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)

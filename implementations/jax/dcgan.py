@@ -19,14 +19,7 @@ import numpy as np
 from flax import nnx
 
 from bench import layouts
-from implementations.jax.base import (
-    State,
-    WeightMap,
-    batch_norm,
-    batch_norm_rules,
-    leaky_relu,
-    to_numpy,
-)
+from implementations.jax.base import State, WeightMap, batch_norm, batch_norm_rules, leaky_relu
 from implementations.jax.bce_gan import BCEGANAdapter
 from implementations.spec.dcgan import BN_EPSILON, BN_MOMENTUM, KERNEL, ConvLayer, DCGANConfig
 
@@ -116,9 +109,6 @@ class DCGANAdapter(BCEGANAdapter):
         fake = self.network(state, "G")(z[0])
         D = self.network(state, "D")
         return {"G(z)": fake, "D(x)": D(real[0]), "D(G(z))": D(fake)}
-
-    def forward(self, staged) -> dict[str, np.ndarray]:
-        return to_numpy(self._forward(self.state, *staged))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         z = np.random.default_rng(seed).standard_normal((n, self.config.latent)).astype(np.float32)

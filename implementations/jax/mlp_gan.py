@@ -9,7 +9,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from implementations.jax.base import State, WeightMap, dense_rules, leaky_relu, to_numpy
+from implementations.jax.base import State, WeightMap, dense_rules, leaky_relu
 from implementations.jax.bce_gan import BCEGANAdapter
 from implementations.spec.mlp_gan import MLPGANConfig
 
@@ -63,9 +63,6 @@ class MLPGANAdapter(BCEGANAdapter):
 
     def _forward_pass(self, state: State, real: jax.Array, z: jax.Array) -> dict[str, jax.Array]:
         return {"G(z)": self.network(state, "G")(z[0]), "D(x)": self.network(state, "D")(real[0])}
-
-    def forward(self, staged) -> dict[str, np.ndarray]:
-        return to_numpy(self._forward(self.state, *staged))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         z = np.random.default_rng(seed).standard_normal((n, self.config.z_dim)).astype(np.float32)

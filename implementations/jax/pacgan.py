@@ -29,7 +29,6 @@ from implementations.jax.base import (
     batch_norm_rules,
     batch_stats,
     dense_rules,
-    to_numpy,
     with_stats,
 )
 from implementations.jax.bce_gan import BCEGANAdapter, bce_with_logits
@@ -207,9 +206,6 @@ class PacGANAdapter(BCEGANAdapter):
             "D(x)": D(real),
             "D(G(z))": D(fake),
         }
-
-    def forward(self, staged) -> dict[str, np.ndarray]:
-        return to_numpy(self._forward(self.state, *staged))
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         z = np.random.default_rng(seed).standard_normal((n, Z_DIM)).astype(np.float32)
