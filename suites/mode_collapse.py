@@ -226,8 +226,7 @@ def pacgan_curves(frame: pd.DataFrame) -> pd.DataFrame:
         CURVE_KEYS, as_index=False, observed=True)["too_few"].any()
     rows = rows.assign(value=rows["value"] * rows["metric"].map(
         lambda metric: PACGAN_METRICS[metric][2]))
-    curves = rows.groupby([*CURVE_KEYS[:3], "metric", "step"], as_index=False,
-                          observed=True)["value"].mean()
+    curves = rows.groupby([*CURVE_KEYS, "metric"], as_index=False, observed=True)["value"].mean()
     return curves.merge(too_few, on=CURVE_KEYS, how="left").fillna({"too_few": False})
 
 

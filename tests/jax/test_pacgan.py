@@ -16,7 +16,6 @@ from implementations.spec.pacgan import PacGANConfig
 FRAMEWORK = "jax"
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     PacGANAdapter.configure(1)

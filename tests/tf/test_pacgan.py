@@ -16,7 +16,6 @@ from implementations.tf.pacgan import PacGANAdapter
 FRAMEWORK = "tf"
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     PacGANAdapter.configure(1)

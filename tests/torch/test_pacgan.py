@@ -17,7 +17,6 @@ from implementations.torch.pacgan import PacGANAdapter
 FRAMEWORK = "torch"
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def single_thread() -> None:
     PacGANAdapter.configure(1)
