@@ -67,7 +67,7 @@ def tests(session: nox.Session) -> None:
 #: More workers than this gain little on these tests and cost a framework's memory each.
 TEST_WORKERS = 4
 #: The four processes' sum, measured on 2 cores (docs/measurements.md#tests-duration).
-TESTS_MINUTES = "25 min"
+TESTS_MINUTES = "22 min"
 
 
 BENCH_RUN = "results/nox-bench"

@@ -476,7 +476,7 @@ def test_the_collecting_script_labels_each_finished_check_with_its_series_and_st
                 continue  # the last check was killed: no report, no timing
             (folder / "ab-check.md").write_text("A/B check passed: 1 ok\n")
             (folder / "seconds.txt").write_text("120.0\n")
-            written = pd.Timestamp("2000-01-01 10:07:30").timestamp()
+            written = pd.Timedelta("10:07:30").total_seconds()  # that time of day, the epoch's day
             os.utime(folder / "seconds.txt", (written, written))
     prefix = tmp_path / "gate"
     run_python("import runpy, sys; sys.argv = ['gate_false_positives.py', 'collect', "
